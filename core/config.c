@@ -1,0 +1,314 @@
+/*
+ * config.c - `vmlab run` options from the command line and a JSON file.
+ */
+#include "config.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_MEMORY (64ull << 20)
+
+static int fail(char *error, size_t error_len, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    vsnprintf(error, error_len, format, args);
+    va_end(args);
+    return -1;
+}
+
+/* Line and column (1-based) of a position in text, for JSON errors. */
+static void position_of(const char *text, const char *at, int *line, int *column)
+{
+    *line = 1;
+    *column = 1;
+    for (const char *p = text; p < at && *p; p++) {
+        if (*p == '\n') {
+            (*line)++;
+            *column = 1;
+        } else {
+            (*column)++;
+        }
+    }
+}
+
+static int set_memory(struct run_options *options, const char *text, char *error, size_t len)
+{
+    int64_t bytes = parse_size(text);
+    if (bytes < 0)
+        return fail(error, len, "--mem '%s': expected a size such as 64M, 1G or 65536K", text);
+    options->vm.memory_bytes = (uint64_t)bytes;
+    return 0;
+}
+
+static int set_timeout(struct run_options *options, double seconds, const char *text, char *error,
+                       size_t len)
+{
+    if (!(seconds >= 0) || seconds > 1e7 || isnan(seconds))
+        return fail(error, len, "--timeout '%s': expected a number of seconds >= 0", text);
+    options->vm.timeout_seconds = seconds;
+    return 0;
+}
+
+static int json_string(const cJSON *item, const char *key, const char **out, char *error,
+                       size_t len)
+{
+    if (!cJSON_IsString(item))
+        return fail(error, len, "config key \"%s\" must be a string", key);
+    *out = item->valuestring;
+    return 0;
+}
+
+/* The guest's arguments: a string, or an array of strings joined by spaces. */
+static int json_arguments(const cJSON *item, char **out, char *error, size_t len)
+{
+    if (cJSON_IsString(item)) {
+        *out = strdup(item->valuestring);
+        return 0;
+    }
+    if (!cJSON_IsArray(item))
+        return fail(error, len, "config key \"cmdline\" must be a string or an array of strings");
+    size_t total = 1;
+    const cJSON *word;
+    cJSON_ArrayForEach(word, item) {
+        if (!cJSON_IsString(word))
+            return fail(error, len, "config key \"cmdline\" must be a string or an array of strings");
+        total += strlen(word->valuestring) + 1;
+    }
+    char *joined = calloc(total, 1);
+    cJSON_ArrayForEach(word, item) {
+        if (joined[0])
+            strcat(joined, " ");
+        strcat(joined, word->valuestring);
+    }
+    *out = joined;
+    return 0;
+}
+
+static int apply_key(struct run_options *options, const cJSON *item, char **arguments,
+                     char *error, size_t len)
+{
+    const char *key = item->string;
+    struct vm_config *vm = &options->vm;
+    if (strcmp(key, "technique") == 0)
+        return json_string(item, key, &vm->technique, error, len);
+    if (strcmp(key, "disk") == 0)
+        return json_string(item, key, &vm->disk_path, error, len);
+    if (strcmp(key, "stats_json") == 0)
+        return json_string(item, key, &vm->stats_json_path, error, len);
+    if (strcmp(key, "guest") == 0)
+        return json_string(item, key, &vm->guest_path, error, len);
+    if (strcmp(key, "cmdline") == 0)
+        return json_arguments(item, arguments, error, len);
+    if (strcmp(key, "mem") == 0) {
+        if (cJSON_IsNumber(item)) {
+            if (item->valuedouble < 0 || item->valuedouble > 1e12)
+                return fail(error, len, "config key \"mem\": %g bytes is absurd", item->valuedouble);
+            vm->memory_bytes = (uint64_t)item->valuedouble;
+            return 0;
+        }
+        const char *text;
+        if (json_string(item, key, &text, error, len) < 0)
+            return -1;
+        return set_memory(options, text, error, len);
+    }
+    if (strcmp(key, "timeout") == 0) {
+        if (!cJSON_IsNumber(item))
+            return fail(error, len, "config key \"timeout\" must be a number of seconds");
+        return set_timeout(options, item->valuedouble, "config", error, len);
+    }
+    return fail(error, len, "unknown config key \"%s\" (known: technique, mem, disk, "
+                "stats_json, timeout, guest, cmdline)", key);
+}
+
+int config_apply_json(struct run_options *options, const char *text, const char *source,
+                      char *error, size_t error_len)
+{
+    const char *error_at = NULL;
+    cJSON *document = cJSON_ParseWithOpts(text, &error_at, true);
+    if (!document) {
+        int line, column;
+        position_of(text, error_at ? error_at : text, &line, &column);
+        return fail(error, error_len, "%s:%d:%d: malformed JSON", source, line, column);
+    }
+    if (!cJSON_IsObject(document)) {
+        cJSON_Delete(document);
+        return fail(error, error_len, "%s: the configuration must be a JSON object", source);
+    }
+    cJSON_Delete(options->json_document);
+    options->json_document = document;
+    char *arguments = NULL;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, document) {
+        char reason[256];
+        if (apply_key(options, item, &arguments, reason, sizeof reason) < 0) {
+            free(arguments);
+            return fail(error, error_len, "%s: %s", source, reason);
+        }
+    }
+    if (arguments) {
+        free(options->command_line);
+        options->command_line = arguments;   /* joined with the guest path later */
+    }
+    return 0;
+}
+
+static int read_config_file(struct run_options *options, const char *path, char *error,
+                            size_t error_len)
+{
+    FILE *file = fopen(path, "r");
+    if (!file)
+        return fail(error, error_len, "--config %s: %s", path, strerror(errno));
+    char *text = NULL;
+    size_t size = 0;
+    FILE *buffer = open_memstream(&text, &size);
+    char chunk[4096];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, file)) > 0)
+        fwrite(chunk, 1, got, buffer);
+    bool read_error = ferror(file);
+    fclose(file);
+    fclose(buffer);
+    int result = read_error ? fail(error, error_len, "--config %s: read error", path)
+                            : config_apply_json(options, text, path, error, error_len);
+    free(text);
+    return result;
+}
+
+enum { OPTION_STATS_JSON = 256, OPTION_TIMEOUT, OPTION_CONFIG };
+
+static const struct option long_options[] = {
+    {"technique", required_argument, NULL, 't'},
+    {"mem", required_argument, NULL, 'm'},
+    {"disk", required_argument, NULL, 'd'},
+    {"config", required_argument, NULL, OPTION_CONFIG},
+    {"stats-json", required_argument, NULL, OPTION_STATS_JSON},
+    {"timeout", required_argument, NULL, OPTION_TIMEOUT},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* The config file is read first, whatever its position, so flags win. */
+static int apply_config_first(int argc, char **argv, struct run_options *options, char *error,
+                              size_t len)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        const char *path = NULL;
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            path = argv[i + 1];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            path = argv[i] + 9;
+        if (path && read_config_file(options, path, error, len) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int apply_flag(struct run_options *options, int option, char *error, size_t len)
+{
+    char *end;
+    switch (option) {
+    case 't': options->vm.technique = optarg; return 0;
+    case 'm': return set_memory(options, optarg, error, len);
+    case 'd': options->vm.disk_path = optarg; return 0;
+    case OPTION_STATS_JSON: options->vm.stats_json_path = optarg; return 0;
+    case OPTION_CONFIG: return 0;   /* already applied */
+    case OPTION_TIMEOUT: {
+        errno = 0;
+        double seconds = strtod(optarg, &end);
+        if (errno || end == optarg || *end)
+            return fail(error, len, "--timeout '%s': expected a number of seconds", optarg);
+        return set_timeout(options, seconds, optarg, error, len);
+    }
+    case 'h': options->show_help = 1; return 0;
+    default: return fail(error, len, "unknown option (see vmlab --help)");
+    }
+}
+
+/* "PATH ARGS": the kernel's own path first, as GRUB and QEMU's -kernel do. */
+static void build_command_line(struct run_options *options, char *arguments)
+{
+    const char *path = options->vm.guest_path;
+    size_t size = strlen(path) + (arguments ? strlen(arguments) : 0) + 2;
+    char *line = malloc(size);
+    snprintf(line, size, "%s %s", path, arguments ? arguments : "");
+    free(arguments);
+    options->command_line = line;
+    options->vm.guest_command_line = line;
+}
+
+static char *join_words(char **words, int count)
+{
+    size_t size = 1;
+    for (int i = 0; i < count; i++)
+        size += strlen(words[i]) + 1;
+    char *joined = calloc(size, 1);
+    for (int i = 0; i < count; i++) {
+        if (i)
+            strcat(joined, " ");
+        strcat(joined, words[i]);
+    }
+    return joined;
+}
+
+int config_parse_run(int argc, char **argv, struct run_options *options, char *error,
+                     size_t error_len)
+{
+    memset(options, 0, sizeof *options);
+    options->vm.technique = "interp";
+    options->vm.memory_bytes = DEFAULT_MEMORY;
+    if (apply_config_first(argc, argv, options, error, error_len) < 0)
+        return -1;
+    char *arguments = options->command_line;   /* from the config, if any */
+    options->command_line = NULL;
+    optind = 1;
+    opterr = 0;
+    int option;
+    while ((option = getopt_long(argc, argv, "+h", long_options, NULL)) != -1) {
+        if (option == '?' || option == ':') {
+            free(arguments);
+            return fail(error, error_len, "%s: unknown option or missing value (see vmlab --help)",
+                        argv[optind - 1]);
+        }
+        if (apply_flag(options, option, error, error_len) < 0) {
+            free(arguments);
+            return -1;
+        }
+    }
+    if (options->show_help) {
+        free(arguments);
+        return 0;
+    }
+    if (optind < argc && strcmp(argv[optind], "--") != 0)
+        options->vm.guest_path = argv[optind++];
+    if (optind < argc && strcmp(argv[optind], "--") == 0) {
+        optind++;
+        free(arguments);
+        arguments = join_words(argv + optind, argc - optind);
+    } else if (optind < argc) {
+        free(arguments);
+        return fail(error, error_len, "unexpected argument '%s': guest arguments go after --",
+                    argv[optind]);
+    }
+    if (!options->vm.guest_path) {
+        free(arguments);
+        return fail(error, error_len, "no guest image given (usage: vmlab run [options] GUEST.elf "
+                    "[-- GUEST ARGS])");
+    }
+    build_command_line(options, arguments);
+    return 0;
+}
+
+void config_free(struct run_options *options)
+{
+    free(options->command_line);
+    cJSON_Delete(options->json_document);
+    options->command_line = NULL;
+    options->json_document = NULL;
+}

@@ -1,0 +1,31 @@
+/*
+ * config.h - the settings of one `vmlab run`, from a JSON file and flags.
+ *
+ * Every command-line flag has a key in the --config file (the flag's name
+ * with '_' for '-'); flags given on the command line win over the file.
+ */
+#ifndef VMLAB_CONFIG_H
+#define VMLAB_CONFIG_H
+
+#include <stddef.h>
+
+#include "vm.h"
+
+struct run_options {
+    struct vm_config vm;
+    char *command_line;        /* what the guest sees: "PATH ARGS", as GRUB and QEMU pass it */
+    void *json_document;       /* keeps --config strings alive */
+    int show_help;
+};
+
+/* Parses the arguments after `vmlab run`. Returns 0, or -1 with a one-line
+ * error (malformed JSON is reported with its line and column). */
+int config_parse_run(int argc, char **argv, struct run_options *options, char *error,
+                     size_t error_len);
+void config_free(struct run_options *options);
+
+/* Applies a JSON document to the options; exposed for the unit tests. */
+int config_apply_json(struct run_options *options, const char *text, const char *source,
+                      char *error, size_t error_len);
+
+#endif

@@ -1,0 +1,101 @@
+/*
+ * console.c - stdin/stdout as the guest's serial line.
+ */
+#include "console.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dev/uart16550.h"
+#include "stats.h"
+
+void console_init(struct console *console, int input_fd, int output_fd)
+{
+    memset(console, 0, sizeof *console);
+    console->input_fd = input_fd;
+    console->output_fd = output_fd;
+    console->input_open = fcntl(input_fd, F_GETFL) >= 0;
+    if (console->input_open && isatty(input_fd) && tcgetattr(input_fd, &console->saved_terminal) == 0) {
+        struct termios raw = console->saved_terminal;
+        cfmakeraw(&raw);
+        raw.c_lflag |= ISIG;          /* keep Ctrl-C as a way out */
+        raw.c_oflag |= OPOST | ONLCR; /* our own messages still start at column 0 */
+        if (tcsetattr(input_fd, TCSANOW, &raw) == 0)
+            console->raw_mode = true;
+    }
+}
+
+void console_flush(struct console *console)
+{
+    size_t done = 0;
+    while (done < console->output_length) {
+        ssize_t wrote = write(console->output_fd, console->output + done,
+                              console->output_length - done);
+        if (wrote < 0 && errno == EINTR)
+            continue;
+        if (wrote <= 0)
+            break;   /* stdout closed: the guest keeps running, its output is dropped */
+        done += (size_t)wrote;
+    }
+    console->output_length = 0;
+}
+
+void console_write(struct console *console, uint8_t byte)
+{
+    console->output[console->output_length++] = byte;
+    console->bytes_written++;
+    if (byte == '\n' || console->output_length == sizeof console->output)
+        console_flush(console);
+}
+
+static void read_input(struct console *console)
+{
+    if (!console->input_open || console->pending_length == sizeof console->pending)
+        return;
+    struct pollfd poller = {.fd = console->input_fd, .events = POLLIN};
+    if (poll(&poller, 1, 0) <= 0)
+        return;
+    ssize_t got = read(console->input_fd, console->pending + console->pending_length,
+                       sizeof console->pending - console->pending_length);
+    if (got > 0)
+        console->pending_length += (size_t)got;
+    else if (got == 0 || (errno != EINTR && errno != EAGAIN))
+        console->input_open = false;   /* EOF: the guest sees no more input */
+}
+
+void console_feed(struct console *console, struct uart16550 *uart)
+{
+    read_input(console);
+    size_t taken = 0;
+    while (taken < console->pending_length && uart_receive(uart, console->pending[taken]))
+        taken++;
+    memmove(console->pending, console->pending + taken, console->pending_length - taken);
+    console->pending_length -= taken;
+}
+
+void console_wait(struct console *console, uint64_t deadline_ns)
+{
+    console_flush(console);
+    uint64_t now = stats_now_ns();
+    if (deadline_ns <= now)
+        return;
+    uint64_t wait = deadline_ns - now;
+    struct timespec timeout = {.tv_sec = (time_t)(wait / 1000000000ull),
+                               .tv_nsec = (long)(wait % 1000000000ull)};
+    /* Waiting on input only makes sense if there is room to take it. */
+    bool watch_input = console->input_open && console->pending_length < sizeof console->pending;
+    struct pollfd poller = {.fd = console->input_fd, .events = POLLIN};
+    ppoll(watch_input ? &poller : NULL, watch_input ? 1 : 0, &timeout, NULL);
+}
+
+void console_restore(struct console *console)
+{
+    console_flush(console);
+    if (console->raw_mode)
+        tcsetattr(console->input_fd, TCSANOW, &console->saved_terminal);
+    console->raw_mode = false;
+}

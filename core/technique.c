@@ -1,0 +1,45 @@
+/*
+ * technique.c - the table of compiled-in techniques.
+ *
+ * The only place in core/ that names the techniques: everything else goes
+ * through struct technique.
+ */
+#include "technique.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "techniques/interp/interp.h"
+
+const struct technique *const all_techniques[] = {
+    &interp_technique,
+    NULL,
+};
+
+/* DESIGN.md's five techniques; those not in the table above are not built yet. */
+static const char *const planned_techniques[] = {"interp", "trapemu", "bt", "hvm", "pv", NULL};
+
+const struct technique *technique_find(const char *name)
+{
+    for (int i = 0; all_techniques[i]; i++)
+        if (strcmp(all_techniques[i]->name, name) == 0)
+            return all_techniques[i];
+    return NULL;
+}
+
+bool technique_is_planned(const char *name)
+{
+    for (int i = 0; planned_techniques[i]; i++)
+        if (strcmp(planned_techniques[i], name) == 0)
+            return true;
+    return false;
+}
+
+void technique_list(char *buffer, size_t length)
+{
+    size_t used = 0;
+    buffer[0] = '\0';
+    for (int i = 0; all_techniques[i] && used < length; i++)
+        used += (size_t)snprintf(buffer + used, length - used, "%s%s", i ? ", " : "",
+                                 all_techniques[i]->name);
+}

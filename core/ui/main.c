@@ -1,0 +1,173 @@
+/*
+ * main.c - the `vmlab` command.
+ *
+ *   vmlab run [options] GUEST.elf [-- GUEST ARGS]
+ *   vmlab techniques
+ *   vmlab --help | --version
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/stats_json.h"
+#include "core/vm.h"
+
+#define VMLAB_VERSION "0.1.0"
+
+static const char usage[] =
+    "usage: vmlab run [options] GUEST.elf [-- GUEST COMMAND LINE]\n"
+    "       vmlab techniques       list the techniques and whether they can run here\n"
+    "       vmlab --help | --version\n"
+    "\n"
+    "Runs a 32-bit x86 Multiboot (ELF32) guest. The guest's serial port (COM1)\n"
+    "is this terminal: its output on stdout, your typing as its input.\n"
+    "\n"
+    "options for run:\n"
+    "  --technique NAME    how to run the guest (default interp)\n"
+    "  --mem SIZE          guest RAM, e.g. 64M (default), 256M, 1G\n"
+    "  --disk FILE         raw disk image for the ATA disk (primary master)\n"
+    "  --config FILE       JSON settings: {\"technique\": \"interp\", \"mem\": \"64M\",\n"
+    "                      \"disk\": FILE, \"stats_json\": FILE, \"timeout\": SECONDS,\n"
+    "                      \"guest\": FILE, \"cmdline\": \"ARGS\"}; flags win over it\n"
+    "  --stats-json FILE   write the statistics as JSON when the run ends\n"
+    "  --timeout SECONDS   stop the guest after this long\n"
+    "\n"
+    "exit status:\n"
+    "  odd N   the guest wrote (N - 1) / 2 to isa-debug-exit (port 0xf4)\n"
+    "  2       bad input or VMM error (nothing ran)\n"
+    "  4       triple fault          6  timeout\n"
+    "  8       HLT with interrupts off (the guest can never wake)\n"
+    "  10      the technique failed  12 stopped by a signal (Ctrl-C)\n";
+
+/* The signal handler's only way to the VM; set while a guest runs. */
+static struct vm *running_vm;
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int signal_number)
+{
+    stop_signal = signal_number;
+    if (running_vm)
+        atomic_store(&running_vm->stop_requested, true);
+}
+
+static void install_signal_handlers(void)
+{
+    struct sigaction action = {.sa_handler = on_stop_signal};
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    sigaction(SIGHUP, &action, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* Check before the run that the stats file can be written, so a bad path is
+ * a clean error up front and not a lost result at the end. */
+static int check_stats_path(const char *path)
+{
+    char probe[4096];
+    snprintf(probe, sizeof probe, "%s.tmp.%d", path, (int)getpid());
+    FILE *file = fopen(probe, "w");
+    if (!file) {
+        fprintf(stderr, "vmlab: --stats-json %s: cannot create the file there\n", path);
+        return -1;
+    }
+    fclose(file);
+    unlink(probe);
+    return 0;
+}
+
+static void report_end(const struct vm *vm)
+{
+    double seconds = (double)vm->run_ns / 1e9;
+    fprintf(stderr, "vmlab: %s\n", vm->stop_reason);
+    fprintf(stderr, "vmlab: %s ran %llu guest instructions in %.3f s (%.1f million per second)\n",
+            vm->technique->name, (unsigned long long)vm->stats.guest_instructions, seconds,
+            seconds > 0 ? (double)vm->stats.guest_instructions / seconds / 1e6 : 0.0);
+}
+
+static int command_run(int argc, char **argv)
+{
+    struct run_options options;
+    char error[1024];
+    if (config_parse_run(argc, argv, &options, error, sizeof error) < 0) {
+        fprintf(stderr, "vmlab: %s\n", error);
+        config_free(&options);
+        return VMLAB_STATUS_ERROR;
+    }
+    if (options.show_help) {
+        fputs(usage, stdout);
+        config_free(&options);
+        return VMLAB_STATUS_OK;
+    }
+    if (options.vm.stats_json_path && check_stats_path(options.vm.stats_json_path) < 0) {
+        config_free(&options);
+        return VMLAB_STATUS_ERROR;
+    }
+    static struct vm vm;   /* large (the stats ring): not on the stack */
+    if (vm_create(&vm, &options.vm) < 0) {
+        vm_destroy(&vm);
+        config_free(&options);
+        return VMLAB_STATUS_ERROR;
+    }
+    running_vm = &vm;
+    install_signal_handlers();
+    int status = vm_run(&vm);
+    running_vm = NULL;
+    if (stop_signal && vm.exit_status == 0 && !vm.stop_reason[0]) {
+        status = vm.exit_status = VMLAB_STATUS_SIGNAL;
+        snprintf(vm.stop_reason, sizeof vm.stop_reason, "stopped by signal %d", (int)stop_signal);
+    }
+    vm.technique->detach(&vm);
+    report_end(&vm);
+    if (options.vm.stats_json_path &&
+        stats_write_json(&vm, options.vm.stats_json_path, error, sizeof error) < 0) {
+        fprintf(stderr, "vmlab: %s\n", error);
+        status = VMLAB_STATUS_ERROR;
+    }
+    vm.technique = NULL;
+    vm_destroy(&vm);
+    config_free(&options);
+    return status;
+}
+
+static int command_techniques(void)
+{
+    for (int i = 0; all_techniques[i]; i++) {
+        const struct technique *technique = all_techniques[i];
+        char why[256] = "";
+        bool available = !technique->available || technique->available(why, sizeof why);
+        printf("%-8s %-13s %s%s%s\n", technique->name, available ? "available" : "unavailable",
+               technique->summary, available ? "" : " -- ", available ? "" : why);
+    }
+    static const char *const not_built[] = {"trapemu", "bt", "hvm", "pv", NULL};
+    for (int i = 0; not_built[i]; i++)
+        if (!technique_find(not_built[i]))
+            printf("%-8s %-13s\n", not_built[i], "not implemented yet");
+    return VMLAB_STATUS_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return VMLAB_STATUS_ERROR;
+    }
+    const char *command = argv[1];
+    if (strcmp(command, "--help") == 0 || strcmp(command, "-h") == 0 || strcmp(command, "help") == 0) {
+        fputs(usage, stdout);
+        return VMLAB_STATUS_OK;
+    }
+    if (strcmp(command, "--version") == 0) {
+        printf("vmlab %s\n", VMLAB_VERSION);
+        return VMLAB_STATUS_OK;
+    }
+    if (strcmp(command, "run") == 0)
+        return command_run(argc - 1, argv + 1);
+    if (strcmp(command, "techniques") == 0)
+        return command_techniques();
+    fprintf(stderr, "vmlab: unknown command '%s' (try vmlab --help)\n", command);
+    return VMLAB_STATUS_ERROR;
+}

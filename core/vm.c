@@ -1,0 +1,250 @@
+/*
+ * vm.c - the virtual machine and its run loop.
+ *
+ * The loop owns time. It hands the CPU to the current technique for a slice
+ * that ends at the next timer deadline, and when the technique gives control
+ * back it does what only the core does: advance the PIT, feed console input
+ * to the UART, and sleep while the guest is halted. Sleeping in poll() rather
+ * than spinning is what a real CPU's HLT buys a real machine: an idle guest
+ * costs the host nothing.
+ */
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "boot/multiboot.h"
+#include "console.h"
+
+#define SLICE_NS 10000000ull          /* at most 10 ms per run() without a timer */
+#define COM1_BASE 0x3f8
+#define COM1_IRQ 4
+#define PIT_IRQ 0
+#define ATA_IRQ 14
+#define DEBUG_EXIT_PORT 0xf4
+
+static uint64_t vm_clock(void *context)
+{
+    (void)context;
+    return stats_now_ns();
+}
+
+void vm_request_stop(struct vm *vm, int exit_status, const char *reason)
+{
+    /* The first reason wins: a timeout after a debug-exit is not news. */
+    if (atomic_load(&vm->stop_requested))
+        return;
+    vm->exit_status = exit_status;
+    snprintf(vm->stop_reason, sizeof vm->stop_reason, "%s", reason);
+    atomic_store(&vm->stop_requested, true);
+}
+
+static void guest_requested_exit(void *context, int status)
+{
+    struct vm *vm = context;
+    char reason[96];
+    snprintf(reason, sizeof reason, "the guest wrote %d to isa-debug-exit: exit status %d",
+             status >> 1, status);
+    vm_request_stop(vm, status, reason);
+}
+
+static void uart_output(void *context, uint8_t byte)
+{
+    console_write(context, byte);
+}
+
+static void count_unclaimed_port(void *context, uint16_t port, bool is_write)
+{
+    struct vm *vm = context;
+    char reason[STATS_NAME_LEN];
+    snprintf(reason, sizeof reason, "unclaimed-%s-0x%x", is_write ? "out" : "in", port);
+    stats_count(stats_counter(&vm->stats, "io", reason), 0);
+}
+
+int vm_acknowledge_interrupt(struct vm *vm)
+{
+    return pic_acknowledge(&vm->pic);
+}
+
+static struct irq_line pic_line(struct vm *vm, int irq)
+{
+    return (struct irq_line){.set_level = pic_set_irq, .controller = &vm->pic, .irq = irq};
+}
+
+static int fail(const char *what, const char *why)
+{
+    fprintf(stderr, "vmlab: %s%s%s\n", what, why ? ": " : "", why ? why : "");
+    return -1;
+}
+
+static int create_devices(struct vm *vm, const struct vm_config *config)
+{
+    struct bus *bus = &vm->bus;
+    bus->unclaimed = count_unclaimed_port;
+    bus->unclaimed_context = vm;
+    pic_init(&vm->pic);
+    pit_init(&vm->pit, pic_line(vm, PIT_IRQ), vm_clock, vm);
+    uart_init(&vm->uart, pic_line(vm, COM1_IRQ), uart_output, &vm->console);
+    debug_exit_init(&vm->debug_exit, guest_requested_exit, vm);
+    if (pic_register(&vm->pic, bus) < 0 || pit_register(&vm->pit, bus) < 0 ||
+        uart_register(&vm->uart, bus, COM1_BASE) < 0 ||
+        debug_exit_register(&vm->debug_exit, bus, DEBUG_EXIT_PORT) < 0)
+        return fail("internal error", "device ports overlap");
+    if (config->disk_path) {
+        char error[512];
+        if (ata_open(&vm->disk, config->disk_path, pic_line(vm, ATA_IRQ), error, sizeof error) < 0)
+            return fail("--disk", error);
+        vm->has_disk = true;
+        if (ata_register(&vm->disk, bus) < 0)
+            return fail("internal error", "ATA ports overlap");
+    }
+    return 0;
+}
+
+static const struct technique *choose_technique(const char *name)
+{
+    const struct technique *technique = technique_find(name);
+    if (technique)
+        return technique;
+    char available[128];
+    technique_list(available, sizeof available);
+    fprintf(stderr, "vmlab: %s technique '%s' (available: %s)\n",
+            technique_is_planned(name) ? "not implemented yet:" : "unknown", name, available);
+    return NULL;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *config)
+{
+    memset(vm, 0, sizeof *vm);
+    vm->ram.memfd = -1;
+    vm->config = *config;
+    const struct technique *technique = choose_technique(config->technique);
+    if (!technique)
+        return -1;
+    char why[256] = "";
+    if (technique->available && !technique->available(why, sizeof why))
+        return fail(technique->name, why);
+    char error[512];
+    if (guest_ram_create(&vm->ram, config->memory_bytes, error, sizeof error) < 0)
+        return fail(error, NULL);
+    stats_init(&vm->stats, stats_now_ns());
+    console_init(&vm->console, STDIN_FILENO, STDOUT_FILENO);
+    if (create_devices(vm, config) < 0)
+        return -1;
+    struct multiboot_image image;
+    if (multiboot_load(config->guest_path, config->guest_command_line, &vm->ram, &vm->cpu, &image,
+                       error, sizeof error) < 0)
+        return fail(error, NULL);
+    vm->technique = technique;
+    if (technique->attach(vm) < 0) {
+        vm->technique = NULL;
+        return fail(technique->name, vm->stop_reason);
+    }
+    return 0;
+}
+
+/* The host time by which run() must return: the next PIT interrupt, the
+ * end of the time slice, or the timeout, whichever is first. */
+static uint64_t next_deadline(const struct vm *vm, uint64_t now)
+{
+    uint64_t deadline = now + SLICE_NS;
+    uint64_t timer = pit_next_deadline_ns(&vm->pit);
+    if (timer < deadline)
+        deadline = timer;
+    if (vm->timeout_at_ns && vm->timeout_at_ns < deadline)
+        deadline = vm->timeout_at_ns;
+    return deadline;
+}
+
+/* Work the core does between slices: time, console input, the timeout. */
+static void service_devices(struct vm *vm, uint64_t now)
+{
+    pit_update(&vm->pit);
+    console_feed(&vm->console, &vm->uart);
+    if (vm->timeout_at_ns && now >= vm->timeout_at_ns) {
+        char reason[96];
+        snprintf(reason, sizeof reason, "--timeout of %g seconds expired",
+                 vm->config.timeout_seconds);
+        vm_request_stop(vm, VMLAB_STATUS_TIMEOUT, reason);
+    }
+}
+
+/* HLT: sleep until the next timer deadline or console input. With IF clear
+ * nothing but an NMI could wake the CPU, and we have no NMI source, so the
+ * guest has stopped for good: say so instead of hanging. */
+static void wait_while_halted(struct vm *vm)
+{
+    struct stats_counter *counter = stats_counter(&vm->stats, "halt", "hlt");
+    if (!(vm->cpu.eflags & EFLAGS_IF) && !vm->pic.intr) {
+        char reason[128];
+        snprintf(reason, sizeof reason,
+                 "the guest executed HLT with interrupts disabled at EIP 0x%08x: it can never "
+                 "wake up", vm->cpu.eip);
+        vm_request_stop(vm, VMLAB_STATUS_HALTED, reason);
+        return;
+    }
+    if (vm->pic.intr)
+        return;   /* the technique delivers it on the next run() */
+    uint64_t start = stats_now_ns();
+    console_wait(&vm->console, next_deadline(vm, start));
+    stats_log(&vm->stats, counter, stats_now_ns() - start, start, vm->cpu.eip, NULL);
+}
+
+static void handle_exit(struct vm *vm, enum vm_exit exit)
+{
+    switch (exit) {
+    case VM_EXIT_DEADLINE:
+    case VM_EXIT_STOP:
+        break;
+    case VM_EXIT_HALT:
+        wait_while_halted(vm);
+        break;
+    case VM_EXIT_TRIPLE_FAULT: {
+        char reason[sizeof vm->stop_reason];
+        snprintf(reason, sizeof reason, "%s", vm->stop_reason);
+        vm_request_stop(vm, VMLAB_STATUS_TRIPLE_FAULT, reason);
+        break;
+    }
+    case VM_EXIT_ERROR: {
+        char reason[sizeof vm->stop_reason];
+        snprintf(reason, sizeof reason, "%s", vm->stop_reason);
+        vm_request_stop(vm, VMLAB_STATUS_TECHNIQUE, reason);
+        break;
+    }
+    }
+}
+
+int vm_run(struct vm *vm)
+{
+    uint64_t start = stats_now_ns();
+    vm->stats.start_ns = start;
+    if (vm->config.timeout_seconds > 0)
+        vm->timeout_at_ns = start + (uint64_t)(vm->config.timeout_seconds * 1e9);
+    while (!atomic_load(&vm->stop_requested)) {
+        uint64_t now = stats_now_ns();
+        service_devices(vm, now);
+        if (atomic_load(&vm->stop_requested))
+            break;
+        vm->deadline_ns = next_deadline(vm, now);
+        handle_exit(vm, vm->technique->run(vm));
+    }
+    vm->run_ns = stats_now_ns() - start;
+    console_flush(&vm->console);
+    return vm->exit_status;
+}
+
+void vm_destroy(struct vm *vm)
+{
+    if (vm->technique)
+        vm->technique->detach(vm);
+    vm->technique = NULL;
+    if (vm->has_disk)
+        ata_close(&vm->disk);
+    console_restore(&vm->console);
+    guest_ram_destroy(&vm->ram);
+}

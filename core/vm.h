@@ -1,0 +1,105 @@
+/*
+ * vm.h - the virtual machine: one CPU, its RAM, the PC devices on the bus,
+ * the statistics, and the technique currently running the CPU.
+ *
+ * The run loop (vm_run) owns time: it gives the technique a slice that ends
+ * at the next timer deadline, updates the PIT and polls the console when the
+ * technique returns, and puts a halted CPU to sleep until an interrupt is due
+ * instead of spinning a host core.
+ */
+#ifndef VMLAB_VM_H
+#define VMLAB_VM_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "console.h"
+#include "cpu.h"
+#include "dev/ata.h"
+#include "dev/bus.h"
+#include "dev/debug_exit.h"
+#include "dev/pic8259.h"
+#include "dev/pit8254.h"
+#include "dev/uart16550.h"
+#include "mem.h"
+#include "stats.h"
+#include "technique.h"
+
+/* vmlab's exit statuses. The guest's own status through isa-debug-exit is
+ * always odd ((v << 1) | 1), so the VMM's own outcomes use even numbers. */
+enum vmlab_status {
+    VMLAB_STATUS_OK = 0,            /* --help, --version */
+    VMLAB_STATUS_ERROR = 2,         /* bad input or a VMM error: nothing ran */
+    VMLAB_STATUS_TRIPLE_FAULT = 4,  /* the guest shut the CPU down */
+    VMLAB_STATUS_TIMEOUT = 6,       /* --timeout expired */
+    VMLAB_STATUS_HALTED = 8,        /* HLT with interrupts off: the guest can never wake */
+    VMLAB_STATUS_TECHNIQUE = 10,    /* the technique stopped with an error */
+    VMLAB_STATUS_SIGNAL = 12,       /* SIGINT, SIGTERM or SIGHUP stopped the run */
+};
+
+struct vm_config {
+    const char *technique;
+    uint64_t memory_bytes;
+    const char *disk_path;
+    const char *stats_json_path;
+    const char *guest_path;
+    const char *guest_command_line;
+    double timeout_seconds;         /* 0: none */
+};
+
+struct vm {
+    struct cpu cpu;
+    struct guest_ram ram;
+    struct bus bus;
+    struct stats stats;
+
+    struct pic_pair pic;
+    struct pit pit;
+    struct uart16550 uart;
+    struct debug_exit debug_exit;
+    struct ata_disk disk;
+    bool has_disk;
+    struct console console;
+
+    const struct technique *technique;
+    void *technique_state;          /* owned by the attached technique */
+
+    /* The technique's run() must return by this host time (ns). */
+    uint64_t deadline_ns;
+    /* Set from anywhere (a device, a signal, another thread) to make run()
+     * return VM_EXIT_STOP promptly. */
+    atomic_bool stop_requested;
+
+    uint64_t timeout_at_ns;         /* 0: no timeout */
+    uint64_t run_ns;                /* how long vm_run ran */
+
+    /* How the run ended. */
+    int exit_status;
+    char stop_reason[512];
+
+    struct vm_config config;
+};
+
+/* Builds the machine (RAM, devices, console) and loads the guest. Returns 0,
+ * or -1 after printing a one-line error. */
+int vm_create(struct vm *vm, const struct vm_config *config);
+/* Runs until the guest exits, faults, times out or is stopped; returns the
+ * vmlab exit status. */
+int vm_run(struct vm *vm);
+void vm_destroy(struct vm *vm);
+
+/* True when the interrupt controller asserts INTR and the CPU would take it
+ * (EFLAGS.IF set, no interrupt shadow). Cheap: called between instructions. */
+static inline bool vm_interrupt_deliverable(const struct vm *vm)
+{
+    return vm->pic.intr && (vm->cpu.eflags & EFLAGS_IF) && !vm->cpu.interrupt_shadow;
+}
+
+/* Acknowledge the highest-priority interrupt: returns its vector (INTA cycle). */
+int vm_acknowledge_interrupt(struct vm *vm);
+
+/* Stop with a message; used by devices, the timeout and techniques. */
+void vm_request_stop(struct vm *vm, int exit_status, const char *reason);
+
+#endif

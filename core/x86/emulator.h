@@ -1,0 +1,62 @@
+/*
+ * emulator.h - what the x86 instruction semantics operate on.
+ *
+ * core/x86 is the CPU in C: the decoder, the instruction semantics, the
+ * segmentation and paging rules, exception and interrupt delivery. The
+ * interpreter runs every instruction through it; the direct-execution
+ * techniques call it to emulate the one instruction that trapped. Both build
+ * a struct emulator around the VM's CPU state, memory and bus.
+ *
+ * Faults: an instruction that faults calls x86_raise(), which records the
+ * exception and longjmps to emulator->fault. The instruction has then had no
+ * architectural effect except what the SDM says a faulting instruction
+ * leaves behind (nothing, for the instructions we model), so the catcher
+ * resets EIP to the start of the instruction and delivers the exception.
+ */
+#ifndef VMLAB_EMULATOR_H
+#define VMLAB_EMULATOR_H
+
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../cpu.h"
+#include "../dev/bus.h"
+#include "../mem.h"
+#include "../stats.h"
+#include "tlb.h"
+
+struct emulator;
+
+struct emulator {
+    struct cpu *cpu;
+    struct guest_ram *ram;
+    struct bus *bus;
+    struct stats *stats;
+    struct tlb tlb;
+
+    /* Where x86_raise() longjmps. Set by whoever runs instructions. */
+    jmp_buf *fault;
+    /* The exception being raised, valid after the longjmp. */
+    int fault_vector;
+    bool fault_has_error_code;
+    uint32_t fault_error_code;
+
+    /* EIP of the first byte of the instruction being executed. */
+    uint32_t instruction_eip;
+
+    /* Set by event delivery when the CPU shuts down; the report names the
+     * faults involved and the EIP, for the user. */
+    bool triple_fault;
+    char triple_fault_report[256];
+
+    /* A write hit a physical page marked PAGE_FLAG_CODE: the decoded-code
+     * cache (if any) must drop that page. May be NULL. */
+    void (*code_written)(struct emulator *emulator, uint32_t physical_page);
+    void *code_cache;
+
+    /* Where statistics rows are counted; the run loop fills these. */
+    struct stats_counter *exception_counters[32];
+};
+
+#endif

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Bad input: each case must end with a one-line error naming the problem and
+# exit status 2, without a crash (the sanitizer build is used, so a memory
+# error fails the test), without leaving a stats file, and without touching
+# the disk image.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+VMLAB=${VMLAB:-build/vmlab-san}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+
+pass() { echo "PASS $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+
+# Guests for the cases below.
+gcc -m32 -c tests/cli/no_multiboot.S -o "$work/no_multiboot.o" &&
+    ld -m elf_i386 -o "$work/no_multiboot.elf" "$work/no_multiboot.o" || exit 1
+gcc -m32 -c tests/cli/beyond_ram.S -o "$work/beyond_ram.o" &&
+    ld -m elf_i386 -Ttext=0x8000000 -o "$work/beyond_ram.elf" "$work/beyond_ram.o" || exit 1
+printf 'this is not an ELF file\n' > "$work/not_elf.elf"
+head -c 65536 /dev/urandom > "$work/disk.img"
+disk_sum=$(sha256sum < "$work/disk.img")
+cp "$work/disk.img" "$work/readonly.img" && chmod 0444 "$work/readonly.img"
+printf '{\n  "technique": "interp",\n  "mem": "64M"\n  "timeout": 5\n}\n' > "$work/broken.json"
+printf '{ "technique": "interp", "colour": "blue" }\n' > "$work/unknown_key.json"
+printf '{ "mem": true }\n' > "$work/wrong_type.json"
+hello=build/guests/hello.elf
+
+# expect_error NAME PATTERN ARGS...: status 2, one stderr line matching PATTERN.
+expect_error() {
+    local name=$1 pattern=$2
+    shift 2
+    rm -f "$work/stats.json"
+    "$VMLAB" run --stats-json "$work/stats.json" "$@" > "$work/out" 2> "$work/err" < /dev/null
+    local status=$?
+    local lines
+    lines=$(wc -l < "$work/err")
+    if [ $status -ne 2 ]; then
+        fail "$name" "exit status $status, expected 2; stderr: $(head -c 600 "$work/err")"
+    elif [ "$lines" -ne 1 ]; then
+        fail "$name" "expected one line of error, got $lines: $(head -c 600 "$work/err")"
+    elif ! grep -qE "$pattern" "$work/err"; then
+        fail "$name" "error does not match /$pattern/: $(cat "$work/err")"
+    elif [ -e "$work/stats.json" ] || ls "$work"/stats.json.tmp* > /dev/null 2>&1; then
+        fail "$name" "a stats file was left behind"
+    elif [ "$(sha256sum < "$work/disk.img")" != "$disk_sum" ]; then
+        fail "$name" "the disk image changed"
+    else
+        pass "$name ($(cat "$work/err"))"
+    fi
+}
+
+expect_error "not an ELF" "not an ELF file" "$work/not_elf.elf"
+expect_error "ELF64" "ELF64" "$(command -v true)"
+expect_error "no Multiboot header" "no Multiboot header" "$work/no_multiboot.elf"
+expect_error "segment beyond RAM" "beyond guest RAM" --mem 64M "$work/beyond_ram.elf"
+expect_error "missing guest" "No such file" "$work/absent.elf"
+expect_error "unknown technique" "unknown technique 'warp'" --technique warp "$hello"
+expect_error "planned technique" "not implemented yet: technique 'pv'" --technique pv "$hello"
+expect_error "malformed JSON" "broken.json:4:3: malformed JSON" --config "$work/broken.json" "$hello"
+expect_error "unknown config key" "unknown config key \"colour\"" --config "$work/unknown_key.json" "$hello"
+expect_error "config wrong type" "\"mem\" must be a string" --config "$work/wrong_type.json" "$hello"
+expect_error "missing config" "--config .*No such file" --config "$work/absent.json" "$hello"
+expect_error "missing disk" "--disk.*absent.img" --disk "$work/absent.img" "$hello"
+expect_error "read-only disk" "--disk.*read-only" --disk "$work/readonly.img" "$hello"
+expect_error "mem too small" "--mem .*between" --mem 1M "$hello"
+expect_error "mem absurd" "--mem .*between" --mem 1T "$hello"
+expect_error "mem garbage" "--mem 'lots'" --mem lots "$hello"
+expect_error "bad timeout" "--timeout" --timeout soon "$hello"
+expect_error "no guest" "no guest image" --mem 64M
+expect_error "unknown option" "unknown option" --warp-speed "$hello"
+expect_error "stats dir missing" "--stats-json" --stats-json "$work/no/such/dir/s.json" "$hello"
+
+# The good path of the same flags: --help and --version answer with status 0.
+if "$VMLAB" --version | grep -q '^vmlab '; then pass "--version"; else fail "--version" "no version line"; fi
+if "$VMLAB" run --help | grep -q 'usage: vmlab run'; then pass "run --help"; else fail "run --help" "no usage"; fi
+
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
