@@ -48,6 +48,7 @@ $(BUILD)/vmlab-san: $(SAN_LIB_OBJS) $(SAN_OBJ)/$(VMM_MAIN:.c=.o)
 
 # ---- guests (32-bit, freestanding) ------------------------------------------
 include labs/guests/guests.mk
+-include labs/guests/kernel/kernel.mk
 
 # ---- unit tests (Criterion, under the sanitizers) ---------------------------
 UNIT_SOURCES := $(wildcard tests/unit/*.c)

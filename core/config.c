@@ -113,7 +113,7 @@ static int apply_key(struct run_options *options, const cJSON *item, char **argu
             vm->memory_bytes = (uint64_t)item->valuedouble;
             return 0;
         }
-        const char *text;
+        const char *text = NULL;
         if (json_string(item, key, &text, error, len) < 0)
             return -1;
         return set_memory(options, text, error, len);
@@ -231,16 +231,12 @@ static int apply_flag(struct run_options *options, int option, char *error, size
     }
 }
 
-/* "PATH ARGS": the kernel's own path first, as GRUB and QEMU's -kernel do. */
+/* The guest sees just its arguments, as with QEMU's -kernel/-append, so a
+ * transcript that prints the command line is the same under both. */
 static void build_command_line(struct run_options *options, char *arguments)
 {
-    const char *path = options->vm.guest_path;
-    size_t size = strlen(path) + (arguments ? strlen(arguments) : 0) + 2;
-    char *line = malloc(size);
-    snprintf(line, size, "%s %s", path, arguments ? arguments : "");
-    free(arguments);
-    options->command_line = line;
-    options->vm.guest_command_line = line;
+    options->command_line = arguments ? arguments : strdup("");
+    options->vm.guest_command_line = options->command_line;
 }
 
 static char *join_words(char **words, int count)

@@ -10,9 +10,11 @@
 #include <string.h>
 
 #include "techniques/interp/interp.h"
+#include "techniques/hvm/hvm.h"
 
 const struct technique *const all_techniques[] = {
     &interp_technique,
+    &hvm_technique,
     NULL,
 };
 

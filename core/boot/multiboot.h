@@ -32,8 +32,7 @@ struct multiboot_image {
 };
 
 /* Loads path into ram and sets up cpu. command_line is what the kernel sees
- * (by convention the kernel's path, a space, then the arguments, as GRUB and
- * QEMU pass it). Returns 0, or -1 with a one-line reason in error. */
+ * in the info's cmdline field. Returns 0, or -1 with a one-line reason. */
 int multiboot_load(const char *path, const char *command_line, struct guest_ram *ram,
                    struct cpu *cpu, struct multiboot_image *image, char *error, size_t error_len);
 

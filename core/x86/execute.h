@@ -1,0 +1,56 @@
+/*
+ * execute.h - executing one decoded instruction on a struct emulator.
+ *
+ * The executor is the instruction semantics: it reads and writes registers
+ * and guest memory, computes results and flags, and calls the system
+ * architecture (system.h) for everything with protection rules. It is used
+ * by the interpreter for every instruction and can be used by the other
+ * techniques to emulate a single trapped one.
+ *
+ * Contract with the caller:
+ *   - before x86_execute: emulator->instruction_eip = the instruction's EIP,
+ *     cpu->eip = the address of the next instruction, emulator->fault points
+ *     at a jmp_buf that will catch x86_raise();
+ *   - after a fault (longjmp) the lazy flags are still consistent: the
+ *     faulting instruction has not recorded flags yet (results are stored
+ *     before flags are recorded);
+ *   - x86_executor_sync_flags() before anyone else reads cpu->eflags.
+ */
+#ifndef VMLAB_X86_EXECUTE_H
+#define VMLAB_X86_EXECUTE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "decode.h"
+#include "emulator.h"
+#include "flags.h"
+
+struct x86_executor {
+    struct emulator *emulator;
+    struct cpu *cpu;
+    struct lazy_flags flags;
+
+    /* Optional: one statistics row per I/O port, looked up on first use. */
+    struct stats_counter **port_counters;
+};
+
+enum x86_step {
+    STEP_DONE,          /* next instruction at cpu->eip */
+    STEP_HALT,          /* HLT executed: cpu->halted is set */
+    STEP_SHUTDOWN,      /* a software interrupt's delivery shut the CPU down */
+};
+
+/* Execute one decoded instruction (see the contract above). Faults longjmp. */
+enum x86_step x86_execute(struct x86_executor *executor, const struct x86_instruction *insn);
+
+/* Make cpu->eflags authoritative (before system.h reads it). */
+static inline void x86_executor_sync_flags(struct x86_executor *executor)
+{
+    flags_materialize(&executor->flags, &executor->cpu->eflags);
+}
+
+/* The CPUID leaves vmlab reports (documented in execute_system.c). */
+void x86_cpuid(uint32_t leaf, uint32_t out[4]);
+
+#endif

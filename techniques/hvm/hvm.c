@@ -1,0 +1,435 @@
+/*
+ * hvm.c - hardware-assisted virtualization through Linux KVM.
+ *
+ * The guest's instructions run in hardware guest mode (Intel VT-x "VMX
+ * non-root operation", AMD-V "guest mode"; SDM vol. 3 ch. 24-27, APM vol. 2
+ * ch. 15). The CPU itself leaves guest mode - a VM exit - when the guest does
+ * something the VMM must see. KVM handles most exits in the kernel (page
+ * faults under shadow or nested paging, CPUID, MSRs...) and returns from the
+ * KVM_RUN ioctl only for what it cannot do alone. In vmlab that is:
+ *
+ *   KVM_EXIT_IO              IN/OUT/INS/OUTS: every device is in vmlab's
+ *                            core, reached through bus_port_read/write
+ *   KVM_EXIT_MMIO            a guest-physical address that is not RAM
+ *   KVM_EXIT_IRQ_WINDOW_OPEN the guest can now take the interrupt the core's
+ *                            8259A is asserting (interrupts.c)
+ *   KVM_EXIT_HLT             the guest waits for an interrupt: the core sleeps
+ *   KVM_EXIT_SHUTDOWN        a triple fault
+ *   KVM_EXIT_INTR            a signal: our deadline timer (deadline.c) or
+ *                            Ctrl-C - time for the core to run its timers
+ *
+ * The loop below is the whole technique: offer a pending interrupt, enter
+ * the guest with KVM_RUN, handle what comes back, repeat until the core is
+ * needed. Everything else is plumbing, in the files named in hvm_internal.h.
+ *
+ * Retired guest instructions: KVM cannot count them (the guest runs on the
+ * real CPU; a performance counter could, but not exactly and not on every
+ * host), so vm->stats.guest_instructions stays as it was, and the CLI
+ * honestly reports 0 for a run that was all hvm.
+ *
+ * VMLAB_KVM_DEVICE=PATH replaces /dev/kvm (tests use /nonexistent to see
+ * the "no KVM here" message).
+ */
+#include "techniques/hvm/hvm.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "techniques/hvm/hvm_internal.h"
+
+static bool hvm_available(char *why, size_t why_len);
+static int hvm_attach(struct vm *vm);
+static enum vm_exit hvm_run(struct vm *vm);
+static void hvm_detach(struct vm *vm);
+
+const struct technique hvm_technique = {
+    .name = "hvm",
+    .summary = "hardware-assisted: the guest runs in guest mode (VT-x/AMD-V) through Linux KVM",
+    .available = hvm_available,
+    .attach = hvm_attach,
+    .run = hvm_run,
+    .detach = hvm_detach,
+};
+
+static bool handle_exit(struct vm *vm, struct hvm *hvm, enum vm_exit *exit);
+static bool handle_run_failure(struct vm *vm, struct hvm *hvm, int error, enum vm_exit *exit);
+static bool begin_slice(struct vm *vm, struct hvm *hvm, enum vm_exit *exit);
+static void end_slice(struct vm *vm, struct hvm *hvm);
+
+/* ---- the run loop ---------------------------------------------------------- */
+
+/* Runs the guest until the core is needed: a deadline, HLT, a stop request,
+ * a triple fault or an error. Exits that only need a device are handled
+ * here without returning to the core. */
+static enum vm_exit run_guest(struct vm *vm, struct hvm *hvm)
+{
+    enum vm_exit exit = VM_EXIT_DEADLINE;
+    bool resume = begin_slice(vm, hvm, &exit);
+    while (resume) {
+        hvm_offer_interrupt(vm, hvm);
+        int result = ioctl(hvm->vcpu_fd, KVM_RUN, 0);
+        resume = result == 0 ? handle_exit(vm, hvm, &exit)
+                             : handle_run_failure(vm, hvm, errno, &exit);
+        /* isa-debug-exit, Ctrl-C, the timeout: promptly, not at the next
+         * deadline. */
+        if (resume && atomic_load(&vm->stop_requested)) {
+            exit = VM_EXIT_STOP;
+            resume = false;
+        }
+    }
+    end_slice(vm, hvm);
+    return exit;
+}
+
+static enum vm_exit hvm_run(struct vm *vm)
+{
+    return run_guest(vm, vm->technique_state);
+}
+
+/* ---- the exit handler -------------------------------------------------------- */
+
+static uint32_t guest_eip(const struct hvm *hvm)
+{
+    return (uint32_t)hvm->run->s.regs.regs.rip;
+}
+
+static uint32_t load_little_endian(const uint8_t *bytes, unsigned size)
+{
+    uint32_t value = 0;
+    memcpy(&value, bytes, size);   /* x86 host: little-endian like the guest */
+    return value;
+}
+
+static struct stats_counter *port_row(struct vm *vm, struct hvm *hvm, uint16_t port)
+{
+    if (!hvm->port_rows[port]) {
+        char reason[STATS_NAME_LEN];
+        snprintf(reason, sizeof reason, "io-port-0x%x", port);
+        hvm->port_rows[port] = stats_counter(&vm->stats, "exit", reason);
+    }
+    return hvm->port_rows[port];
+}
+
+/* IN, OUT, and the string forms INS/OUTS (possibly REP), which KVM hands
+ * over as count items of size bytes each in the kvm_run page (KVM API:
+ * KVM_EXIT_IO). An IN is completed by KVM on the next KVM_RUN, from the data
+ * we leave there. */
+static bool handle_io(struct vm *vm, struct hvm *hvm, uint64_t start, enum vm_exit *exit)
+{
+    struct kvm_run *run = hvm->run;
+    unsigned size = run->io.size;
+    uint64_t bytes = (uint64_t)size * run->io.count;
+    if ((size != 1 && size != 2 && size != 4) || run->io.data_offset + bytes > hvm->run_size) {
+        snprintf(vm->stop_reason, sizeof vm->stop_reason,
+                 "KVM reported an I/O exit vmlab cannot read (size %u, count %u)", size,
+                 run->io.count);
+        *exit = VM_EXIT_ERROR;
+        return false;
+    }
+    uint8_t *data = (uint8_t *)run + run->io.data_offset;
+    bool is_out = run->io.direction == KVM_EXIT_IO_OUT;
+    for (uint32_t i = 0; i < run->io.count; i++, data += size) {
+        if (is_out) {
+            bus_port_write(&vm->bus, run->io.port, size, load_little_endian(data, size));
+        } else {
+            uint32_t value = bus_port_read(&vm->bus, run->io.port, size);
+            memcpy(data, &value, size);
+        }
+    }
+    uint64_t handling = stats_now_ns() - start;
+    char detail[40];
+    snprintf(detail, sizeof detail, "%s%s port 0x%x x%u", is_out ? "out" : "in",
+             size == 1 ? "b" : size == 2 ? "w" : "l", run->io.port, run->io.count);
+    stats_count(hvm->rows.io, handling);
+    stats_log(&vm->stats, port_row(vm, hvm, run->io.port), handling, start, guest_eip(hvm), detail);
+    return true;
+}
+
+/* One MMIO access of 1, 2 or 4 bytes: a device's range on the bus, or
+ * nothing - reads float to all ones, writes vanish (mem.h). */
+static void mmio_access(struct vm *vm, uint64_t address, uint8_t *data, unsigned size, bool write)
+{
+    const struct mmio_range *range = address <= UINT32_MAX ? bus_find_mmio(&vm->bus, (uint32_t)address) : NULL;
+    bool claimed = range && address + size <= (uint64_t)range->base + range->size;
+    if (write) {
+        if (claimed && range->write)
+            range->write(range->device, (uint32_t)(address - range->base), size,
+                         load_little_endian(data, size));
+        return;
+    }
+    uint32_t value = claimed && range->read
+                         ? range->read(range->device, (uint32_t)(address - range->base), size)
+                         : 0xffffffffu;
+    memcpy(data, &value, size);
+}
+
+/* KVM_EXIT_MMIO (KVM API): up to 8 bytes, split here into accesses of at
+ * most 4, the widest a 32-bit device register has. */
+static bool handle_mmio(struct vm *vm, struct hvm *hvm, uint64_t start)
+{
+    struct kvm_run *run = hvm->run;
+    unsigned length = run->mmio.len <= 8 ? run->mmio.len : 8;
+    for (unsigned done = 0; done < length;) {
+        unsigned size = length - done >= 4 ? 4 : length - done >= 2 ? 2 : 1;
+        mmio_access(vm, run->mmio.phys_addr + done, run->mmio.data + done, size,
+                    run->mmio.is_write);
+        done += size;
+    }
+    char detail[40];
+    snprintf(detail, sizeof detail, "%s 0x%llx len %u", run->mmio.is_write ? "write" : "read",
+             (unsigned long long)run->mmio.phys_addr, length);
+    stats_log(&vm->stats, hvm->rows.mmio, stats_now_ns() - start, start, guest_eip(hvm), detail);
+    return true;
+}
+
+/* Ends the slice with the given reason; returns "do not resume". */
+static bool stop_with(enum vm_exit *exit, enum vm_exit why)
+{
+    *exit = why;
+    return false;
+}
+
+/* KVM_EXIT_INTERNAL_ERROR: KVM met something it could not do for the guest
+ * (KVM API: KVM_EXIT_INTERNAL_ERROR, suberror codes in linux/kvm.h). */
+static const char *internal_error_text(uint32_t suberror)
+{
+    switch (suberror) {
+    case KVM_INTERNAL_ERROR_EMULATION:
+        return "KVM could not emulate the instruction (fetching code from MMIO or the legacy "
+               "hole 0xA0000-0xFFFFF?)";
+    case KVM_INTERNAL_ERROR_SIMUL_EX:
+        return "an exception occurred while KVM was delivering another";
+    case KVM_INTERNAL_ERROR_DELIVERY_EV:
+        return "delivering an event touched memory that is not RAM (an IDT, GDT or stack "
+               "outside guest RAM?)";
+    default:
+        return "KVM internal error";
+    }
+}
+
+static bool handle_exit(struct vm *vm, struct hvm *hvm, enum vm_exit *exit)
+{
+    struct kvm_run *run = hvm->run;
+    uint64_t start = stats_now_ns();
+    uint32_t eip = guest_eip(hvm);
+    switch (run->exit_reason) {
+    case KVM_EXIT_IO:
+        return handle_io(vm, hvm, start, exit);
+    case KVM_EXIT_MMIO:
+        return handle_mmio(vm, hvm, start);
+    case KVM_EXIT_IRQ_WINDOW_OPEN:
+        /* Nothing to do here: the top of the loop now injects. */
+        stats_count(hvm->rows.irq_window, 0);
+        return true;
+    case KVM_EXIT_HLT:
+        /* KVM has already stepped EIP past the HLT. Without an in-kernel
+         * local APIC it keeps no halted state: vmlab does (cpu->halted), and
+         * the core sleeps until an interrupt is due (vm.c wait_while_halted). */
+        stats_log(&vm->stats, hvm->rows.hlt, 0, start, eip, NULL);
+        vm->cpu.halted = true;
+        return stop_with(exit, VM_EXIT_HALT);
+    case KVM_EXIT_SHUTDOWN:
+        /* A fault while delivering a double fault: the CPU shuts down
+         * (SDM vol. 3, 6.15 "Interrupt 8"; APM vol. 2, 8.2.9). */
+        stats_log(&vm->stats, hvm->rows.shutdown, 0, start, eip, NULL);
+        snprintf(vm->stop_reason, sizeof vm->stop_reason,
+                 "triple fault (reported by KVM) at EIP 0x%08x", eip);
+        return stop_with(exit, VM_EXIT_TRIPLE_FAULT);
+    case KVM_EXIT_FAIL_ENTRY:
+        stats_log(&vm->stats, hvm->rows.fail_entry, 0, start, eip, NULL);
+        snprintf(vm->stop_reason, sizeof vm->stop_reason,
+                 "the CPU refused to enter the guest at EIP 0x%08x (hardware entry failure "
+                 "reason 0x%llx): an invalid guest state, see SDM vol. 3, 26.3 / APM vol. 2, "
+                 "15.5", eip,
+                 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+        return stop_with(exit, VM_EXIT_ERROR);
+    case KVM_EXIT_INTERNAL_ERROR:
+        stats_log(&vm->stats, hvm->rows.internal_error, 0, start, eip, NULL);
+        snprintf(vm->stop_reason, sizeof vm->stop_reason, "%s at EIP 0x%08x (suberror %u)",
+                 internal_error_text(run->internal.suberror), eip, run->internal.suberror);
+        return stop_with(exit, VM_EXIT_ERROR);
+    default:
+        stats_log(&vm->stats, hvm->rows.other, 0, start, eip, NULL);
+        snprintf(vm->stop_reason, sizeof vm->stop_reason,
+                 "unexpected KVM exit reason %u at EIP 0x%08x", run->exit_reason, eip);
+        return stop_with(exit, VM_EXIT_ERROR);
+    }
+}
+
+/* KVM_RUN returned -1. EINTR is the normal way out at a deadline: our timer
+ * signal (or another, such as Ctrl-C) was pending (KVM_EXIT_INTR). */
+static bool handle_run_failure(struct vm *vm, struct hvm *hvm, int error, enum vm_exit *exit)
+{
+    if (error == EAGAIN)
+        return true;
+    if (error != EINTR) {
+        snprintf(vm->stop_reason, sizeof vm->stop_reason, "KVM_RUN failed: %s",
+                 strerror(error));
+        return stop_with(exit, VM_EXIT_ERROR);
+    }
+    stats_count(hvm->rows.intr, 0);
+    hvm_deadline_consume(&hvm->deadline);
+    if (atomic_load(&vm->stop_requested))
+        return stop_with(exit, VM_EXIT_STOP);
+    if (stats_now_ns() >= vm->deadline_ns)
+        return stop_with(exit, VM_EXIT_DEADLINE);
+    return true;   /* a stale signal from an earlier deadline */
+}
+
+/* ---- slices ----------------------------------------------------------------------- */
+
+/* Before entering the guest: only from the thread the deadline timer
+ * signals; a halted CPU stays halted until an interrupt can wake it
+ * (SDM vol. 3, HLT: "resumes on an enabled interrupt, NMI, ... or reset"). */
+static bool begin_slice(struct vm *vm, struct hvm *hvm, enum vm_exit *exit)
+{
+    if (!pthread_equal(pthread_self(), hvm->deadline.thread)) {
+        snprintf(vm->stop_reason, sizeof vm->stop_reason,
+                 "hvm: run() called from another thread than attach(): the deadline timer "
+                 "signals the attaching thread only");
+        return stop_with(exit, VM_EXIT_ERROR);
+    }
+    if (vm->cpu.halted) {
+        if (!vm->pic.intr || !(vm->cpu.eflags & EFLAGS_IF))
+            return stop_with(exit, VM_EXIT_HALT);
+        vm->cpu.halted = false;
+    }
+    if (hvm_deadline_arm(&hvm->deadline, vm->deadline_ns) < 0) {
+        snprintf(vm->stop_reason, sizeof vm->stop_reason, "hvm: timer_settime: %s",
+                 strerror(errno));
+        return stop_with(exit, VM_EXIT_ERROR);
+    }
+    return true;
+}
+
+/* After the last exit of a slice: refresh what the core may look at before
+ * detach - the general registers, EIP and EFLAGS (HLT needs EFLAGS.IF),
+ * and KVM's own counters. The rest of struct cpu is written on detach. */
+static void end_slice(struct vm *vm, struct hvm *hvm)
+{
+    if (hvm->run->kvm_valid_regs & KVM_SYNC_X86_REGS) {
+        hvm_save_registers_from_run(hvm, &vm->cpu);
+    } else {
+        struct kvm_regs regs;
+        if (ioctl(hvm->vcpu_fd, KVM_GET_REGS, &regs) == 0) {
+            hvm->run->s.regs.regs = regs;
+            hvm_save_registers_from_run(hvm, &vm->cpu);
+        }
+    }
+    kvm_stats_refresh(&hvm->vcpu_stats);
+    kvm_stats_refresh(&hvm->vm_stats);
+}
+
+/* ---- available, attach, detach ------------------------------------------------------ */
+
+static bool hvm_available(char *why, size_t why_len)
+{
+    return hvm_kvm_usable(why, why_len);
+}
+
+static int create_rows(struct vm *vm, struct hvm *hvm)
+{
+    struct stats *stats = &vm->stats;
+    hvm->rows = (struct hvm_rows){
+        .io = stats_counter(stats, "exit", "io"),
+        .mmio = stats_counter(stats, "exit", "mmio"),
+        .hlt = stats_counter(stats, "exit", "hlt"),
+        .irq_window = stats_counter(stats, "exit", "irq-window"),
+        .intr = stats_counter(stats, "exit", "intr"),
+        .shutdown = stats_counter(stats, "exit", "shutdown"),
+        .fail_entry = stats_counter(stats, "exit", "fail-entry"),
+        .internal_error = stats_counter(stats, "exit", "internal-error"),
+        .other = stats_counter(stats, "exit", "other"),
+    };
+    hvm->port_rows = calloc(65536, sizeof *hvm->port_rows);
+    return hvm->port_rows ? 0 : -1;
+}
+
+static void release(struct hvm *hvm)
+{
+    hvm_deadline_stop(&hvm->deadline);
+    hvm_close_vm(hvm);
+    free(hvm->port_rows);
+    free(hvm);
+}
+
+static int hvm_attach(struct vm *vm)
+{
+    struct hvm *hvm = calloc(1, sizeof *hvm);
+    if (!hvm) {
+        snprintf(vm->stop_reason, sizeof vm->stop_reason, "hvm: out of memory");
+        return -1;
+    }
+    char why[400] = "out of memory";
+    if (hvm_open_vm(hvm, vm, why, sizeof why) < 0 || create_rows(vm, hvm) < 0 ||
+        hvm_load_cpu(hvm, &vm->cpu, why, sizeof why) < 0 ||
+        hvm_deadline_start(&hvm->deadline, hvm->vcpu_fd, why, sizeof why) < 0) {
+        snprintf(vm->stop_reason, sizeof vm->stop_reason, "%s", why);
+        release(hvm);
+        return -1;
+    }
+    vm->technique_state = hvm;
+    hvm_describe_host();
+    return 0;
+}
+
+/*
+ * An I/O or MMIO exit is complete only once KVM_RUN is entered again: the
+ * data of an IN is written to EAX, EIP stepped, then (KVM API, note under
+ * "The kvm_run structure"). immediate_exit makes KVM do exactly that and
+ * return before running any guest instruction.
+ */
+static void complete_pending_io(struct hvm *hvm)
+{
+    hvm->run->immediate_exit = 1;
+    ioctl(hvm->vcpu_fd, KVM_RUN, 0);   /* returns -1 EINTR by design */
+    hvm->run->immediate_exit = 0;
+}
+
+/*
+ * struct cpu cannot hold an interrupt the PIC has already given (INTA) but
+ * the vCPU has not yet delivered: on a live switch, let the guest run for a
+ * few tens of microseconds so that KVM delivers it, and no further
+ * interrupts are offered meanwhile. Not at the end of a run: the guest has
+ * asked to stop, and must not execute (or print) anything more.
+ */
+static void deliver_events_in_flight(struct vm *vm, struct hvm *hvm)
+{
+    if (atomic_load(&vm->stop_requested))
+        return;
+    char reason[sizeof vm->stop_reason];
+    memcpy(reason, vm->stop_reason, sizeof reason);
+    for (int attempt = 0; attempt < 8 && hvm_event_in_flight(hvm); attempt++) {
+        vm->deadline_ns = stats_now_ns() + (50000ull << attempt);
+        hvm->draining = true;
+        enum vm_exit exit = run_guest(vm, hvm);
+        hvm->draining = false;
+        if (exit == VM_EXIT_TRIPLE_FAULT || exit == VM_EXIT_ERROR)
+            break;
+    }
+    if (hvm_event_in_flight(hvm))
+        fprintf(stderr, "vmlab: hvm: an interrupt or exception accepted by KVM was not yet "
+                "delivered at detach and is lost\n");
+    memcpy(vm->stop_reason, reason, sizeof reason);
+}
+
+static void hvm_detach(struct vm *vm)
+{
+    struct hvm *hvm = vm->technique_state;
+    if (!hvm)
+        return;
+    complete_pending_io(hvm);
+    deliver_events_in_flight(vm, hvm);
+    complete_pending_io(hvm);
+    char why[400];
+    bool halted = vm->cpu.halted;
+    if (hvm_save_cpu(hvm, &vm->cpu, why, sizeof why) < 0)
+        fprintf(stderr, "vmlab: hvm: the CPU state could not be read back: %s\n", why);
+    vm->cpu.halted = halted;
+    kvm_stats_refresh(&hvm->vcpu_stats);
+    kvm_stats_refresh(&hvm->vm_stats);
+    release(hvm);
+    vm->technique_state = NULL;
+}

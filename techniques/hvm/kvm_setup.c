@@ -1,0 +1,327 @@
+/*
+ * kvm_setup.c - /dev/kvm, a VM, its memory, one vCPU and what it reports
+ * through CPUID.
+ *
+ * The order follows the KVM API: open the system fd and check the API
+ * version (KVM_GET_API_VERSION, always 12), KVM_CREATE_VM, give it memory
+ * (KVM_SET_USER_MEMORY_REGION), KVM_CREATE_VCPU and map its kvm_run page,
+ * then KVM_SET_CPUID2 before the first KVM_RUN.
+ *
+ * VMLAB_KVM_DEVICE overrides the path of /dev/kvm, so that a test can show
+ * what happens on a host without KVM (VMLAB_KVM_DEVICE=/nonexistent).
+ */
+#include <cpuid.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/x86/execute.h"
+#include "techniques/hvm/hvm_internal.h"
+
+#define LEGACY_HOLE_START 0xA0000u
+#define LEGACY_HOLE_END 0x100000u
+/* Intel hosts want three pages for the real-mode TSS (KVM API:
+ * KVM_SET_TSS_ADDR) that no slot or device uses: just below 4 GiB, far
+ * above GUEST_RAM_MAX, where QEMU puts it too. */
+#define TSS_ADDRESS 0xfffbd000u
+
+static const char *kvm_device_path(void)
+{
+    const char *path = getenv("VMLAB_KVM_DEVICE");
+    return path && *path ? path : "/dev/kvm";
+}
+
+/* Opens the KVM system fd; on failure says why and what to do about it. */
+static int open_kvm(char *why, size_t why_len)
+{
+    const char *path = kvm_device_path();
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd >= 0)
+        return fd;
+    int error = errno;
+    if (error == ENOENT)
+        snprintf(why, why_len, "%s does not exist: this kernel has no KVM (load kvm_intel or "
+                 "kvm_amd, enable VT-x/AMD-V in the firmware, or nested virtualization if this "
+                 "is itself a VM)", path);
+    else if (error == EACCES || error == EPERM)
+        snprintf(why, why_len, "%s: permission denied: add yourself to the kvm group or run as "
+                 "root", path);
+    else if (error == ENXIO || error == ENODEV)
+        snprintf(why, why_len, "%s: no KVM driver behind the device (load kvm_intel or kvm_amd)",
+                 path);
+    else
+        snprintf(why, why_len, "%s: %s", path, strerror(error));
+    return -1;
+}
+
+static int check_api_version(int kvm_fd, char *why, size_t why_len)
+{
+    int version = ioctl(kvm_fd, KVM_GET_API_VERSION, 0);
+    if (version == KVM_API_VERSION)
+        return 0;
+    snprintf(why, why_len, "%s is not KVM, or speaks API version %d (vmlab needs %d)",
+             kvm_device_path(), version, KVM_API_VERSION);
+    return -1;
+}
+
+static int create_vm(int kvm_fd, char *why, size_t why_len)
+{
+    int vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+    if (vm_fd < 0)
+        snprintf(why, why_len, "KVM_CREATE_VM failed: %s (virtualization disabled in the "
+                 "firmware, or another hypervisor holding VT-x/AMD-V?)", strerror(errno));
+    return vm_fd;
+}
+
+bool hvm_kvm_usable(char *why, size_t why_len)
+{
+    int kvm_fd = open_kvm(why, why_len);
+    if (kvm_fd < 0)
+        return false;
+    int vm_fd = -1;
+    if (check_api_version(kvm_fd, why, why_len) == 0)
+        vm_fd = create_vm(kvm_fd, why, why_len);
+    if (vm_fd >= 0)
+        close(vm_fd);
+    close(kvm_fd);
+    return vm_fd >= 0;
+}
+
+/* ---- memory ---------------------------------------------------------------- */
+
+/* Guest RAM is the core's memfd mapping, handed over page for page: no copy,
+ * so the interpreter and KVM see the same bytes. Two slots leave the legacy
+ * hole 0xA0000-0xFFFFF out, as in the core's physical map (mem.h): guest
+ * accesses there are MMIO exits, answered by the bus or with all ones. */
+static int add_slot(struct hvm *hvm, uint32_t slot, uint64_t start, uint64_t end,
+                    const struct guest_ram *ram, char *why, size_t why_len)
+{
+    if (end <= start)
+        return 0;
+    struct kvm_userspace_memory_region region = {
+        .slot = slot, .guest_phys_addr = start, .memory_size = end - start,
+        .userspace_addr = (uint64_t)(uintptr_t)(ram->host + start)};
+    if (ioctl(hvm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) == 0)
+        return 0;
+    snprintf(why, why_len, "KVM_SET_USER_MEMORY_REGION [0x%llx, 0x%llx): %s",
+             (unsigned long long)start, (unsigned long long)end, strerror(errno));
+    return -1;
+}
+
+static int give_ram(struct hvm *hvm, const struct guest_ram *ram, char *why, size_t why_len)
+{
+    uint64_t size = ram->size;
+    uint64_t low_end = size < LEGACY_HOLE_START ? size : LEGACY_HOLE_START;
+    if (add_slot(hvm, 0, 0, low_end, ram, why, why_len) < 0)
+        return -1;
+    return add_slot(hvm, 1, LEGACY_HOLE_END, size, ram, why, why_len);
+}
+
+/* ---- CPUID ------------------------------------------------------------------ */
+
+/*
+ * The guest sees the CPU the interpreter reports (x86_cpuid, core/x86):
+ * a P6-class "GenuineIntel" without FPU, MMX or SSE, highest leaf 1. So a
+ * guest cannot tell hvm from interp by asking, and a live switch does not
+ * change the CPU under its feet. Each feature bit is also ANDed with what
+ * KVM can give (KVM_GET_SUPPORTED_CPUID), so we never promise what the vCPU
+ * lacks. The host's FPU and SSE still execute if a guest uses them anyway
+ * (CPUID is advisory); the interpreter would raise #UD there.
+ */
+#define MAX_SUPPORTED_ENTRIES 256
+#define MAX_GUEST_LEAVES 32
+
+struct cpuid_table {
+    struct kvm_cpuid2 header;
+    struct kvm_cpuid_entry2 entries[MAX_SUPPORTED_ENTRIES];
+};
+
+static const struct kvm_cpuid_entry2 *find_leaf(const struct cpuid_table *table, uint32_t leaf)
+{
+    for (uint32_t i = 0; i < table->header.nent; i++)
+        if (table->entries[i].function == leaf && table->entries[i].index == 0)
+            return &table->entries[i];
+    return NULL;
+}
+
+/* The leaves whose registers are feature bits (SDM vol. 2, CPUID). */
+static bool is_feature_leaf(uint32_t leaf)
+{
+    return leaf == 1 || leaf == 7 || leaf == 0x80000001u;
+}
+
+static struct kvm_cpuid_entry2 guest_leaf(uint32_t leaf, const struct cpuid_table *supported)
+{
+    uint32_t values[4];
+    x86_cpuid(leaf, values);
+    struct kvm_cpuid_entry2 entry = {.function = leaf, .eax = values[0], .ebx = values[1],
+                                     .ecx = values[2], .edx = values[3]};
+    if (!is_feature_leaf(leaf))
+        return entry;
+    const struct kvm_cpuid_entry2 *host = find_leaf(supported, leaf);
+    if (leaf != 1)
+        entry.ebx &= host ? host->ebx : 0;   /* leaf 1 EBX is not features */
+    entry.ecx &= host ? host->ecx : 0;
+    entry.edx &= host ? host->edx : 0;
+    return entry;
+}
+
+static int set_cpuid(struct hvm *hvm, char *why, size_t why_len)
+{
+    struct cpuid_table *supported = calloc(1, sizeof *supported);
+    struct cpuid_table *guest = calloc(1, sizeof *guest);
+    int result = -1;
+    if (!supported || !guest) {
+        snprintf(why, why_len, "out of memory");
+        goto out;
+    }
+    supported->header.nent = MAX_SUPPORTED_ENTRIES;
+    if (ioctl(hvm->kvm_fd, KVM_GET_SUPPORTED_CPUID, supported) < 0) {
+        snprintf(why, why_len, "KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+        goto out;
+    }
+    uint32_t values[4];
+    x86_cpuid(0, values);
+    uint32_t highest = values[0] < MAX_GUEST_LEAVES ? values[0] : MAX_GUEST_LEAVES - 1;
+    for (uint32_t leaf = 0; leaf <= highest; leaf++)
+        guest->entries[guest->header.nent++] = guest_leaf(leaf, supported);
+    if (ioctl(hvm->vcpu_fd, KVM_SET_CPUID2, guest) < 0) {
+        snprintf(why, why_len, "KVM_SET_CPUID2: %s", strerror(errno));
+        goto out;
+    }
+    result = 0;
+out:
+    free(supported);
+    free(guest);
+    return result;
+}
+
+/* ---- the VM and its vCPU -------------------------------------------------------- */
+
+static int create_vcpu(struct hvm *hvm, char *why, size_t why_len)
+{
+    hvm->vcpu_fd = ioctl(hvm->vm_fd, KVM_CREATE_VCPU, 0);
+    int size = ioctl(hvm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (hvm->vcpu_fd < 0 || size < (int)sizeof(struct kvm_run)) {
+        snprintf(why, why_len, "KVM_CREATE_VCPU: %s", strerror(errno));
+        return -1;
+    }
+    hvm->run_size = (size_t)size;
+    void *run = mmap(NULL, hvm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, hvm->vcpu_fd, 0);
+    if (run == MAP_FAILED) {
+        snprintf(why, why_len, "mmap of kvm_run: %s", strerror(errno));
+        return -1;
+    }
+    hvm->run = run;
+    /* Have KVM copy the general registers into kvm_run on every exit (KVM
+     * API: kvm_valid_regs, KVM_CAP_SYNC_REGS): the exit handler then knows
+     * the guest's EIP for free; measured, it costs nothing visible. */
+    if (ioctl(hvm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) & KVM_SYNC_X86_REGS)
+        hvm->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+    struct kvm_device_attr tsc = {.group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET};
+    hvm->has_tsc_offset_attribute = ioctl(hvm->vcpu_fd, KVM_HAS_DEVICE_ATTR, &tsc) == 0;
+    return 0;
+}
+
+static int set_tss_address(struct hvm *hvm, char *why, size_t why_len)
+{
+    if (ioctl(hvm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_TSS_ADDR) <= 0)
+        return 0;
+    if (ioctl(hvm->vm_fd, KVM_SET_TSS_ADDR, TSS_ADDRESS) == 0)
+        return 0;
+    snprintf(why, why_len, "KVM_SET_TSS_ADDR: %s", strerror(errno));
+    return -1;
+}
+
+int hvm_open_vm(struct hvm *hvm, struct vm *vm, char *why, size_t why_len)
+{
+    hvm->kvm_fd = hvm->vm_fd = hvm->vcpu_fd = -1;
+    hvm->kvm_fd = open_kvm(why, why_len);
+    if (hvm->kvm_fd < 0 || check_api_version(hvm->kvm_fd, why, why_len) < 0)
+        return -1;
+    hvm->vm_fd = create_vm(hvm->kvm_fd, why, why_len);
+    if (hvm->vm_fd < 0)
+        return -1;
+    if (set_tss_address(hvm, why, why_len) < 0 || give_ram(hvm, &vm->ram, why, why_len) < 0 ||
+        create_vcpu(hvm, why, why_len) < 0 || set_cpuid(hvm, why, why_len) < 0)
+        return -1;
+    kvm_stats_open(&hvm->vcpu_stats, hvm->vcpu_fd, "", &vm->stats);
+    kvm_stats_open(&hvm->vm_stats, hvm->vm_fd, "vm.", &vm->stats);
+    return 0;
+}
+
+void hvm_close_vm(struct hvm *hvm)
+{
+    kvm_stats_close(&hvm->vcpu_stats);
+    kvm_stats_close(&hvm->vm_stats);
+    if (hvm->run)
+        munmap(hvm->run, hvm->run_size);
+    hvm->run = NULL;
+    if (hvm->vcpu_fd >= 0)
+        close(hvm->vcpu_fd);
+    if (hvm->vm_fd >= 0)
+        close(hvm->vm_fd);
+    if (hvm->kvm_fd >= 0)
+        close(hvm->kvm_fd);
+    hvm->kvm_fd = hvm->vm_fd = hvm->vcpu_fd = -1;
+}
+
+/* ---- which hardware ------------------------------------------------------------- */
+
+/* A module parameter such as /sys/module/kvm_amd/parameters/npt: "Y"/"1" on. */
+static int read_module_flag(const char *path)
+{
+    FILE *file = fopen(path, "r");
+    if (!file)
+        return -1;
+    int c = fgetc(file);
+    fclose(file);
+    return c == 'Y' || c == 'y' || c == '1';
+}
+
+static bool module_loaded(const char *name)
+{
+    char path[96];
+    snprintf(path, sizeof path, "/sys/module/%s", name);
+    return access(path, F_OK) == 0;
+}
+
+static void host_vendor(char vendor[13])
+{
+    unsigned eax, ebx, ecx, edx;
+    __cpuid(0, eax, ebx, ecx, edx);
+    memcpy(vendor, &ebx, 4);
+    memcpy(vendor + 4, &edx, 4);
+    memcpy(vendor + 8, &ecx, 4);
+    vendor[12] = '\0';
+}
+
+/* One line on stderr naming the hardware extension KVM uses, so a student
+ * knows what "hvm" means on this machine. The vendor comes from the host's
+ * CPUID; the paging mode from the KVM module's parameters. */
+void hvm_describe_host(void)
+{
+    char vendor[13];
+    host_vendor(vendor);
+    if (module_loaded("kvm_amd")) {
+        int npt = read_module_flag("/sys/module/kvm_amd/parameters/npt");
+        fprintf(stderr, "vmlab: hvm on AMD-V (nested paging %s)\n",
+                npt < 0 ? "unknown" : npt ? "on" : "off: shadow paging");
+    } else if (module_loaded("kvm_intel")) {
+        int ept = read_module_flag("/sys/module/kvm_intel/parameters/ept");
+        fprintf(stderr, "vmlab: hvm on VT-x (EPT %s)\n",
+                ept < 0 ? "unknown" : ept ? "on" : "off: shadow paging");
+    } else if (module_loaded("kvm_pvm")) {
+        /* PVM (Ant Group): KVM without VT-x/AMD-V, for hosts that are
+         * themselves VMs; the guest runs de-privileged under shadow paging. */
+        fprintf(stderr, "vmlab: hvm on PVM (kvm_pvm: no VT-x/AMD-V on this %s host; the guest "
+                "runs de-privileged, with shadow paging)\n", vendor);
+    } else {
+        fprintf(stderr, "vmlab: hvm on a %s host, KVM module not identified (none of kvm_intel, "
+                "kvm_amd, kvm_pvm in /sys/module)\n", vendor);
+    }
+}
