@@ -65,6 +65,7 @@ guest-tests: all
 	@tests/guests/run.sh
 
 test: all unit-tests guest-tests
+	@tests/kernel/run.sh
 	@tests/cli/run.sh
 	@echo "make test: all suites passed"
 

@@ -231,12 +231,17 @@ static int apply_flag(struct run_options *options, int option, char *error, size
     }
 }
 
-/* The guest sees just its arguments, as with QEMU's -kernel/-append, so a
- * transcript that prints the command line is the same under both. */
+/* "PATH ARGS": the kernel's own file name, a space, then the arguments, as
+ * QEMU's -kernel/-append builds it ("%s %s") and GRUB similarly does. */
 static void build_command_line(struct run_options *options, char *arguments)
 {
-    options->command_line = arguments ? arguments : strdup("");
-    options->vm.guest_command_line = options->command_line;
+    const char *path = options->vm.guest_path;
+    size_t size = strlen(path) + (arguments ? strlen(arguments) : 0) + 2;
+    char *line = malloc(size);
+    snprintf(line, size, "%s %s", path, arguments ? arguments : "");
+    free(arguments);
+    options->command_line = line;
+    options->vm.guest_command_line = line;
 }
 
 static char *join_words(char **words, int count)

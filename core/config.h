@@ -13,7 +13,7 @@
 
 struct run_options {
     struct vm_config vm;
-    char *command_line;        /* what the guest sees: its arguments, as QEMU -append passes them */
+    char *command_line;        /* what the guest sees: "PATH ARGS", as QEMU -kernel passes it */
     void *json_document;       /* keeps --config strings alive */
     int show_help;
 };

@@ -171,7 +171,7 @@ Test(config, flags_win_over_json)
     char *argv[] = {"run", "--technique", "interp", "--mem", "128M", "g.elf", "--", "a=1", "b=2", NULL};
     cr_assert_eq(config_parse_run(9, argv, &options, error, sizeof error), 0, "%s", error);
     cr_assert_eq(options.vm.memory_bytes, 128ull << 20);
-    cr_assert_str_eq(options.vm.guest_command_line, "a=1 b=2");
+    cr_assert_str_eq(options.vm.guest_command_line, "g.elf a=1 b=2");
     cr_assert_eq(config_apply_json(&options, "{\"mem\": \"32M\", \"timeout\": 2.5}", "t.json", error,
                                    sizeof error), 0, "%s", error);
     cr_assert_eq(options.vm.memory_bytes, 32ull << 20);

@@ -58,17 +58,19 @@ void kprintf(const char *fmt, ...)
     va_end(args);
 }
 
-/* IRQ 4. A terminal in raw mode sends CR for Enter; a pipe sends LF. */
+/* IRQ 4: move every received byte into the buffer. A terminal in raw
+ * mode sends CR for Enter, a pipe sends LF; both end a line. When the
+ * buffer is nearly full only a line end still fits, so that a reader
+ * waiting for a whole line always gets one. */
 void console_input_interrupt(void)
 {
     while (uart_has_input()) {
         char c = uart_get();
         if (c == '\r')
             c = '\n';
-        if (input.write - input.read >= INPUT_SIZE - 1 && c != '\n')
-            continue;                    /* full: drop all but line ends */
-        if (input.write - input.read >= INPUT_SIZE)
-            continue;
+        uint32_t held = input.write - input.read;
+        if (held == INPUT_SIZE || (held == INPUT_SIZE - 1 && c != '\n'))
+            continue;                    /* dropped */
         input.data[input.write++ % INPUT_SIZE] = c;
         if (echo)
             console_write(&c, 1);

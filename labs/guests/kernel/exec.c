@@ -45,7 +45,8 @@ int exec_load(pte_t *directory, const uint8_t *elf, uint32_t size,
               uint32_t *entry, uint32_t *image_end)
 {
     const struct elf_header *eh = (const struct elf_header *)elf;
-    if (size < sizeof(*eh) || eh->magic != ELF_MAGIC)
+    if (size < sizeof(*eh) || eh->magic != ELF_MAGIC ||
+        eh->phoff + (uint32_t)eh->phnum * eh->phentsize > size)
         return -1;
     *image_end = USER_BASE;
     for (int i = 0; i < eh->phnum; i++) {

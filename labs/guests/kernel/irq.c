@@ -48,11 +48,3 @@ void irq_pop(void)
         arch_irq_enable();
     }
 }
-
-void irq_enable_at_boot(void)
-{
-    if (depth != 0)
-        panic("interrupts enabled inside irq_push_off");
-    enabled = true;
-    arch_irq_enable();
-}

@@ -77,7 +77,6 @@ void trap(struct trapframe *tf);
 /* irq.c: interrupt masking with a nesting counter */
 void irq_push_off(void);
 void irq_pop(void);
-void irq_enable_at_boot(void);
 bool irq_enabled(void);
 void irq_set_state(bool enabled);
 
@@ -92,6 +91,7 @@ extern volatile uint32_t ticks;
 
 /* uart.c */
 void uart_init(void);
+void uart_enable_receive_interrupt(void);
 void uart_put(char c);
 bool uart_has_input(void);
 char uart_get(void);

@@ -71,6 +71,7 @@ static void machine_init(uint32_t magic, uint32_t info)
     idt_init();
     pic_init();
     pic_unmask(IRQ_UART);            /* console input */
+    uart_enable_receive_interrupt();
     pit_init();
     kalloc_init((uint32_t)kernel_end, boot.ram_end);
     vm_init(boot.ram_end);

@@ -34,7 +34,16 @@ void uart_init(void)
     arch_outb(LCR, LCR_8N1);
     arch_outb(FCR, 0);
     arch_outb(MCR, MCR_DTR_RTS_OUT2);
-    arch_outb(IER, IER_RECEIVED);   /* the PIC line is unmasked later */
+}
+
+/* Called once the PIC is ready. The PIC is edge-triggered and its
+ * initialization forgets earlier edges (8259A datasheet, "Initialization
+ * Command Words": an IR input must then go from low to high), so if input
+ * had raised the line before, it would stay high and never interrupt.
+ * Enabling the interrupt only now makes the edge happen after that. */
+void uart_enable_receive_interrupt(void)
+{
+    arch_outb(IER, IER_RECEIVED);
 }
 
 void uart_put(char c)

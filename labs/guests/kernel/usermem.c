@@ -43,7 +43,7 @@ bool user_fault_resolve(uint32_t va, bool write)
 bool user_range_ok(uint32_t va, uint32_t len, bool write)
 {
     struct proc *p = proc_current();
-    if (!p || va < USER_BASE || len > USER_STACK_TOP - va)
+    if (!p || va < USER_BASE || va >= USER_STACK_TOP || len > USER_STACK_TOP - va)
         return false;
     for (uint32_t page = PAGE_ROUND_DOWN(va); page < va + len; page += PAGE_SIZE) {
         pte_t *pte = vm_lookup(p->directory, page, false);
