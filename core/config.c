@@ -104,6 +104,16 @@ static int apply_key(struct run_options *options, const cJSON *item, char **argu
         return json_string(item, key, &vm->stats_json_path, error, len);
     if (strcmp(key, "guest") == 0)
         return json_string(item, key, &vm->guest_path, error, len);
+    if (strcmp(key, "switch") == 0)
+        return json_string(item, key, &vm->switch_schedule, error, len);
+    if (strcmp(key, "switch_every") == 0)
+        return json_string(item, key, &vm->switch_every, error, len);
+    if (strcmp(key, "switch_seed") == 0) {
+        if (!cJSON_IsNumber(item) || item->valuedouble < 0)
+            return fail(error, len, "config key \"switch_seed\" must be a non-negative number");
+        vm->switch_seed = (uint64_t)item->valuedouble;
+        return 0;
+    }
     if (strcmp(key, "cmdline") == 0)
         return json_arguments(item, arguments, error, len);
     if (strcmp(key, "mem") == 0) {
@@ -124,7 +134,7 @@ static int apply_key(struct run_options *options, const cJSON *item, char **argu
         return set_timeout(options, item->valuedouble, "config", error, len);
     }
     return fail(error, len, "unknown config key \"%s\" (known: technique, mem, disk, "
-                "stats_json, timeout, guest, cmdline)", key);
+                "stats_json, timeout, guest, cmdline, switch, switch_every, switch_seed)", key);
 }
 
 int config_apply_json(struct run_options *options, const char *text, const char *source,
@@ -181,7 +191,10 @@ static int read_config_file(struct run_options *options, const char *path, char 
     return result;
 }
 
-enum { OPTION_STATS_JSON = 256, OPTION_TIMEOUT, OPTION_CONFIG };
+enum {
+    OPTION_STATS_JSON = 256, OPTION_TIMEOUT, OPTION_CONFIG, OPTION_SWITCH, OPTION_SWITCH_EVERY,
+    OPTION_SWITCH_SEED,
+};
 
 static const struct option long_options[] = {
     {"technique", required_argument, NULL, 't'},
@@ -190,6 +203,9 @@ static const struct option long_options[] = {
     {"config", required_argument, NULL, OPTION_CONFIG},
     {"stats-json", required_argument, NULL, OPTION_STATS_JSON},
     {"timeout", required_argument, NULL, OPTION_TIMEOUT},
+    {"switch", required_argument, NULL, OPTION_SWITCH},
+    {"switch-every", required_argument, NULL, OPTION_SWITCH_EVERY},
+    {"switch-seed", required_argument, NULL, OPTION_SWITCH_SEED},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -219,6 +235,14 @@ static int apply_flag(struct run_options *options, int option, char *error, size
     case 'd': options->vm.disk_path = optarg; return 0;
     case OPTION_STATS_JSON: options->vm.stats_json_path = optarg; return 0;
     case OPTION_CONFIG: return 0;   /* already applied */
+    case OPTION_SWITCH: options->vm.switch_schedule = optarg; return 0;
+    case OPTION_SWITCH_EVERY: options->vm.switch_every = optarg; return 0;
+    case OPTION_SWITCH_SEED:
+        errno = 0;
+        options->vm.switch_seed = strtoull(optarg, &end, 0);
+        if (errno || end == optarg || *end)
+            return fail(error, len, "--switch-seed '%s': expected a number", optarg);
+        return 0;
     case OPTION_TIMEOUT: {
         errno = 0;
         double seconds = strtod(optarg, &end);

@@ -118,6 +118,24 @@ static const struct technique *choose_technique(const char *name)
     return NULL;
 }
 
+static int setup_switch_plan(struct vm *vm, const struct vm_config *config)
+{
+    char error[256];
+    struct switch_plan *plan = &vm->switches;
+    if (config->switch_schedule &&
+        switch_parse_schedule(plan, config->switch_schedule, error, sizeof error) < 0)
+        return fail(error, NULL);
+    if (config->switch_every) {
+        int64_t every = switch_parse_duration(config->switch_every);
+        if (every < 100000)
+            return fail("--switch-every", "expected a duration of at least 100us, e.g. 5ms");
+        plan->every_ns = (uint64_t)every;
+        plan->next_random_ns = (uint64_t)every;
+    }
+    plan->random_state = config->switch_seed ? config->switch_seed : 0x9e3779b97f4a7c15ull;
+    return 0;
+}
+
 int vm_create(struct vm *vm, const struct vm_config *config)
 {
     memset(vm, 0, sizeof *vm);
@@ -135,6 +153,8 @@ int vm_create(struct vm *vm, const struct vm_config *config)
     stats_init(&vm->stats, stats_now_ns());
     console_init(&vm->console, STDIN_FILENO, STDOUT_FILENO);
     if (create_devices(vm, config) < 0)
+        return -1;
+    if (setup_switch_plan(vm, config) < 0)
         return -1;
     struct multiboot_image image;
     if (multiboot_load(config->guest_path, config->guest_command_line, &vm->ram, &vm->cpu, &image,
@@ -158,6 +178,9 @@ static uint64_t next_deadline(const struct vm *vm, uint64_t now)
         deadline = timer;
     if (vm->timeout_at_ns && vm->timeout_at_ns < deadline)
         deadline = vm->timeout_at_ns;
+    uint64_t next_switch = switch_next_deadline(vm);
+    if (next_switch < deadline)
+        deadline = next_switch;
     return deadline;
 }
 
@@ -230,6 +253,7 @@ int vm_run(struct vm *vm)
         service_devices(vm, now);
         if (atomic_load(&vm->stop_requested))
             break;
+        switch_run_due(vm, now);
         vm->deadline_ns = next_deadline(vm, now);
         handle_exit(vm, vm->technique->run(vm));
     }

@@ -24,6 +24,7 @@
 #include "dev/uart16550.h"
 #include "mem.h"
 #include "stats.h"
+#include "switch.h"
 #include "technique.h"
 
 /* vmlab's exit statuses. The guest's own status through isa-debug-exit is
@@ -46,6 +47,9 @@ struct vm_config {
     const char *guest_path;
     const char *guest_command_line;
     double timeout_seconds;         /* 0: none */
+    const char *switch_schedule;    /* --switch "hvm@200ms,interp@400ms" */
+    const char *switch_every;       /* --switch-every 5ms */
+    uint64_t switch_seed;           /* --switch-seed: the random schedule's seed */
 };
 
 struct vm {
@@ -64,6 +68,9 @@ struct vm {
 
     const struct technique *technique;
     void *technique_state;          /* owned by the attached technique */
+    struct switch_plan switches;
+    _Atomic(const struct technique *) switch_request;   /* from another thread */
+    uint64_t switch_count;
 
     /* The technique's run() must return by this host time (ns). */
     uint64_t deadline_ns;
@@ -98,6 +105,10 @@ static inline bool vm_interrupt_deliverable(const struct vm *vm)
 
 /* Acknowledge the highest-priority interrupt: returns its vector (INTA cycle). */
 int vm_acknowledge_interrupt(struct vm *vm);
+
+/* Ask the run loop to switch technique at the end of the current slice
+ * (within 10 ms); safe from any thread. */
+void vm_request_switch(struct vm *vm, const struct technique *to);
 
 /* Stop with a message; used by devices, the timeout and techniques. */
 void vm_request_stop(struct vm *vm, int exit_status, const char *reason);
