@@ -66,6 +66,7 @@ guest-tests: all
 
 test: all unit-tests guest-tests
 	@tests/kernel/run.sh
+	@tests/switch/run.sh
 	@tests/cli/run.sh
 	@echo "make test: all suites passed"
 

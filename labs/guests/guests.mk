@@ -14,7 +14,7 @@ GUEST_CFLAGS := -m32 -std=gnu11 -ffreestanding -fno-pic -fno-stack-protector -no
                 -fno-asynchronous-unwind-tables -Ilabs/guests/lib
 GUEST_LDFLAGS := -m elf_i386 -T labs/guests/lib/guest.ld -nostdlib --no-warn-rwx-segments
 GUEST_OBJDIR := $(BUILD)/guests/obj
-GUEST_HEADERS := $(wildcard labs/guests/lib/*.h)
+GUEST_HEADERS := $(wildcard labs/guests/lib/*.h $(GUEST_NAMES:%=labs/guests/%/*.h))
 
 guest_objs = $(patsubst labs/guests/%,$(GUEST_OBJDIR)/%.o,$(wildcard $(1)/*.c $(1)/*.S))
 GUEST_LIB_OBJS := $(call guest_objs,labs/guests/lib)
@@ -34,5 +34,13 @@ $(BUILD)/guests/$(1).elf: $(GUEST_LIB_OBJS) $(call guest_objs,labs/guests/$(1)) 
 endef
 $(foreach g,$(GUEST_NAMES),$(eval $(call guest_rule,$(g))))
 
+# flags-host: the flags tester as a 32-bit Linux program, so the host CPU
+# itself is a reference (labs/guests/flags/host/host.c).
+FLAGS_HOST := $(BUILD)/guests/flags-host
+FLAGS_HOST_OBJS := $(call guest_objs,labs/guests/flags) $(call guest_objs,labs/guests/flags/host) \
+                   $(GUEST_OBJDIR)/lib/printf.c.o $(GUEST_OBJDIR)/lib/string.c.o
+$(FLAGS_HOST): $(FLAGS_HOST_OBJS)
+	ld -m elf_i386 -static -e _start -o $@ $^
+
 .PHONY: guests
-guests: $(GUEST_ELFS)
+guests: $(GUEST_ELFS) $(FLAGS_HOST)

@@ -27,8 +27,8 @@
 uint8_t ata_last_status;
 
 /* Wait until BSY is clear, then require the bits in `want`. The four
- * alternate-status reads give the drive the 400 ns it may take to raise
- * BSY after a command (ATA-6, 9.5). */
+ * alternate-status reads (each ISA I/O read takes at least 100 ns) give the
+ * drive the 400 ns it may take to raise BSY after a command is written. */
 static bool wait_ready(uint8_t want)
 {
     for (int i = 0; i < 4; i++)

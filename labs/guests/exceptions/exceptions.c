@@ -8,10 +8,14 @@
 
 /* Labels on the instructions that raise the exceptions (asm below). */
 extern char at_de[], at_ud[], at_bp[], at_of[], at_br[], at_gp_limit[], at_gp_system[],
-    at_gp_null_ss[], at_np[], at_ss[], at_df_de[], at_df_pf[];
+    at_gp_null_ss[], at_np[], at_ss[], at_df_de[], at_df_pf[], at_gp_es_limit[],
+    at_gp_es_readonly[], at_ss_limit[];
 
 #define SEL_NOT_PRESENT_DATA ((GDT_FREE + 1) << 3)
 #define SEL_NOT_PRESENT_STACK ((GDT_FREE + 2) << 3)
+#define SEL_SMALL_DATA ((GDT_FREE + 3) << 3)      /* base 0, limit 0xfff bytes */
+#define SEL_READ_ONLY ((GDT_FREE + 4) << 3)       /* flat, read-only data */
+#define SEL_SHORT_STACK ((GDT_FREE + 5) << 3)     /* base 0, limit 2 MiB - 1 */
 
 /* Run setup, arm the library's trap catch (lib/trap.c), run insn at
  * label; the catch resumes at local label 1 with the registers of the
@@ -88,6 +92,36 @@ static void segment_exceptions(void)
 }
 
 /*
+ * Limit and type checks on every access (SDM 5.3 "Limit checking", 5.5
+ * "Type checking"): beyond the limit or a write to a read-only segment is a
+ * #GP(0), or a #SS(0) when the segment is SS (an EBP-based address uses SS).
+ * The segment is loaded fine; the access faults.
+ *
+ * QEMU's TCG does not check segment limits or types on data accesses (for
+ * speed), so these run only with limits=1 on the command line: under vmlab
+ * or on hardware, not as part of the transcript compared with QEMU.
+ */
+static void limit_exceptions(void)
+{
+    RAISE(at_gp_es_limit, "movw %%ax, %%es", "movl %%es:0x1000, %%eax",
+          "a"(SEL_SMALL_DATA));
+    asm volatile("movw %w0, %%es" : : "r"(SEL_KDATA));
+    report("#GP read beyond the ES limit", "mov", at_gp_es_limit, 13, 0, 0, true);
+
+    RAISE(at_gp_es_readonly, "movw %%ax, %%es", "movl %%eax, %%es:0x1000",
+          "a"(SEL_READ_ONLY));
+    asm volatile("movw %w0, %%es" : : "r"(SEL_KDATA));
+    report("#GP write to a read-only ES", "mov", at_gp_es_readonly, 13, 0, 0, true);
+
+    /* The stack itself stays inside the short limit, so the CPU can still
+     * push the exception frame; only the EBP-based access is outside. */
+    RAISE(at_ss_limit, "pushl %%ebp\n\tmovl $0x00300000, %%ebp\n\tmovw %%ax, %%ss",
+          "movl (%%ebp), %%eax", "a"(SEL_SHORT_STACK));
+    asm volatile("popl %%ebp\n\tmovw %w0, %%ss" : : "r"(SEL_KDATA));
+    report("#SS read beyond the SS limit", "mov", at_ss_limit, 12, 0, 0, true);
+}
+
+/*
  * #DF (SDM 6.15, interrupt 8, table 6-5): a contributory exception while
  * delivering a contributory exception or a page fault. Here the second
  * exception is the #NP raised because the first one's IDT gate is not
@@ -117,9 +151,14 @@ int guest_main(void)
      * S = 1, read/write data), SDM 3.4.5. */
     gdt_set_segment(GDT_FREE + 1, 0, 0xfffff, 0x12, 0xc);
     gdt_set_segment(GDT_FREE + 2, 0, 0xfffff, 0x12, 0xc);
+    gdt_set_segment(GDT_FREE + 3, 0, 0xfff, 0x92, 0x4);     /* byte granular */
+    gdt_set_segment(GDT_FREE + 4, 0, 0xfffff, 0x90, 0xc);   /* type 0: read-only */
+    gdt_set_segment(GDT_FREE + 5, 0, 0x1ff, 0x92, 0xc);     /* 0x200 pages of 4 KiB */
     printf("exceptions: raising each on purpose\n");
     simple_exceptions();
     segment_exceptions();
+    if (cmdline_uint("limits", 0))
+        limit_exceptions();
     double_faults();
     printf("exceptions: %d caught; %s\n", last_trap.count,
            checks_failed ? "FAILED" : "all checks passed");

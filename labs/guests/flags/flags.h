@@ -31,7 +31,15 @@ typedef uint32_t (*op_fn)(uint32_t a, uint32_t b, uint32_t *flags, uint32_t *r2)
 /* Run fn over every pair of operands and both flag inputs. */
 void run_pairs(const char *op, op_fn fn, uint32_t defined);
 
+/* Which flags a shift or rotate by count defines (shift.c). */
+enum shift_kind { SHIFT, SHIFT_SAR, ROTATE, ROTATE_CARRY };
+uint32_t shift_defined_flags(enum shift_kind kind, int bits, uint32_t count);
+
+/* Run fn over every operand a (b = 0) and both flag inputs. */
+void run_single(const char *op, op_fn fn, uint32_t defined);
+
 void test_alu(void);
+void test_encodings(void);
 void test_shifts(void);
 void test_muldiv(void);
 void test_bits(void);

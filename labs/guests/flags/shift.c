@@ -13,8 +13,6 @@
  */
 #include "flags.h"
 
-enum shift_kind { SHIFT, SHIFT_SAR, ROTATE, ROTATE_CARRY };
-
 #define DEFINE_SHIFT(op)                                                           \
     static uint32_t op##8(uint32_t a, uint32_t n, uint32_t *fl, uint32_t *r2)      \
     {                                                                              \
@@ -41,7 +39,7 @@ enum shift_kind { SHIFT, SHIFT_SAR, ROTATE, ROTATE_CARRY };
 DEFINE_SHIFT(shl) DEFINE_SHIFT(shr) DEFINE_SHIFT(sar)
 DEFINE_SHIFT(rol) DEFINE_SHIFT(ror) DEFINE_SHIFT(rcl) DEFINE_SHIFT(rcr)
 
-static uint32_t defined_flags(enum shift_kind kind, int bits, uint32_t count)
+uint32_t shift_defined_flags(enum shift_kind kind, int bits, uint32_t count)
 {
     uint32_t n = count & 31;
     if (kind == ROTATE_CARRY)
@@ -71,7 +69,7 @@ static void family(const char *name, enum shift_kind kind, op_fn f8, op_fn f16, 
                 for (int k = 0; k < N_FLAG_INPUTS; k++) {
                     uint32_t fl = flag_inputs[k], r2 = 0;
                     uint32_t r = fns[s](operands[i], shift_counts[c], &fl, &r2);
-                    uint32_t defined = defined_flags(kind, sizes[s], shift_counts[c]);
+                    uint32_t defined = shift_defined_flags(kind, sizes[s], shift_counts[c]);
                     family_case(sizes[s] == 8 ? "8" : sizes[s] == 16 ? "16" : "32",
                                 operands[i], shift_counts[c], flag_inputs[k],
                                 r, 0, fl & defined);

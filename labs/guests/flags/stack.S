@@ -35,6 +35,7 @@
     .globl stack_push_pop
 stack_push_pop:
     ENTER_PRIVATE_STACK
+    xorl %eax, %eax             /* popw below fills only AX */
     pushl $0x12345678           /* imm32 */
     pushl $-3                   /* imm8, sign-extended to 32 bits */
     pushw $0x1234               /* operand-size prefix: ESP -= 2 */

@@ -5,7 +5,9 @@
 #include "flags.h"
 
 #define AREA_WORDS 64
-static uint32_t area[AREA_WORDS];
+/* 64 KiB-aligned so that the 16-bit SP that PUSHAW pushes is the same in
+ * every build: the low half of an address inside the area. */
+static uint32_t area[AREA_WORDS] __attribute__((aligned(65536)));
 extern uint32_t stack_result[10];
 void stack_push_pop(uint32_t *top);
 void stack_pusha_popa(uint32_t *top);

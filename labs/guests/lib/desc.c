@@ -77,14 +77,14 @@ static uint8_t trap_stack[8192] __attribute__((aligned(16)));
 
 void gdt_init(void)
 {
-    gdt_set_segment(1, 0, 0xfffff, ACC_KCODE, FLAGS_4K_32BIT);
-    gdt_set_segment(2, 0, 0xfffff, ACC_KDATA, FLAGS_4K_32BIT);
-    gdt_set_segment(3, 0, 0xfffff, ACC_UCODE, FLAGS_4K_32BIT);
-    gdt_set_segment(4, 0, 0xfffff, ACC_UDATA, FLAGS_4K_32BIT);
+    gdt_set_segment(SEL_KCODE >> 3, 0, 0xfffff, ACC_KCODE, FLAGS_4K_32BIT);
+    gdt_set_segment(SEL_KDATA >> 3, 0, 0xfffff, ACC_KDATA, FLAGS_4K_32BIT);
+    gdt_set_segment(SEL_UCODE >> 3, 0, 0xfffff, ACC_UCODE, FLAGS_4K_32BIT);
+    gdt_set_segment(SEL_UDATA >> 3, 0, 0xfffff, ACC_UDATA, FLAGS_4K_32BIT);
     tss.ss0 = SEL_KDATA;
     tss.esp0 = (uint32_t)(trap_stack + sizeof trap_stack);
     tss.iomap_base = sizeof tss;    /* no I/O bitmap: ring 3 in/out needs IOPL */
-    gdt_set_segment(5, (uint32_t)&tss, sizeof tss - 1, ACC_TSS, 0);
+    gdt_set_segment(SEL_TSS >> 3, (uint32_t)&tss, sizeof tss - 1, ACC_TSS, 0);
 
     struct table_register gdtr = { sizeof gdt - 1, (uint32_t)gdt };
     asm volatile("lgdt %0" : : "m"(gdtr));

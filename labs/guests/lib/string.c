@@ -1,7 +1,8 @@
 /*
  * string.c - the four functions gcc may call even in a freestanding program
- * (gcc manual, "C Dialect Options", -ffreestanding: memcpy, memmove, memset
- * and memcmp must be provided), plus two string helpers.
+ * (gcc manual, "Language Standards Supported by GCC": the freestanding
+ * environment must provide memcpy, memmove, memset and memcmp), plus two
+ * string helpers.
  */
 #include "guest.h"
 
