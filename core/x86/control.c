@@ -21,8 +21,8 @@
 #define CR4_OSFXSR     (1u << 9)
 #define CR4_OSXMMEXCPT (1u << 10)
 #define CR4_PAE        (1u << 5)
-#define CR4_SUPPORTED (CR4_VME | CR4_PVI | CR4_TSD | CR4_DE | CR4_PSE | CR4_MCE | CR4_PGE | CR4_PCE | \
-                       CR4_OSFXSR | CR4_OSXMMEXCPT)
+#define CR4_SUPPORTED (CR4_VME | CR4_PVI | CR4_TSD | CR4_DE | CR4_PSE | CR4_MCE | CR4_PGE | \
+                       CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT)
 
 #define CR3_DEFINED 0xfffff018u   /* page-directory base, PCD, PWT */
 

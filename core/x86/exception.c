@@ -127,8 +127,9 @@ static void report_triple_fault(struct emulator *e, const struct event *attempte
         char fault[32], delivering[32];
         event_name(&raised[i], fault, sizeof fault);
         event_name(&attempted[i], delivering, sizeof delivering);
-        int n = snprintf(report + used, sizeof report - used, "%s%s while delivering %s",
-                         i == count - 1 ? "triple fault: " : ", which followed ", fault, delivering);
+        const char *lead = i == count - 1 ? "triple fault: " : ", which followed ";
+        int n = snprintf(report + used, sizeof report - used, "%s%s while delivering %s", lead,
+                         fault, delivering);
         used += n > 0 ? (size_t)n : 0;
     }
     if (used < sizeof report)
@@ -185,64 +186,110 @@ static void check_handler_code_segment(struct emulator *e, uint16_t selector, ui
         x86_raise(e, EXC_NP, SELECTOR_ERROR(selector) | ext);
 }
 
-static enum delivery_outcome deliver_once(struct emulator *e, const struct event *event)
+/* Task gates would switch tasks through the TSS (SDM vol. 3, 6.12.2). Not
+ * implemented: the CPU stops with a report that says so. */
+static enum delivery_outcome task_gate_not_implemented(struct emulator *e,
+                                                       const struct event *event)
+{
+    char report[sizeof e->triple_fault_report], name[32];
+
+    event_name(event, name, sizeof name);
+    snprintf(report, sizeof report,
+             "shutdown: delivering %s through a task gate: task switching is not implemented"
+             " (EIP 0x%08x)", name, e->cpu->eip);
+    shut_down(e, report);
+    return SHUT_DOWN;
+}
+
+/* The handler's stack. With a privilege change it comes from the TSS for the
+ * new CPL (SDM vol. 3, 6.12.1, figure 6-4), faulting with #TS or
+ * #SS(selector | EXT); otherwise it is the current stack, #SS(EXT). Returns
+ * true for a stack switch. */
+static bool handler_stack(struct emulator *e, unsigned new_cpl, uint32_t ext,
+                          struct stack_cursor *stack, struct descriptor *stack_descriptor)
 {
     struct cpu *cpu = e->cpu;
     unsigned cpl = cpu_cpl(cpu);
+    uint16_t selector;
+    uint32_t esp;
+    struct segment ss;
+
+    if (new_cpl == cpl) {
+        stack_cursor_init(stack, &cpu->segments[SEG_SS], cpu->regs[REG_ESP], cpl, EXC_SS, ext);
+        return false;
+    }
+    tss_read_ring_stack(e, new_cpl, ext, &selector, &esp);
+    check_new_stack_segment(e, selector, new_cpl, EXC_TS, ext, stack_descriptor);
+    segment_load_from_descriptor(&ss, selector, stack_descriptor);
+    stack_cursor_init(stack, &ss, esp, new_cpl, EXC_SS, SELECTOR_ERROR(selector) | ext);
+    return true;
+}
+
+/* SDM vol. 3, 17.3.1.1: "for any fault-class exception except a debug
+ * exception generated in response to an instruction breakpoint, the value
+ * pushed for RF is 1", so that IRET restarts the instruction without
+ * re-triggering its instruction breakpoint. Fault-class vectors per table
+ * 6-1; #DB is left out (its faults are instruction breakpoints, the rest
+ * are traps) and #DF is an abort. */
+static bool pushes_resume_flag(const struct event *event)
+{
+    if (event->kind != EVENT_FAULT)
+        return false;
+    switch (event->vector) {
+    case EXC_DE: case EXC_BR: case EXC_UD: case EXC_NM: case EXC_TS: case EXC_NP: case EXC_SS:
+    case EXC_GP: case EXC_PF: case EXC_MF: case EXC_AC: case 19: case 20:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* SDM vol. 3, figure 6-4: [SS, ESP,] EFLAGS, CS, EIP [, error code], in the
+ * gate's size. */
+static void push_interrupt_frame(struct emulator *e, struct stack_cursor *stack, unsigned size,
+                                 bool stack_switch, const struct event *event)
+{
+    const struct cpu *cpu = e->cpu;
+    uint32_t eflags = cpu->eflags | (pushes_resume_flag(event) ? EFLAGS_RF : 0);
+
+    if (stack_switch) {
+        stack_push(e, stack, size, cpu->segments[SEG_SS].selector);
+        stack_push(e, stack, size, cpu->regs[REG_ESP]);
+    }
+    stack_push(e, stack, size, eflags);
+    stack_push(e, stack, size, cpu->segments[SEG_CS].selector);
+    stack_push(e, stack, size, cpu->eip);
+    if (event->has_error_code)
+        stack_push(e, stack, size, event->error_code);
+}
+
+static enum delivery_outcome deliver_once(struct emulator *e, const struct event *event)
+{
+    struct cpu *cpu = e->cpu;
     /* EXT: the event is not the direct result of an INT n (SDM vol. 3, 6.13). */
     uint32_t ext = event->kind == EVENT_SOFTWARE ? 0 : 1;
     struct gate gate;
     struct descriptor code, stack_descriptor;
+    struct stack_cursor stack;
 
     read_idt_gate(e, event, ext, &gate);
-    if (gate.type == SYSTEM_TASK_GATE) {
-        char report[sizeof e->triple_fault_report], name[32];
-        event_name(event, name, sizeof name);
-        snprintf(report, sizeof report,
-                 "shutdown: delivering %s through a task gate: task switching is not implemented"
-                 " (EIP 0x%08x)", name, cpu->eip);
-        shut_down(e, report);
-        return SHUT_DOWN;
-    }
+    if (gate.type == SYSTEM_TASK_GATE)
+        return task_gate_not_implemented(e, event);
     check_handler_code_segment(e, gate.selector, ext, &code);
 
+    /* A conforming handler runs at the current CPL (SDM vol. 3, 6.12.1.1). */
     bool conforming = attributes_is_conforming_code(code.attributes);
-    unsigned new_cpl = conforming ? cpl : SEG_ATTR_DPL(code.attributes);
-    unsigned size = (gate.type & 0x8u) ? 4 : 2;
-    bool stack_switch = new_cpl < cpl;
-    struct stack_cursor stack;
-    uint16_t stack_selector = 0;
-
-    if (stack_switch) {
-        /* Inter-privilege: the new stack comes from the TSS (SDM vol. 3, 6.12.1,
-         * figure 6-4), the old SS:ESP is pushed on it. */
-        uint32_t esp;
-        struct segment ss;
-        tss_read_ring_stack(e, new_cpl, ext, &stack_selector, &esp);
-        check_new_stack_segment(e, stack_selector, new_cpl, EXC_TS, ext, &stack_descriptor);
-        segment_load_from_descriptor(&ss, stack_selector, &stack_descriptor);
-        stack_cursor_init(&stack, &ss, esp, new_cpl, EXC_SS, SELECTOR_ERROR(stack_selector) | ext);
-    } else {
-        stack_cursor_init(&stack, &cpu->segments[SEG_SS], cpu->regs[REG_ESP], cpl, EXC_SS, ext);
-    }
+    unsigned new_cpl = conforming ? cpu_cpl(cpu) : SEG_ATTR_DPL(code.attributes);
+    bool stack_switch = handler_stack(e, new_cpl, ext, &stack, &stack_descriptor);
     if (gate.offset > code.limit)
         x86_raise(e, EXC_GP, ext);
+    push_interrupt_frame(e, &stack, (gate.type & 0x8u) ? 4 : 2, stack_switch, event);
 
-    if (stack_switch) {
-        stack_push(e, &stack, size, cpu->segments[SEG_SS].selector);
-        stack_push(e, &stack, size, cpu->regs[REG_ESP]);
-    }
-    stack_push(e, &stack, size, cpu->eflags);
-    stack_push(e, &stack, size, cpu->segments[SEG_CS].selector);
-    stack_push(e, &stack, size, cpu->eip);
-    if (event->has_error_code)
-        stack_push(e, &stack, size, event->error_code);
-
-    /* Everything that can fault is done: commit. */
+    /* Everything that can fault is done except the accessed bits: commit. */
     descriptor_set_accessed(e, gate.selector, &code);
     if (stack_switch) {
-        descriptor_set_accessed(e, stack_selector, &stack_descriptor);
-        segment_load_from_descriptor(&cpu->segments[SEG_SS], stack_selector, &stack_descriptor);
+        descriptor_set_accessed(e, stack.ss.selector, &stack_descriptor);
+        segment_load_from_descriptor(&cpu->segments[SEG_SS], stack.ss.selector, &stack_descriptor);
     }
     cpu->regs[REG_ESP] = stack.esp;
     load_code_segment(cpu, gate.selector, &code, new_cpl);
@@ -281,10 +328,23 @@ static bool try_deliver(struct emulator *e, const struct event *event,
 
 #define MAX_CHAIN 8
 
+/* A shut-down CPU keeps the registers it had when the first event arrived
+ * (CR2 excepted: page faults during delivery did set it), so the user and
+ * the dashboard see the state the report talks about. */
+static bool shut_down_with_state(struct cpu *cpu, const struct cpu *original)
+{
+    uint32_t cr2 = cpu->cr2;
+
+    *cpu = *original;
+    cpu->cr2 = cr2;
+    return false;
+}
+
 bool x86_deliver_event(struct emulator *e, int vector, enum event_kind kind,
                        bool has_error_code, uint32_t error_code)
 {
     struct cpu *cpu = e->cpu;
+    const struct cpu original = *cpu;
     struct event attempted[MAX_CHAIN], raised[MAX_CHAIN];
     /* For the report: the instruction that caused the first event. */
     uint32_t first_eip = kind == EVENT_SOFTWARE ? e->instruction_eip : cpu->eip;
@@ -299,7 +359,7 @@ bool x86_deliver_event(struct emulator *e, int vector, enum event_kind kind,
         enum delivery_outcome outcome;
 
         if (try_deliver(e, &attempted[n], &outcome, &raised[n]))
-            return outcome == DELIVERED;
+            return outcome == DELIVERED || shut_down_with_state(cpu, &original);
 
         /* The faulting attempt has no effect on the CPU, except CR2 if it
          * was a page fault (SDM vol. 3, 6.15 "Interrupt 14"). */
@@ -309,7 +369,7 @@ bool x86_deliver_event(struct emulator *e, int vector, enum event_kind kind,
 
         if (exception_class(&attempted[n]) == CLASS_DOUBLE_FAULT || n + 1 == MAX_CHAIN) {
             report_triple_fault(e, attempted, raised, n + 1, first_eip);
-            return false;
+            return shut_down_with_state(cpu, &original);
         }
         /* A fault while delivering INT n belongs to the INT instruction: its
          * return address is the instruction itself (SDM vol. 3, 6.5). */

@@ -42,9 +42,9 @@ uint32_t physical_read(struct emulator *e, uint32_t physical, unsigned size)
 
 static void note_code_write(struct emulator *e, uint32_t physical)
 {
-    const struct guest_ram *ram = e->ram;
+    const uint8_t *flags = e->ram->page_flags;
 
-    if (e->code_written && ram->page_flags && (ram->page_flags[physical >> PAGE_SHIFT] & PAGE_FLAG_CODE))
+    if (e->code_written && flags && (flags[physical >> PAGE_SHIFT] & PAGE_FLAG_CODE))
         e->code_written(e, physical & ~(PAGE_SIZE - 1));
 }
 
@@ -122,9 +122,12 @@ static void tlb_fill(struct emulator *e, uint32_t linear, const struct page_walk
         e->tlb.large_pages_cached = true;
 }
 
-/* SDM vol. 3, 6.15 "Interrupt 14": CR2 holds the linear address. */
+/* SDM vol. 3, 6.15 "Interrupt 14": CR2 holds the linear address. A page
+ * fault also invalidates the TLB entries for that address (SDM vol. 3,
+ * 4.10.4.1), so a handler that fixes the PTE needs no INVLPG. */
 static _Noreturn void page_fault(struct emulator *e, uint32_t linear, uint32_t error_code)
 {
+    x86_tlb_flush_page(e, linear);
     e->cpu->cr2 = linear;
     x86_raise(e, EXC_PF, error_code);
 }
@@ -269,20 +272,28 @@ void x86_write32(struct emulator *e, int segment, uint32_t offset, uint32_t valu
     write_linear(e, linear, 4, value, current_access_is_user(e));
 }
 
-/* Segment checks and a page walk for every page touched, without setting
- * accessed/dirty bits: the write that follows sets them. */
+/* One page of x86_check_write: a TLB write hit already proves the write
+ * would succeed; otherwise walk without setting accessed/dirty bits (the
+ * write that follows sets them). */
+static void check_page_writable(struct emulator *e, uint32_t linear, bool user)
+{
+    struct page_walk walk;
+
+    if (tlb_lookup(&e->tlb, user, true, linear))
+        return;
+    if (!paging_walk(e, linear, ACCESS_WRITE, user, false, &walk))
+        page_fault(e, linear, walk.error_code);
+}
+
 void x86_check_write(struct emulator *e, int segment, uint32_t offset, unsigned size)
 {
     uint32_t linear = segment_check(e, segment, offset, size, ACCESS_WRITE);
     bool user = current_access_is_user(e);
     uint32_t last = linear + size - 1;
-    struct page_walk walk;
 
-    if (!paging_walk(e, linear, ACCESS_WRITE, user, false, &walk))
-        page_fault(e, linear, walk.error_code);
-    if ((last >> PAGE_SHIFT) != (linear >> PAGE_SHIFT) &&
-        !paging_walk(e, last & ~(PAGE_SIZE - 1), ACCESS_WRITE, user, false, &walk))
-        page_fault(e, last & ~(PAGE_SIZE - 1), walk.error_code);
+    check_page_writable(e, linear, user);
+    if ((last >> PAGE_SHIFT) != (linear >> PAGE_SHIFT))
+        check_page_writable(e, last & ~(PAGE_SIZE - 1), user);
 }
 
 /* ---- instruction fetch ----------------------------------------------------- */

@@ -9,8 +9,9 @@
  * Memory written before a fault (a partly built stack frame) stays written,
  * as on hardware.
  *
- * Task switches (JMP/CALL to a TSS or task gate, IRET with NT = 1) are not
- * implemented: they raise #GP and say so on stderr.
+ * Task switches (JMP/CALL to a TSS or task gate, IRET with NT = 1) and
+ * virtual-8086 mode are not implemented: they raise #GP and are reported
+ * (statistics row "not-implemented", and stderr the first time).
  */
 #include "descriptor.h"
 
@@ -126,8 +127,11 @@ static void check_direct_code_target(struct emulator *e, uint16_t selector,
     unsigned cpl = cpu_cpl(e->cpu);
     unsigned dpl = SEG_ATTR_DPL(code->attributes);
 
-    if (attributes_is_conforming_code(code->attributes) ? dpl > cpl
-                                                        : SELECTOR_RPL(selector) > cpl || dpl != cpl)
+    bool allowed = attributes_is_conforming_code(code->attributes)
+                       ? dpl <= cpl
+                       : SELECTOR_RPL(selector) <= cpl && dpl == cpl;
+
+    if (!allowed)
         x86_raise(e, EXC_GP, SELECTOR_ERROR(selector));
     if (!(code->attributes & SEG_ATTR_P))
         x86_raise(e, EXC_NP, SELECTOR_ERROR(selector));
@@ -158,8 +162,9 @@ static void check_call_gate(struct emulator *e, uint16_t selector, const struct 
 
 /* The one commit of every far transfer: CS (with RPL = CPL) and EIP. The
  * offset was checked against the limit by the caller. Setting the accessed
- * bit can fault, so it comes before any register changes; callers that
- * also load SS set both accessed bits first. */
+ * bit can fault (#PF on a read-only GDT page), so it comes first and
+ * callers change no register before this call; callers that also load SS
+ * set both accessed bits before touching SS. */
 static void enter_code_segment(struct emulator *e, uint16_t selector, struct descriptor *code,
                                uint32_t offset, unsigned cpl)
 {
@@ -193,7 +198,8 @@ static void fetch_far_target(struct emulator *e, uint16_t selector, struct descr
 static bool is_call_gate(const struct descriptor *d)
 {
     unsigned type = SEG_ATTR_TYPE(d->attributes);
-    return attributes_is_system(d->attributes) && (type == SYSTEM_CALL_GATE16 || type == SYSTEM_CALL_GATE32);
+    return attributes_is_system(d->attributes) &&
+           (type == SYSTEM_CALL_GATE16 || type == SYSTEM_CALL_GATE32);
 }
 
 static bool is_task_target(const struct descriptor *d)
@@ -201,7 +207,8 @@ static bool is_task_target(const struct descriptor *d)
     unsigned type = SEG_ATTR_TYPE(d->attributes);
     return attributes_is_system(d->attributes) &&
            (type == SYSTEM_TASK_GATE || type == SYSTEM_TSS16_AVAILABLE ||
-            type == SYSTEM_TSS32_AVAILABLE || type == SYSTEM_TSS16_BUSY || type == SYSTEM_TSS32_BUSY);
+            type == SYSTEM_TSS32_AVAILABLE || type == SYSTEM_TSS16_BUSY ||
+            type == SYSTEM_TSS32_BUSY);
 }
 
 /* ---- far JMP ----------------------------------------------------------------- */
@@ -319,8 +326,8 @@ static void call_through_gate(struct emulator *e, uint16_t selector, const struc
     check_offset_in_code(e, &code, gate.offset);
     current_stack(e, &stack);
     push_return_address(e, &stack, (gate.type & 0x8u) ? 4 : 2, return_eip);
-    cpu->regs[REG_ESP] = stack.esp;
     enter_code_segment(e, gate.selector, &code, gate.offset, cpl);
+    cpu->regs[REG_ESP] = stack.esp;
 }
 
 void x86_far_call(struct emulator *e, uint16_t selector, uint32_t offset, unsigned operand_size,
@@ -345,8 +352,8 @@ void x86_far_call(struct emulator *e, uint16_t selector, uint32_t offset, unsign
         check_offset_in_code(e, &d, offset);
         current_stack(e, &stack);
         push_return_address(e, &stack, operand_size, return_eip);
-        cpu->regs[REG_ESP] = stack.esp;
         enter_code_segment(e, selector, &d, offset, cpu_cpl(cpu));
+        cpu->regs[REG_ESP] = stack.esp;
         return;
     }
     if (is_task_target(&d))
@@ -361,7 +368,8 @@ void x86_far_call(struct emulator *e, uint16_t selector, uint32_t offset, unsign
 /* SDM vol. 2, RET/IRET, "return code segment": not null (#GP(0)), code,
  * RPL >= CPL, conforming DPL <= RPL or non-conforming DPL = RPL
  * (#GP(selector)), present (#NP(selector)). */
-static void check_return_code_segment(struct emulator *e, uint16_t selector, struct descriptor *code)
+static void check_return_code_segment(struct emulator *e, uint16_t selector,
+                                      struct descriptor *code)
 {
     unsigned rpl = SELECTOR_RPL(selector);
     unsigned dpl;
@@ -401,10 +409,15 @@ static void commit_outer_stack(struct emulator *e, struct outer_stack *outer, un
 {
     struct cpu *cpu = e->cpu;
     struct segment *ss = &cpu->segments[SEG_SS];
-    uint32_t esp = size == 2 ? (cpu->regs[REG_ESP] & 0xffff0000u) | (outer->esp & 0xffffu)
-                             : outer->esp;
+    /* A 16-bit pop gives SP only: on a 32-bit stack it is zero-extended, on
+     * a 16-bit stack the upper half of ESP is kept (B flag of the new SS). */
+    uint32_t popped = size == 2 ? outer->esp & 0xffffu : outer->esp;
 
     segment_load_from_descriptor(ss, outer->selector, &outer->descriptor);
+
+    uint32_t esp = (ss->attributes & SEG_ATTR_DB) ? popped
+                                                  : (cpu->regs[REG_ESP] & 0xffff0000u) | popped;
+
     cpu->regs[REG_ESP] = stack_pointer_add(ss, esp, pop_bytes);
     null_inaccessible_data_segments(cpu);
 }
@@ -441,8 +454,8 @@ void x86_far_return(struct emulator *e, unsigned operand_size, uint16_t pop_byte
     check_return_code_segment(e, selector, &code);
     if (rpl == cpu_cpl(cpu)) {
         check_offset_in_code(e, &code, eip);
-        cpu->regs[REG_ESP] = stack_pointer_add(&stack.ss, stack.esp, 2 * size + pop_bytes);
         enter_code_segment(e, selector, &code, eip, rpl);
+        cpu->regs[REG_ESP] = stack_pointer_add(&stack.ss, stack.esp, 2 * size + pop_bytes);
         return;
     }
     struct outer_stack outer;
@@ -526,8 +539,8 @@ void x86_iret(struct emulator *e, unsigned operand_size)
     check_return_code_segment(e, selector, &code);
     if (rpl == cpl) {
         check_offset_in_code(e, &code, eip);
-        cpu->regs[REG_ESP] = stack_pointer_add(&stack.ss, stack.esp, 3 * size);
         enter_code_segment(e, selector, &code, eip, rpl);
+        cpu->regs[REG_ESP] = stack_pointer_add(&stack.ss, stack.esp, 3 * size);
         cpu->eflags = new_eflags;
         return;
     }
@@ -644,7 +657,8 @@ uint32_t x86_lar(struct emulator *e, uint16_t selector, bool *zf)
     struct descriptor d;
 
     *zf = probe_descriptor(e, selector, &d) &&
-          (!attributes_is_system(d.attributes) || lar_accepts_system_type(SEG_ATTR_TYPE(d.attributes)));
+          (!attributes_is_system(d.attributes) ||
+           lar_accepts_system_type(SEG_ATTR_TYPE(d.attributes)));
     /* The access rights: the high doubleword masked with 0x00f0ff00. */
     return *zf ? d.high & 0x00f0ff00u : 0;
 }
@@ -654,7 +668,8 @@ uint32_t x86_lsl(struct emulator *e, uint16_t selector, bool *zf)
     struct descriptor d;
 
     *zf = probe_descriptor(e, selector, &d) &&
-          (!attributes_is_system(d.attributes) || lsl_accepts_system_type(SEG_ATTR_TYPE(d.attributes)));
+          (!attributes_is_system(d.attributes) ||
+           lsl_accepts_system_type(SEG_ATTR_TYPE(d.attributes)));
     return *zf ? d.limit : 0;   /* in bytes, scaled by G */
 }
 

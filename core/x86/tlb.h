@@ -18,6 +18,7 @@
  *    is no NX in 32-bit paging) if read_tag == L >> 12, for a write if
  *    write_tag == L >> 12. On a hit the byte lives at host + (L & 0xfff).
  *    TLB_INVALID never equals a page number (those are below 2^20).
+ *    physical_page and host mean something only while a tag matches.
  *  - A hit is only valid for an access that stays inside the page: an access
  *    crossing a 4 KiB boundary must take the slow path (x86_read_linear /
  *    x86_write_linear), which checks both pages before writing anything.
@@ -32,11 +33,14 @@
  *    code reach emulator->code_written. Whoever sets PAGE_FLAG_CODE on a
  *    page must then call tlb_forget_writes_to_physical_page for it (a write
  *    entry filled before the flag was set would bypass the notification).
- *  - Flushed (x86_tlb_flush_all) on MOV to CR3, on changes of CR0.PG, CR0.WP,
- *    CR0.PE, CR4.PSE, CR4.PGE, CR4.PAE (SDM vol. 3, 4.10.4.1), and on task
- *    switches; one page (x86_tlb_flush_page) on INVLPG. Global pages (PGE)
- *    are flushed by CR3 writes too: a TLB is a cache, flushing more than the
- *    hardware would is always allowed.
+ *  - Flushed (x86_tlb_flush_all) on MOV to CR3 and on changes of CR0.PG,
+ *    CR0.WP, CR0.PE, CR4.PSE, CR4.PGE (SDM vol. 3, 4.10.4.1); task switches
+ *    would flush it too but are not implemented. One page
+ *    (x86_tlb_flush_page) on INVLPG and on every #PF, which invalidates the
+ *    faulting address (4.10.4.1). Global pages (PGE) are flushed by CR3
+ *    writes too: a TLB is a cache, flushing more than the hardware would is
+ *    always allowed. A technique attaching after another one ran must flush
+ *    it: the guest may have changed its page tables meanwhile.
  *  - large_pages_cached: some entry came from a 4 MiB page; INVLPG must then
  *    drop the whole 4 MiB translation (SDM vol. 3, 4.10.4.1), which covers
  *    every entry of a 1024-entry table, so it flushes everything.

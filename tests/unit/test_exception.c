@@ -207,6 +207,15 @@ Test(exception, error_code_pushed_last)
     cr_assert_eq(esp, 0x80000 - 16);
     cr_assert_eq(ram32(esp), 0x1234);
     cr_assert_eq(ram32(esp + 4), 0x4000);
+    cr_assert_eq(ram32(esp + 12), EFLAGS_FIXED | EFLAGS_IF | EFLAGS_RF,
+                 "faults push RF = 1 (SDM vol. 3, 17.3.1.1)");
+    cr_assert_not(m->cpu.eflags & EFLAGS_RF);
+}
+
+Test(exception, traps_and_interrupts_push_rf_unchanged)
+{
+    cr_assert(x86_deliver_event(e, EXC_BP, EVENT_TRAP, false, 0));
+    cr_assert_eq(ram32(m->cpu.regs[REG_ESP] + 8), EFLAGS_FIXED | EFLAGS_IF);
 }
 
 Test(exception, trap_gate_keeps_if)
@@ -474,4 +483,101 @@ Test(exception, iret_to_outer_level_checks_the_stack_segment)
     set_ram32(esp + 16, USER_DATA);
     NO_FAULT(x86_iret(e, 4));
     cr_assert_eq(cpu_cpl(&m->cpu), 3);
+}
+
+/* ---- property test: random IDTs, GDTs and TSS stacks ----
+ *
+ * Whatever the tables hold, x86_deliver_event must not crash or longjmp
+ * out, must either deliver (leaving CS.RPL = SS.RPL = SS.DPL = CPL) or shut
+ * down with a report and the registers as they were before the event. */
+
+static uint32_t next_random(uint32_t *state)
+{
+    *state ^= *state << 13;     /* xorshift32: fixed seed, reproducible */
+    *state ^= *state >> 17;
+    *state ^= *state << 5;
+    return *state;
+}
+
+static bool same_registers(const struct cpu *a, const struct cpu *b)
+{
+    for (int s = 0; s < SEG_COUNT; s++) {
+        const struct segment *x = &a->segments[s], *y = &b->segments[s];
+        if (x->selector != y->selector || x->base != y->base || x->limit != y->limit ||
+            x->attributes != y->attributes)
+            return false;
+    }
+    return memcmp(a->regs, b->regs, sizeof a->regs) == 0 && a->eip == b->eip &&
+           a->eflags == b->eflags;
+}
+
+static void randomize_tables(uint32_t *seed)
+{
+    static const unsigned code_access[] = { 0x9a, 0xba, 0xfa, 0x9e, 0x92, 0x1a, 0x98 };
+    static const unsigned data_access[] = { 0x92, 0xb2, 0xf2, 0x90, 0x12, 0x9a, 0x96 };
+    static const unsigned gate_access[] = { 0x8e, 0x8f, 0xee, 0xef, 0x86, 0x87, 0x0e, 0x85,
+                                            0x8c, 0xae };
+
+    for (unsigned i = 6; i < 9; i++) {
+        uint32_t r = next_random(seed);
+        set_descriptor(GDT, i, 0, r % 4 ? 0xfffff : 0x1, code_access[r % 7], 0xc);
+        set_descriptor(GDT, i + 3, 0, (r >> 8) % 4 ? 0xfffff : 0x1, data_access[(r >> 4) % 7],
+                       (r >> 12) % 2 ? 0xc : 0x0);
+    }
+    m->cpu.gdtr.limit = 12 * 8 - 1;
+    for (unsigned vector = 0; vector < 48; vector++) {
+        uint32_t r = next_random(seed);
+        uint16_t selector = (uint16_t)((((r >> 4) % 12) << 3) | ((r >> 8) & 3));
+        set_gate_to(vector, selector, (r >> 10) % 0x400 * 0x100, gate_access[r % 10]);
+    }
+    m->cpu.idtr.limit = (uint16_t)(next_random(seed) % 8 ? 48 * 8 - 1 : 20 * 8 - 1);
+    set_ram32(TSS + 8, ((next_random(seed) % 12) << 3) | (next_random(seed) % 4 ? 0 : 1));
+    set_ram32(TSS + 16, ((next_random(seed) % 12) << 3) | 1);
+    set_ram32(TSS + 4, next_random(seed) % 4 ? KERNEL_STACK_TOP : 8);
+}
+
+Test(exception, random_tables_deliver_or_shut_down_cleanly)
+{
+    uint32_t seed = 0x9e3779b9;
+    int delivered = 0, shut_down = 0;
+
+    for (int round = 0; round < 20000; round++) {
+        randomize_tables(&seed);
+        e->triple_fault = false;
+        e->triple_fault_report[0] = 0;
+        m->cpu.segments[SEG_CS] = (struct segment){ KERNEL_CODE, 0, 0xffffffff, 0xc09b };
+        m->cpu.segments[SEG_SS] = (struct segment){ KERNEL_DATA, 0, 0xffffffff, 0xc093 };
+        m->cpu.regs[REG_ESP] = next_random(&seed) % 4 ? 0x80000 : 4;
+        m->cpu.eflags = EFLAGS_FIXED | EFLAGS_IF;
+        if (next_random(&seed) % 2)
+            become_user();
+
+        uint32_t r = next_random(&seed);
+        int vector = (int)(r % 48);
+        enum event_kind kind = (enum event_kind)((r >> 8) % 4);
+        bool has_error = kind == EVENT_FAULT && x86_exception_has_error_code(vector);
+        struct cpu before = m->cpu;
+
+        if (x86_deliver_event(e, vector, kind, has_error, 0)) {
+            unsigned cpl = cpu_cpl(&m->cpu);
+            delivered++;
+            cr_assert_not(e->triple_fault);
+            cr_assert_eq(m->cpu.segments[SEG_CS].selector & 3, cpl, "round %d", round);
+            cr_assert_eq(m->cpu.segments[SEG_SS].selector & 3, cpl, "round %d", round);
+            cr_assert_eq(SEG_ATTR_DPL(m->cpu.segments[SEG_SS].attributes), cpl, "round %d", round);
+            cr_assert_leq(cpl, cpu_cpl(&before), "round %d: delivery never lowers privilege",
+                          round);
+        } else {
+            shut_down++;
+            cr_assert(e->triple_fault, "round %d", round);
+            cr_assert(strncmp(e->triple_fault_report, "triple fault: ", 14) == 0 ||
+                      strncmp(e->triple_fault_report, "shutdown: ", 10) == 0,
+                      "round %d: report \"%s\"", round, e->triple_fault_report);
+            cr_assert(same_registers(&m->cpu, &before), "round %d: registers changed", round);
+        }
+        cr_assert_eq(e->fault, &m->fault, "round %d: landing pad restored", round);
+    }
+    cr_log_info("%d delivered, %d shut down", delivered, shut_down);
+    cr_assert_gt(delivered, 1000);
+    cr_assert_gt(shut_down, 1000);
 }

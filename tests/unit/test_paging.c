@@ -517,3 +517,27 @@ Test(paging, flat_protected_mode_reset_state)
     cr_assert_eq(cpu.idtr.base, 0);
     cr_assert_eq(cpu_cpl(&cpu), 0);
 }
+
+Test(paging, page_fault_drops_stale_entries_for_the_address)
+{
+    enable_paging();
+    map(0x400000, 0x200000, P | RW);
+    NO_FAULT(x86_read_linear(e, 0x400000, 4, false));       /* read entry cached */
+    map(0x400000, 0, 0);                                     /* unmapped, no INVLPG */
+    NO_FAULT(x86_read_linear(e, 0x400000, 4, false));       /* stale hit, as on hardware */
+    EXPECT_FAULT(x86_write_linear(e, 0x400000, 4, 0, false), EXC_PF, 0x2);
+    /* SDM vol. 3, 4.10.4.1: the #PF invalidated the stale read entry too. */
+    EXPECT_FAULT(x86_read_linear(e, 0x400000, 4, false), EXC_PF, 0x0);
+}
+
+Test(paging, check_write_probes_both_pages_without_writing)
+{
+    enable_paging();
+    map(0x400000, 0x200000, P | RW);
+    map(0x401000, 0x300000, P);                  /* read-only */
+    m->cpu.cr0 |= CR0_WP;
+    NO_FAULT(x86_check_write(e, SEG_DS, 0x400ff8, 8));
+    EXPECT_FAULT(x86_check_write(e, SEG_DS, 0x400ffc, 8), EXC_PF, 0x3);
+    cr_assert_eq(m->cpu.cr2, 0x401000);
+    cr_assert_eq(ram32(PAGE_TABLE) & D, 0, "a probe sets no dirty bit");
+}

@@ -470,3 +470,234 @@ Test(segment, sysenter_and_sysexit)
     cr_assert_eq(m->cpu.eip, 0x401000);
     EXPECT_FAULT(x86_sysexit(e), EXC_GP, 0);                  /* only from CPL 0 */
 }
+
+/* ---- 16-bit forms and real mode ---- */
+
+Test(segment, sixteen_bit_far_call_and_return)
+{
+    m->cpu.regs[REG_ESP] = 0x80000;
+    NO_FAULT(x86_far_call(e, KERNEL_CODE, 0x16000, 2, 0x12345));
+    cr_assert_eq(m->cpu.eip, 0x6000, "16-bit offset");
+    cr_assert_eq(m->cpu.regs[REG_ESP], 0x80000 - 4);
+    cr_assert_eq(ram32(0x80000 - 4), (KERNEL_CODE << 16) | 0x2345, "IP then CS, as words");
+    NO_FAULT(x86_far_return(e, 2, 0));
+    cr_assert_eq(m->cpu.eip, 0x2345);
+    cr_assert_eq(m->cpu.regs[REG_ESP], 0x80000);
+}
+
+Test(segment, sixteen_bit_stack_wraps_in_64k)
+{
+    set_descriptor(GDT, 17, 0x300000, 0xffff, 0x92, 0x0);   /* B = 0 stack */
+    m->cpu.gdtr.limit = 18 * 8 - 1;
+    NO_FAULT(x86_load_segment(e, SEG_SS, 0x88));
+    /* A doubleword straddling offset 0xffff is beyond the limit: #SS(0). */
+    m->cpu.regs[REG_ESP] = 0xabcd0002;                       /* SP = 2 */
+    EXPECT_FAULT(x86_far_call(e, KERNEL_CODE, 0x6000, 4, 0x1111), EXC_SS, 0);
+    cr_assert_eq(m->cpu.regs[REG_ESP], 0xabcd0002, "ESP unchanged by the fault");
+    m->cpu.regs[REG_ESP] = 0xabcd0004;                       /* SP = 4 */
+    NO_FAULT(x86_far_call(e, KERNEL_CODE, 0x6000, 4, 0x1111));
+    cr_assert_eq(m->cpu.regs[REG_ESP], 0xabcdfffc, "only SP moved, and wrapped");
+    cr_assert_eq(ram32(0x300000 + 0xfffc), 0x1111);
+    cr_assert_eq(ram32(0x300000), KERNEL_CODE);
+    NO_FAULT(x86_far_return(e, 4, 0));
+    cr_assert_eq(m->cpu.regs[REG_ESP], 0xabcd0004);
+}
+
+Test(segment, real_mode_loads_and_jumps)
+{
+    m->cpu.cr0 &= ~CR0_PE;
+    NO_FAULT(x86_load_segment(e, SEG_DS, 0x1234));
+    cr_assert_eq(m->cpu.segments[SEG_DS].base, 0x12340);
+    NO_FAULT(x86_load_segment(e, SEG_ES, 0));
+    cr_assert_not(m->cpu.segments[SEG_ES].attributes & SEG_ATTR_UNUSABLE, "no null rule");
+    NO_FAULT(x86_far_jump(e, 0xf000, 0xfff0, 2));
+    cr_assert_eq(m->cpu.segments[SEG_CS].base, 0xf0000);
+    cr_assert_eq(m->cpu.eip, 0xfff0);
+    NO_FAULT(x86_check_io_permission(e, 0x3f8, 1));         /* no I/O protection */
+    EXPECT_FAULT(x86_load_ldtr(e, LDT_SELECTOR), EXC_UD, 0);
+}
+
+Test(segment, lldt_needs_cpl0)
+{
+    become_user();
+    EXPECT_FAULT(x86_load_ldtr(e, LDT_SELECTOR), EXC_GP, 0);
+}
+
+/* ---- property test: random descriptor tables ----
+ *
+ * Random (but plausible) GDTs, stacks and selectors, thrown at every
+ * control-transfer and segment-load function. Properties: nothing crashes
+ * (ASan/UBSan watch), only the architectural exceptions are raised, a
+ * fault leaves every register as it was (check first, commit last), and a
+ * transfer that succeeds leaves CS.RPL = SS.RPL = CPL. The GDT sometimes
+ * sits in a read-only page with CR0.WP = 1, so even setting an accessed bit
+ * can fault after all other checks passed. */
+
+static uint32_t next_random(uint32_t *state)
+{
+    /* xorshift32 (Marsaglia 2003): fixed seed, reproducible failures */
+    *state ^= *state << 13;
+    *state ^= *state >> 17;
+    *state ^= *state << 5;
+    return *state;
+}
+
+static bool same_registers(const struct cpu *a, const struct cpu *b)
+{
+    for (int s = 0; s < SEG_COUNT; s++) {
+        const struct segment *x = &a->segments[s], *y = &b->segments[s];
+        if (x->selector != y->selector || x->base != y->base || x->limit != y->limit ||
+            x->attributes != y->attributes)
+            return false;
+    }
+    return memcmp(a->regs, b->regs, sizeof a->regs) == 0 && a->eip == b->eip &&
+           a->eflags == b->eflags && a->ldtr.selector == b->ldtr.selector &&
+           a->ldtr.attributes == b->ldtr.attributes && a->tr.selector == b->tr.selector &&
+           a->tr.attributes == b->tr.attributes && a->interrupt_shadow == b->interrupt_shadow;
+}
+
+static void random_gdt(uint32_t *seed, uint32_t gdt)
+{
+    static const unsigned access[] = { 0x9a, 0x92, 0xfa, 0xf2, 0x98, 0x9e, 0x90, 0x96, 0x12,
+                                       0xba, 0xb2, 0x89, 0x8b, 0x82, 0xec, 0x8c, 0xe4, 0xfe };
+    static const unsigned flags[] = { 0xc, 0x4, 0x0, 0x8 };
+
+    for (unsigned i = 1; i < 18; i++) {
+        uint32_t r = next_random(seed);
+        unsigned a = access[r % (sizeof access / sizeof access[0])];
+        if ((a & 0x1f) == 0x0c || (a & 0x1f) == 0x04) {          /* call gate */
+            uint16_t target = (uint16_t)(((next_random(seed) % 18) << 3) | (r >> 8 & 3));
+            set_gate(gdt, i, target, next_random(seed) % 0x20000, a, (r >> 12) % 4);
+        } else {
+            uint32_t limit = (r >> 8) % 3 == 0 ? 0xffff : 0xfffff;
+            set_descriptor(gdt, i, (r >> 16) % 2 ? 0 : 0x10000, limit, a,
+                           flags[(r >> 4) % 4]);
+        }
+    }
+}
+
+/* Runs one operation under the landing pad: -1 if it completed, else the
+ * vector it raised. */
+static int run_operation(unsigned operation, uint32_t r, uint16_t selector, unsigned size)
+{
+    if (setjmp(m->fault) != 0)
+        return e->fault_vector;
+    switch (operation) {
+    case 0: x86_load_segment(e, (r >> 20) % 6 == SEG_CS ? SEG_DS : (int)((r >> 20) % 6), selector);
+            break;
+    case 1: x86_far_jump(e, selector, r >> 12, size); break;
+    case 2: x86_far_call(e, selector, r >> 12, size, 0x1234); break;
+    case 3: x86_far_return(e, size, (uint16_t)((r >> 24) % 3 * 4)); break;
+    case 4: x86_iret(e, size); break;
+    case 5: x86_load_ldtr(e, selector); break;
+    default: x86_load_task_register(e, selector); break;
+    }
+    return -1;
+}
+
+/* LAR, LSL, VERR and VERW never fault on a bad selector (SDM vol. 2). */
+static bool probes_fault(uint16_t selector)
+{
+    bool zf;
+
+    if (setjmp(m->fault) != 0)
+        return true;
+    x86_lar(e, selector, &zf);
+    x86_lsl(e, selector, &zf);
+    x86_verr(e, selector);
+    x86_verw(e, selector);
+    return false;
+}
+
+Test(segment, random_tables_keep_the_invariants)
+{
+    uint32_t seed = 0x2545f491;
+    int successes[7] = { 0 }, faults[7] = { 0 }, accessed_bit_faults = 0;
+    /* Identity-map 8 MiB with two 4 MiB pages; the second is read-only. */
+    set_ram32(0x10000, 0x000000 | 0x87);
+    set_ram32(0x10004, 0x400000 | 0x85);
+
+    for (int round = 0; round < 20000; round++) {
+        bool paging = next_random(&seed) % 2;
+        uint32_t gdt = paging && next_random(&seed) % 2 ? 0x401000 : GDT;
+        cpu_reset_to_flat_protected_mode(&m->cpu);
+        if (paging) {
+            m->cpu.cr3 = 0x10000;
+            m->cpu.cr4 = CR4_PSE;
+            m->cpu.cr0 |= CR0_PG | CR0_WP;
+        }
+        x86_tlb_flush_all(e);
+        random_gdt(&seed, gdt);
+        m->cpu.gdtr = (struct table_register){ gdt, 18 * 8 - 1 };
+        set_ram32(TSS + 4, 0x90000);
+        set_ram32(TSS + 8, (next_random(&seed) % 18) << 3);
+        set_ram32(TSS + 12, 0x60000);
+        set_ram32(TSS + 16, ((next_random(&seed) % 18) << 3) | 1);
+        m->cpu.tr = (struct segment){ TSS_SELECTOR, TSS, 0x67, 0x8b };
+        if (next_random(&seed) % 2)
+            become_user();
+        static const uint32_t stacks[] = { 0x80000, 0x70000, 8, 0x7fffe8, 0x40fff0 };
+        m->cpu.regs[REG_ESP] = stacks[next_random(&seed) % 5];
+        for (int i = 0; i < 6; i++) {
+            uint32_t value = next_random(&seed);
+            if (i == 1 || i == 4)       /* CS and SS slots: plausible selectors */
+                value = ((value % 18) << 3) | (value >> 8 & 3);
+            else if (i == 2)            /* EFLAGS slot */
+                value = EFLAGS_FIXED | (value & (EFLAGS_IF | EFLAGS_CF | EFLAGS_IOPL));
+            else                        /* EIP and ESP slots: within small limits */
+                value %= 0x10000;
+            set_ram32((m->cpu.regs[REG_ESP] & 0x7ffff0) + 4u * i, value);
+        }
+        m->cpu.regs[REG_ESP] &= 0x7ffff0;
+        m->cpu.eflags = EFLAGS_FIXED | (next_random(&seed) % 8 == 0 ? EFLAGS_NT : 0);
+
+        uint32_t r = next_random(&seed);
+        uint16_t selector = (uint16_t)(((r % 20) << 3) | (r >> 8 & 7));
+        unsigned size = (r >> 12) % 4 == 0 ? 2 : 4;
+        struct cpu before = m->cpu;
+        unsigned operation = (r >> 16) % 7;
+        int vector = run_operation(operation, r, selector, size);
+        if (vector < 0) {
+            unsigned cpl = cpu_cpl(&m->cpu);
+            successes[operation]++;
+            cr_assert_eq(m->cpu.segments[SEG_CS].selector & 3, cpl, "round %d: CS.RPL", round);
+            cr_assert_eq(m->cpu.segments[SEG_SS].selector & 3, cpl, "round %d: SS.RPL", round);
+            cr_assert_eq(SEG_ATTR_DPL(m->cpu.segments[SEG_SS].attributes), cpl,
+                         "round %d: SS.DPL", round);
+        } else {
+            faults[operation]++;
+            if (vector == EXC_PF && m->cpu.cr2 >= 0x400000)
+                accessed_bit_faults++;
+            cr_assert(vector == EXC_GP || vector == EXC_NP || vector == EXC_SS ||
+                      vector == EXC_TS || vector == EXC_PF || vector == EXC_UD,
+                      "round %d: vector %d", round, vector);
+            m->cpu.cr2 = before.cr2;
+            cr_assert(same_registers(&m->cpu, &before),
+                      "round %d: operation %u raised %d(0x%x) but changed registers", round,
+                      operation, vector, e->fault_error_code);
+        }
+        cr_assert_not(probes_fault(selector), "round %d: LAR/LSL/VERR/VERW faulted", round);
+    }
+    /* The generator must reach both outcomes of every operation. */
+    for (int i = 0; i < 7; i++) {
+        cr_log_info("operation %d: %d succeeded, %d faulted", i, successes[i], faults[i]);
+        cr_assert_gt(successes[i], 10, "operation %d succeeded only %d times", i, successes[i]);
+        cr_assert_gt(faults[i], 10, "operation %d faulted only %d times", i, faults[i]);
+    }
+    cr_log_info("%d page faults setting accessed bits in a read-only GDT", accessed_bit_faults);
+    cr_assert_gt(accessed_bit_faults, 20);
+}
+
+Test(segment, gdt_entry_zero_is_never_used)
+{
+    /* Even a valid descriptor in GDT[0] is ignored: selectors 0-3 are null
+     * (SDM vol. 3, 3.4.2). */
+    set_descriptor(GDT, 0, 0, 0xfffff, 0x92, 0xc);
+    EXPECT_FAULT(x86_load_segment(e, SEG_SS, 0), EXC_GP, 0);
+    NO_FAULT(x86_load_segment(e, SEG_DS, 0));
+    cr_assert(m->cpu.segments[SEG_DS].attributes & SEG_ATTR_UNUSABLE);
+    EXPECT_FAULT(x86_far_jump(e, 0, 0x1000, 4), EXC_GP, 0);
+    bool zf = true;
+    NO_FAULT(x86_lar(e, 0, &zf));
+    cr_assert_not(zf);
+}
