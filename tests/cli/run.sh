@@ -41,7 +41,7 @@ expect_error() {
         fail "$name" "exit status $status, expected 2; stderr: $(head -c 600 "$work/err")"
     elif [ "$lines" -ne 1 ]; then
         fail "$name" "expected one line of error, got $lines: $(head -c 600 "$work/err")"
-    elif ! grep -qE "$pattern" "$work/err"; then
+    elif ! grep -qE -- "$pattern" "$work/err"; then
         fail "$name" "error does not match /$pattern/: $(cat "$work/err")"
     elif [ -e "$work/stats.json" ] || ls "$work"/stats.json.tmp* > /dev/null 2>&1; then
         fail "$name" "a stats file was left behind"
@@ -53,7 +53,7 @@ expect_error() {
 }
 
 expect_error "not an ELF" "not an ELF file" "$work/not_elf.elf"
-expect_error "ELF64" "ELF64" "$(command -v true)"
+expect_error "ELF64" "ELF64" "$(type -P true)"
 expect_error "no Multiboot header" "no Multiboot header" "$work/no_multiboot.elf"
 expect_error "segment beyond RAM" "beyond guest RAM" --mem 64M "$work/beyond_ram.elf"
 expect_error "missing guest" "No such file" "$work/absent.elf"
@@ -66,7 +66,7 @@ expect_error "missing config" "--config .*No such file" --config "$work/absent.j
 expect_error "missing disk" "--disk.*absent.img" --disk "$work/absent.img" "$hello"
 expect_error "read-only disk" "--disk.*read-only" --disk "$work/readonly.img" "$hello"
 expect_error "mem too small" "--mem .*between" --mem 1M "$hello"
-expect_error "mem absurd" "--mem .*between" --mem 1T "$hello"
+expect_error "mem absurd" "--mem .*between" --mem 100G "$hello"
 expect_error "mem garbage" "--mem 'lots'" --mem lots "$hello"
 expect_error "bad timeout" "--timeout" --timeout soon "$hello"
 expect_error "no guest" "no guest image" --mem 64M
