@@ -73,6 +73,20 @@ expect_error "no guest" "no guest image" --mem 64M
 expect_error "unknown option" "unknown option" --warp-speed "$hello"
 expect_error "stats dir missing" "--stats-json" --stats-json "$work/no/such/dir/s.json" "$hello"
 
+# A halted guest sleeps in the run loop instead of spinning a host core: the
+# teaching kernel's shell waits in HLT for input for 2 s (then --timeout ends
+# it with status 6); the process must use well under a quarter of that in CPU.
+TIMEFORMAT='%U %S'
+cpu=$( { time (sleep 4 | build/vmlab run --timeout 2 build/guests/kernel.elf > /dev/null 2>&1; echo "status $?" > "$work/idle_status") ; } 2>&1 )
+idle_status=$(cat "$work/idle_status")
+if [ "$idle_status" != "status 6" ]; then
+    fail "idle guest" "expected the timeout status 6, got $idle_status"
+elif awk -v u="${cpu% *}" -v s="${cpu#* }" 'BEGIN { exit !(u + s < 0.5) }'; then
+    pass "idle guest sleeps in HLT (CPU time ${cpu% *}s user, ${cpu#* }s system over 2 s)"
+else
+    fail "idle guest" "used ${cpu% *}s user + ${cpu#* }s system CPU in 2 s: HLT is spinning"
+fi
+
 # The good path of the same flags: --help and --version answer with status 0.
 if "$VMLAB" --version | grep -q '^vmlab '; then pass "--version"; else fail "--version" "no version line"; fi
 if "$VMLAB" run --help | grep -q 'usage: vmlab run'; then pass "run --help"; else fail "run --help" "no usage"; fi
