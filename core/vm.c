@@ -151,7 +151,8 @@ int vm_create(struct vm *vm, const struct vm_config *config)
     if (guest_ram_create(&vm->ram, config->memory_bytes, error, sizeof error) < 0)
         return fail(error, NULL);
     stats_init(&vm->stats, stats_now_ns());
-    console_init(&vm->console, STDIN_FILENO, STDOUT_FILENO);
+    console_init(&vm->console, config->console_input_fd ? config->console_input_fd : STDIN_FILENO,
+                 config->console_output_fd ? config->console_output_fd : STDOUT_FILENO);
     if (create_devices(vm, config) < 0)
         return -1;
     if (setup_switch_plan(vm, config) < 0)

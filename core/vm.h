@@ -50,6 +50,9 @@ struct vm_config {
     const char *switch_schedule;    /* --switch "hvm@200ms,interp@400ms" */
     const char *switch_every;       /* --switch-every 5ms */
     uint64_t switch_seed;           /* --switch-seed: the random schedule's seed */
+    /* Where the guest's serial console goes: 0 means stdin/stdout. The
+     * dashboard passes its own pipes. */
+    int console_input_fd, console_output_fd;
 };
 
 struct vm {
