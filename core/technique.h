@@ -34,6 +34,8 @@ struct technique {
     enum vm_exit (*run)(struct vm *vm);
     /* Write the complete state back to vm->cpu and release resources. */
     void (*detach)(struct vm *vm);
+    /* True if run() honours vm->single_step (returns after one instruction). */
+    bool can_single_step;
 };
 
 /* All compiled-in techniques, NULL-terminated, in dashboard-key order. */

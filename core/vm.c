@@ -243,6 +243,39 @@ static void handle_exit(struct vm *vm, enum vm_exit exit)
     }
 }
 
+void vm_set_paused(struct vm *vm, bool paused)
+{
+    atomic_store(&vm->paused, paused);
+}
+
+void vm_request_step(struct vm *vm)
+{
+    atomic_fetch_add(&vm->step_requests, 1);
+}
+
+/* While paused the guest's time stands still for the CPU, but the devices'
+ * clocks do not (the PIT is real-time based): a paused guest finds its timer
+ * interrupts pending when it resumes, as a real machine stopped in a
+ * debugger would. A single step runs one instruction where the technique
+ * can, and is refused (counted) where it cannot. */
+static void run_paused(struct vm *vm)
+{
+    if (atomic_load(&vm->step_requests) == 0) {
+        console_wait(&vm->console, stats_now_ns() + 20000000ull);
+        return;
+    }
+    atomic_fetch_sub(&vm->step_requests, 1);
+    if (!vm->technique->can_single_step) {
+        stats_count(stats_counter(&vm->stats, "debug", "step-unsupported"), 0);
+        return;
+    }
+    vm->single_step = true;
+    vm->deadline_ns = stats_now_ns() + SLICE_NS;
+    handle_exit(vm, vm->technique->run(vm));
+    vm->single_step = false;
+    stats_count(stats_counter(&vm->stats, "debug", "step"), 0);
+}
+
 int vm_run(struct vm *vm)
 {
     uint64_t start = stats_now_ns();
@@ -255,6 +288,10 @@ int vm_run(struct vm *vm)
         if (atomic_load(&vm->stop_requested))
             break;
         switch_run_due(vm, now);
+        if (atomic_load(&vm->paused)) {
+            run_paused(vm);
+            continue;
+        }
         vm->deadline_ns = next_deadline(vm, now);
         handle_exit(vm, vm->technique->run(vm));
     }

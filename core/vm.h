@@ -77,6 +77,12 @@ struct vm {
 
     /* The technique's run() must return by this host time (ns). */
     uint64_t deadline_ns;
+    /* run() must return after one instruction (only asked of techniques
+     * with can_single_step). */
+    bool single_step;
+    /* Pause and single-step requests, from any thread (the dashboard). */
+    atomic_bool paused;
+    atomic_int step_requests;
     /* Set from anywhere (a device, a signal, another thread) to make run()
      * return VM_EXIT_STOP promptly. */
     atomic_bool stop_requested;
@@ -112,6 +118,11 @@ int vm_acknowledge_interrupt(struct vm *vm);
 /* Ask the run loop to switch technique at the end of the current slice
  * (within 10 ms); safe from any thread. */
 void vm_request_switch(struct vm *vm, const struct technique *to);
+
+/* Pause or resume the guest; while paused, vm_request_step runs one
+ * instruction (techniques that can single-step) per request. Any thread. */
+void vm_set_paused(struct vm *vm, bool paused);
+void vm_request_step(struct vm *vm);
 
 /* Stop with a message; used by devices, the timeout and techniques. */
 void vm_request_stop(struct vm *vm, int exit_status, const char *reason);
