@@ -12,8 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 VMLAB=build/vmlab
 GUEST=build/guests/cpubench.elf
-SMALL=${SMALL:-2}
-BIG=${BIG:-40}
+SMALL=${SMALL:-20}
+BIG=${BIG:-400}
 REPEAT=${REPEAT:-3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
