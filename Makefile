@@ -12,7 +12,7 @@ CC      ?= gcc
 CFLAGS_COMMON := -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. -g \
                  $(shell pkg-config --cflags libcjson 2>/dev/null)
 CFLAGS  ?= -O2
-LIBS    := -lcjson -lm
+LIBS    := -lcjson -lm -lcapstone $(shell pkg-config --libs ncurses) -pthread -lseccomp
 
 BUILD   := build
 VMM_SOURCES := $(shell find core techniques -name '*.c' | sort)
@@ -67,6 +67,8 @@ guest-tests: all
 test: all unit-tests guest-tests
 	@tests/kernel/run.sh
 	@tests/switch/run.sh
+	@tests/hvm/run.sh
+	@tests/dashboard/run.sh
 	@tests/cli/run.sh
 	@echo "make test: all suites passed"
 
@@ -80,6 +82,7 @@ demo: deps
 
 bench: all
 	@tests/bench/run.sh
+	@tests/hvm/bench.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -125,13 +125,20 @@ static bool remember_refusal(struct vm *vm, const struct technique *technique)
  * (a re-attach still exercises the state round trip). */
 static const struct technique *random_other_technique(struct vm *vm)
 {
+    struct switch_plan *plan = &vm->switches;
+    if (!plan->availability_known) {
+        for (int i = 0; all_techniques[i] && i < 8; i++) {
+            char why[128];
+            plan->available[i] = !all_techniques[i]->available ||
+                                 all_techniques[i]->available(why, sizeof why);
+        }
+        plan->availability_known = true;
+    }
     const struct technique *candidates[8];
     int count = 0;
-    for (int i = 0; all_techniques[i] && count < 8; i++) {
+    for (int i = 0; all_techniques[i] && i < 8; i++) {
         const struct technique *t = all_techniques[i];
-        char why[128];
-        if (t != vm->technique && !refused_in_this_mode(vm, t) &&
-            (!t->available || t->available(why, sizeof why)))
+        if (t != vm->technique && plan->available[i] && !refused_in_this_mode(vm, t))
             candidates[count++] = t;
     }
     if (count == 0)

@@ -14,6 +14,7 @@
 #ifndef VMLAB_SWITCH_H
 #define VMLAB_SWITCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,10 @@ struct switch_plan {
         uint32_t cr0, cr4;
     } refusals[8];
     int refusal_count;
+    /* available() of every technique, asked once per run: for hvm it
+     * creates a KVM VM, which is too slow to repeat at every switch. */
+    bool availability_known;
+    bool available[8];
 };
 
 /* Parses "hvm@200ms,interp@1.5s,..." (units ns, us, ms, s). Returns 0, or -1

@@ -11,10 +11,12 @@
 
 #include "techniques/interp/interp.h"
 #include "techniques/hvm/hvm.h"
+#include "techniques/trapemu/trapemu.h"
 
 const struct technique *const all_techniques[] = {
     &interp_technique,
     &hvm_technique,
+    &trapemu_technique,
     NULL,
 };
 

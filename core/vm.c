@@ -204,7 +204,7 @@ static void service_devices(struct vm *vm, uint64_t now)
 static void wait_while_halted(struct vm *vm)
 {
     struct stats_counter *counter = stats_counter(&vm->stats, "halt", "hlt");
-    if (!(vm->cpu.eflags & EFLAGS_IF) && !vm->pic.intr) {
+    if (!(vm->cpu.eflags & EFLAGS_IF)) {
         char reason[128];
         snprintf(reason, sizeof reason,
                  "the guest executed HLT with interrupts disabled at EIP 0x%08x: it can never "

@@ -123,6 +123,27 @@ void hvm_save_registers_from_run(const struct hvm *hvm, struct cpu *cpu)
     from_kvm_regs(&hvm->run->s.regs.regs, cpu);
 }
 
+/* Some KVMs accept KVM_SET_SREGS and quietly keep other control register
+ * values: PVM, for one, drops CR0.PG for a 32-bit guest. Running on would
+ * run the guest in the wrong mode, so read them back and say so. ET is
+ * hardwired to 1 on every CPU since the 486 (SDM vol. 3, 2.5), so ignore it. */
+static int check_control_registers_taken(struct hvm *hvm, const struct cpu *cpu, char *why,
+                                         size_t why_len)
+{
+    struct kvm_sregs taken;
+    if (ioctl(hvm->vcpu_fd, KVM_GET_SREGS, &taken) < 0)
+        return fail(why, why_len, "KVM_GET_SREGS");
+    bool same = ((uint32_t)taken.cr0 | CR0_ET) == (cpu->cr0 | CR0_ET) &&
+                (uint32_t)taken.cr4 == cpu->cr4 && (uint32_t)taken.cr3 == cpu->cr3;
+    if (same)
+        return 0;
+    snprintf(why, why_len, "this KVM did not take the guest's control registers (asked CR0=0x%08x "
+             "CR3=0x%08x CR4=0x%08x, kept 0x%08x 0x%08x 0x%08x): it cannot run the guest in this "
+             "mode%s", cpu->cr0, cpu->cr3, cpu->cr4, (uint32_t)taken.cr0, (uint32_t)taken.cr3,
+             (uint32_t)taken.cr4, (cpu->cr0 & CR0_PG) ? " (32-bit paging)" : "");
+    return -1;
+}
+
 static int load_sregs(struct hvm *hvm, const struct cpu *cpu, char *why, size_t why_len)
 {
     struct kvm_sregs sregs;
@@ -155,7 +176,7 @@ static int load_sregs(struct hvm *hvm, const struct cpu *cpu, char *why, size_t 
                  s[SEG_CS].selector, strerror(errno));
         return -1;
     }
-    return 0;
+    return check_control_registers_taken(hvm, cpu, why, why_len);
 }
 
 static int save_sregs(struct hvm *hvm, struct cpu *cpu, char *why, size_t why_len)
@@ -221,9 +242,12 @@ struct msr_list {
 static int load_msrs(struct hvm *hvm, const struct cpu *cpu, char *why, size_t why_len)
 {
     struct msr_list list = {.header.nmsrs = SYSENTER_MSR_COUNT};
-    list.entries[0] = (struct kvm_msr_entry){.index = MSR_IA32_SYSENTER_CS, .data = cpu->sysenter_cs};
-    list.entries[1] = (struct kvm_msr_entry){.index = MSR_IA32_SYSENTER_ESP, .data = cpu->sysenter_esp};
-    list.entries[2] = (struct kvm_msr_entry){.index = MSR_IA32_SYSENTER_EIP, .data = cpu->sysenter_eip};
+    list.entries[0] = (struct kvm_msr_entry){.index = MSR_IA32_SYSENTER_CS,
+                                             .data = cpu->sysenter_cs};
+    list.entries[1] = (struct kvm_msr_entry){.index = MSR_IA32_SYSENTER_ESP,
+                                             .data = cpu->sysenter_esp};
+    list.entries[2] = (struct kvm_msr_entry){.index = MSR_IA32_SYSENTER_EIP,
+                                             .data = cpu->sysenter_eip};
     if (!hvm->has_tsc_offset_attribute) {
         /* Guest TSC = host TSC + offset (cpu.h): computed now, so it is off
          * by the few hundred cycles until KVM takes it. */
@@ -306,10 +330,13 @@ int hvm_load_cpu(struct hvm *hvm, const struct cpu *cpu, char *why, size_t why_l
         return -1;
     if (ioctl(hvm->vcpu_fd, KVM_SET_REGS, &regs) < 0)
         return fail(why, why_len, "KVM_SET_REGS");
-    if (load_debug_registers(hvm, cpu, why, why_len) < 0 || load_msrs(hvm, cpu, why, why_len) < 0)
+    hvm->registers_in_run = false;   /* kvm_run->s.regs is stale until the next exit */
+    if (load_debug_registers(hvm, cpu, why, why_len) < 0 ||
+        load_msrs(hvm, cpu, why, why_len) < 0)
         return -1;
     int64_t offset = cpu->tsc_offset;
-    if (hvm->has_tsc_offset_attribute && tsc_offset_attribute(hvm, &offset, KVM_SET_DEVICE_ATTR) < 0)
+    if (hvm->has_tsc_offset_attribute &&
+        tsc_offset_attribute(hvm, &offset, KVM_SET_DEVICE_ATTR) < 0)
         return fail(why, why_len, "KVM_SET_DEVICE_ATTR (TSC offset)");
     return load_events(hvm, cpu, why, why_len);
 }
@@ -320,8 +347,8 @@ int hvm_save_cpu(struct hvm *hvm, struct cpu *cpu, char *why, size_t why_len)
     if (ioctl(hvm->vcpu_fd, KVM_GET_REGS, &regs) < 0)
         return fail(why, why_len, "KVM_GET_REGS");
     from_kvm_regs(&regs, cpu);
-    if (save_sregs(hvm, cpu, why, why_len) < 0 || save_debug_registers(hvm, cpu, why, why_len) < 0 ||
-        save_msrs(hvm, cpu, why, why_len) < 0)
+    if (save_sregs(hvm, cpu, why, why_len) < 0 ||
+        save_debug_registers(hvm, cpu, why, why_len) < 0 || save_msrs(hvm, cpu, why, why_len) < 0)
         return -1;
     int64_t offset;
     if (hvm->has_tsc_offset_attribute) {

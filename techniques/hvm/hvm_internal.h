@@ -7,6 +7,7 @@
  *   interrupts.c  8259A interrupts into the vCPU (KVM_INTERRUPT)
  *   deadline.c    leaving KVM_RUN at vm->deadline_ns (a per-thread timer)
  *   kvm_stats.c   KVM's own counters (binary statistics) into vmlab's table
+ *   emulate.c     an instruction KVM cannot emulate, run by core/x86 instead
  *
  * References: the KVM API documentation (Documentation/virt/kvm/api.rst,
  * cited as "KVM API" with its section), the Intel SDM and the AMD APM.
@@ -79,9 +80,12 @@ void kvm_stats_close(struct kvm_stats_reader *reader);
 
 struct hvm {
     int kvm_fd, vm_fd, vcpu_fd;
-    struct kvm_run *run;             /* the vCPU's shared page(s) (KVM API: "The kvm_run structure") */
+    struct kvm_run *run;             /* the vCPU's shared page(s) (KVM API: "The kvm_run
+                                        structure") */
     size_t run_size;
     bool has_tsc_offset_attribute;   /* KVM_VCPU_TSC_OFFSET: set the offset directly */
+    char cpuid_note[160];            /* "" or how KVM changed the CPUID we set */
+    bool registers_in_run;           /* kvm_run->s.regs is newer than vm->cpu */
     bool draining;                   /* detach: deliver what is in flight, offer nothing new */
 
     struct hvm_deadline deadline;
@@ -90,8 +94,9 @@ struct hvm {
     /* Rows of vmlab's statistics, looked up once (stats.h). */
     struct hvm_rows {
         struct stats_counter *io, *mmio, *hlt, *irq_window, *intr, *shutdown, *fail_entry,
-            *internal_error, *debug, *other;
+            *internal_error, *other;
     } rows;
+    struct hvm_emulation *emulation;   /* emulate.c */
     struct stats_counter **port_rows;  /* 65536 entries: ("exit", "io-port-0x...") */
     struct stats_counter *irq_rows[16]; /* ("inject", "irqN") */
 
@@ -113,6 +118,11 @@ int hvm_save_cpu(struct hvm *hvm, struct cpu *cpu, char *why, size_t why_len);
 /* The general registers, EIP and EFLAGS from the registers KVM copied into
  * kvm_run on the last exit (kvm_valid_regs = KVM_SYNC_X86_REGS). */
 void hvm_save_registers_from_run(const struct hvm *hvm, struct cpu *cpu);
+
+/* emulate.c: returns true to re-enter the guest, else sets *exit. */
+struct hvm_emulation *hvm_emulation_create(struct vm *vm);
+void hvm_emulation_destroy(struct hvm_emulation *emulation);
+bool hvm_emulate_instruction(struct vm *vm, struct hvm *hvm, enum vm_exit *exit);
 
 /* interrupts.c */
 void hvm_offer_interrupt(struct vm *vm, struct hvm *hvm);

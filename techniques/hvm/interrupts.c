@@ -48,10 +48,14 @@ static void count_injection(struct vm *vm, struct hvm *hvm, int vector)
         }
         row = hvm->irq_rows[irq];
     } else {
-        row = stats_counter(&vm->stats, "inject", "other-vector");
+        char reason[STATS_NAME_LEN];   /* named as interp names it */
+        snprintf(reason, sizeof reason, "vector-0x%x", vector);
+        row = stats_counter(&vm->stats, "inject", reason);
     }
-    uint64_t now = stats_now_ns();
-    stats_log(&vm->stats, row, 0, now, (uint32_t)hvm->run->s.regs.regs.rip, detail);
+    /* Where the interrupt lands: the EIP of the last exit, or vm->cpu's if
+     * the registers were set since (attach, emulate.c). */
+    uint32_t eip = hvm->registers_in_run ? (uint32_t)hvm->run->s.regs.regs.rip : vm->cpu.eip;
+    stats_log(&vm->stats, row, 0, stats_now_ns(), eip, detail);
 }
 
 void hvm_offer_interrupt(struct vm *vm, struct hvm *hvm)

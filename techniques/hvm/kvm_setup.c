@@ -63,8 +63,12 @@ static int check_api_version(int kvm_fd, char *why, size_t why_len)
     int version = ioctl(kvm_fd, KVM_GET_API_VERSION, 0);
     if (version == KVM_API_VERSION)
         return 0;
-    snprintf(why, why_len, "%s is not KVM, or speaks API version %d (vmlab needs %d)",
-             kvm_device_path(), version, KVM_API_VERSION);
+    if (version < 0)
+        snprintf(why, why_len, "%s is not a KVM device (KVM_GET_API_VERSION: %s)",
+                 kvm_device_path(), strerror(errno));
+    else
+        snprintf(why, why_len, "%s speaks KVM API version %d; vmlab needs %d",
+                 kvm_device_path(), version, KVM_API_VERSION);
     return -1;
 }
 
@@ -170,6 +174,33 @@ static struct kvm_cpuid_entry2 guest_leaf(uint32_t leaf, const struct cpuid_tabl
     return entry;
 }
 
+/* Some KVMs change what they are given: PVM puts the host's feature bits
+ * back into leaf 1 (it runs guest code natively and cannot hide them). Read
+ * the table back and keep a note for the user: a guest may then see FPU or
+ * SSE that the interpreter lacks. */
+static void check_cpuid_taken(struct hvm *hvm, const struct cpuid_table *asked)
+{
+    struct cpuid_table *taken = calloc(1, sizeof *taken);
+    if (!taken)
+        return;
+    taken->header.nent = MAX_SUPPORTED_ENTRIES;
+    if (ioctl(hvm->vcpu_fd, KVM_GET_CPUID2, taken) == 0) {
+        for (uint32_t i = 0; i < asked->header.nent; i++) {
+            const struct kvm_cpuid_entry2 *want = &asked->entries[i];
+            const struct kvm_cpuid_entry2 *got = find_leaf(taken, want->function);
+            if (got && got->eax == want->eax && got->ebx == want->ebx &&
+                got->ecx == want->ecx && got->edx == want->edx)
+                continue;
+            snprintf(hvm->cpuid_note, sizeof hvm->cpuid_note,
+                     "this KVM changed CPUID leaf %u: the guest sees ECX=0x%08x EDX=0x%08x, "
+                     "not 0x%08x 0x%08x as under interp", want->function, got ? got->ecx : 0,
+                     got ? got->edx : 0, want->ecx, want->edx);
+            break;
+        }
+    }
+    free(taken);
+}
+
 static int set_cpuid(struct hvm *hvm, char *why, size_t why_len)
 {
     struct cpuid_table *supported = calloc(1, sizeof *supported);
@@ -193,6 +224,7 @@ static int set_cpuid(struct hvm *hvm, char *why, size_t why_len)
         snprintf(why, why_len, "KVM_SET_CPUID2: %s", strerror(errno));
         goto out;
     }
+    check_cpuid_taken(hvm, guest);
     result = 0;
 out:
     free(supported);
@@ -316,10 +348,14 @@ void hvm_describe_host(void)
         fprintf(stderr, "vmlab: hvm on VT-x (EPT %s)\n",
                 ept < 0 ? "unknown" : ept ? "on" : "off: shadow paging");
     } else if (module_loaded("kvm_pvm")) {
-        /* PVM (Ant Group): KVM without VT-x/AMD-V, for hosts that are
-         * themselves VMs; the guest runs de-privileged under shadow paging. */
-        fprintf(stderr, "vmlab: hvm on PVM (kvm_pvm: no VT-x/AMD-V on this %s host; the guest "
-                "runs de-privileged, with shadow paging)\n", vendor);
+        /* PVM (Ant Group): KVM for hosts that are themselves VMs without
+         * nested VT-x/AMD-V. It runs the guest de-privileged and executes
+         * the guest's kernel-mode instructions in KVM's software emulator
+         * (measured: ("kvm", "insn_emulation") equals the interpreter's
+         * instruction count for a ring-0 guest). */
+        fprintf(stderr, "vmlab: hvm on PVM (kvm_pvm: no VT-x/AMD-V on this %s host; KVM emulates "
+                "the guest's kernel-mode instructions in software, see the kvm insn_emulation "
+                "row)\n", vendor);
     } else {
         fprintf(stderr, "vmlab: hvm on a %s host, KVM module not identified (none of kvm_intel, "
                 "kvm_amd, kvm_pvm in /sys/module)\n", vendor);

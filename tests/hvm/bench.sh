@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# tests/hvm/bench.sh - what one VM exit to user space costs under vmlab's hvm,
+# next to the smallest possible KVM_RUN loop, measured in the same run.
+#
+#   tests/hvm/bench.sh                  from the repo root, after `make`
+#   ITERATIONS=N ROUNDS=R tests/hvm/bench.sh
+#
+# The guest (tests/hvm/guests/in_loop.S) executes N `in` instructions from
+# port 0x21; under KVM each is a KVM_EXIT_IO round trip guest -> KVM ->
+# user space -> KVM -> guest. The same guest runs
+#   - under tests/hvm/bare_kvm.c: raw ioctls, the in answered with all ones;
+#   - under `vmlab run --technique hvm`: the exit goes through the bus to the
+#     8259A model, is counted and timed in the statistics, and the deadline
+#     timer, the interrupt check and the stop check run as always.
+# Rounds alternate between the two so that drift on the host hits both; the
+# median of each side is reported (and the fastest round, less disturbed by
+# the host). vmlab's time per exit is its run time (--stats-json run_seconds)
+# over its exit count (the N ins and the final out to isa-debug-exit); its
+# own share, the time between KVM_RUN returning and the exit being handled,
+# is the average of the ("exit", "io") row.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+VMLAB=${VMLAB:-build/vmlab}
+ITERATIONS=${ITERATIONS:-200000}
+ROUNDS=${ROUNDS:-5}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+if [ ! -x "$VMLAB" ]; then
+    echo "bench: $VMLAB does not exist: run make first" >&2
+    exit 2
+fi
+if [[ $("$VMLAB" techniques | grep '^hvm ' || true) != *" available"* ]]; then
+    echo "bench: hvm is not available here:" \
+        "$("$VMLAB" techniques | grep '^hvm ' || echo 'not built')"
+    exit 0
+fi
+
+gcc -m32 -c -DITERATIONS="$ITERATIONS" tests/hvm/guests/in_loop.S -o "$WORK/in_loop.o"
+ld -m elf_i386 --no-warn-rwx-segments -T tests/hvm/guests/flat.ld -o "$WORK/in_loop.elf" \
+    "$WORK/in_loop.o"
+gcc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -O2 tests/hvm/bare_kvm.c -o "$WORK/bare_kvm"
+
+# Both sides on the same host CPU (the last one), so that neither gains from
+# a quieter core or loses to a migration.
+pin=()
+if command -v taskset > /dev/null; then
+    pin=(taskset -c "$(($(nproc) - 1))")
+fi
+
+exits=$((ITERATIONS + 1))
+bare=()
+vmlab=()
+handling=()
+for round in $(seq "$ROUNDS"); do
+    line=$("${pin[@]}" "$WORK/bare_kvm" "$WORK/in_loop.elf")
+    bare+=("$(awk '{print $(NF-3)}' <<< "$line")")
+    status=0
+    "${pin[@]}" "$VMLAB" run --technique hvm --stats-json "$WORK/stats.json" "$WORK/in_loop.elf" \
+        > /dev/null 2> "$WORK/err" < /dev/null || status=$?
+    if [ "$status" -ne 1 ]; then
+        echo "bench: vmlab ended with status $status: $(cat "$WORK/err")" >&2
+        exit 1
+    fi
+    counted=$(jq '[.counters[] | select(.category == "exit" and .reason == "io") | .count] | add' \
+        "$WORK/stats.json")
+    if [ "$counted" -ne "$exits" ]; then
+        echo "bench: vmlab counted $counted I/O exits, expected $exits" >&2
+        exit 1
+    fi
+    vmlab+=("$(jq --argjson n "$exits" '.run_seconds * 1e9 / $n * 10 | round / 10' \
+        "$WORK/stats.json")")
+    handling+=("$(jq '[.counters[] | select(.category == "exit" and .reason == "io") |
+        .average_ns] | add * 10 | round / 10' "$WORK/stats.json")")
+    echo "round $round: bare ${bare[-1]} ns, vmlab ${vmlab[-1]} ns per exit"
+done
+
+median() {
+    printf '%s\n' "$@" | sort -g |
+        awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+}
+fastest() { printf '%s\n' "$@" | sort -g | head -1; }
+
+bare_median=$(median "${bare[@]}")
+vmlab_median=$(median "${vmlab[@]}")
+awk -v b="$bare_median" -v v="$vmlab_median" -v bf="$(fastest "${bare[@]}")" \
+    -v vf="$(fastest "${vmlab[@]}")" -v h="$(median "${handling[@]}")" -v n="$exits" \
+    -v r="$ROUNDS" 'BEGIN {
+    printf "in-exit round trip, %d exits, median of %d rounds:\n", n, r
+    printf "  bare KVM_RUN loop  %9.1f ns per exit (fastest round %.1f)\n", b, bf
+    printf "  vmlab hvm          %9.1f ns per exit (fastest round %.1f)\n", v, vf
+    printf "  vmlab / bare       %9.3f   (%+.1f%%; target: within +10%%)\n", v / b,
+        (v / b - 1) * 100
+    printf "  of which vmlab handling the exit in user space (bus, statistics): %.1f ns\n", h
+}'

@@ -1,0 +1,22 @@
+/*
+ * spin.S - a guest that never exits to the VMM: a tight loop with
+ * interrupts off. Under hvm only the deadline timer (techniques/hvm/deadline.c)
+ * can get control back, so `--timeout 1` ending the run on time (status 6)
+ * shows that KVM_RUN is left at vm->deadline_ns.
+ */
+#define MB_MAGIC 0x1BADB002
+#define MB_FLAGS 0x00000000
+
+    .section .multiboot, "a"
+    .balign 4
+    .long MB_MAGIC
+    .long MB_FLAGS
+    .long -(MB_MAGIC + MB_FLAGS)
+
+    .text
+    .globl _start
+_start:
+    cli
+1:  jmp 1b
+
+    .section .note.GNU-stack, "", @progbits
