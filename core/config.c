@@ -56,6 +56,29 @@ static int set_timeout(struct run_options *options, double seconds, const char *
     return 0;
 }
 
+/* Bounds: below 10 ms the stream would cost the guest time; above an hour
+ * it is almost certainly a unit mistake (seconds for milliseconds). */
+#define STATS_INTERVAL_MIN_MS 10
+#define STATS_INTERVAL_MAX_MS 3600000
+
+static int set_stats_interval(struct run_options *options, double ms, const char *text,
+                              char *error, size_t len)
+{
+    if (!(ms >= STATS_INTERVAL_MIN_MS && ms <= STATS_INTERVAL_MAX_MS) || ms != (double)(unsigned)ms)
+        return fail(error, len, "--stats-interval '%s': expected a whole number of milliseconds "
+                    "from %d to %d", text, STATS_INTERVAL_MIN_MS, STATS_INTERVAL_MAX_MS);
+    options->stats_interval_ms = (unsigned)ms;
+    return 0;
+}
+
+static int json_bool(const cJSON *item, const char *key, bool *out, char *error, size_t len)
+{
+    if (!cJSON_IsBool(item))
+        return fail(error, len, "config key \"%s\" must be true or false", key);
+    *out = cJSON_IsTrue(item);
+    return 0;
+}
+
 static int json_string(const cJSON *item, const char *key, const char **out, char *error,
                        size_t len)
 {
@@ -114,6 +137,18 @@ static int apply_key(struct run_options *options, const cJSON *item, char **argu
         vm->switch_seed = (uint64_t)item->valuedouble;
         return 0;
     }
+    if (strcmp(key, "stats_out") == 0)
+        return json_string(item, key, &options->stats_out_path, error, len);
+    if (strcmp(key, "dashboard") == 0)
+        return json_bool(item, key, &options->dashboard, error, len);
+    if (strcmp(key, "dashboard_exit_on_stop") == 0)
+        return json_bool(item, key, &options->dashboard_exit_on_stop, error, len);
+    if (strcmp(key, "stats_interval") == 0) {
+        if (!cJSON_IsNumber(item))
+            return fail(error, len,
+                        "config key \"stats_interval\" must be a number of milliseconds");
+        return set_stats_interval(options, item->valuedouble, "config", error, len);
+    }
     if (strcmp(key, "cmdline") == 0)
         return json_arguments(item, arguments, error, len);
     if (strcmp(key, "mem") == 0) {
@@ -134,7 +169,8 @@ static int apply_key(struct run_options *options, const cJSON *item, char **argu
         return set_timeout(options, item->valuedouble, "config", error, len);
     }
     return fail(error, len, "unknown config key \"%s\" (known: technique, mem, disk, "
-                "stats_json, timeout, guest, cmdline, switch, switch_every, switch_seed)", key);
+                "stats_json, timeout, guest, cmdline, switch, switch_every, switch_seed, dashboard, "
+                "dashboard_exit_on_stop, stats_interval, stats_out)", key);
 }
 
 int config_apply_json(struct run_options *options, const char *text, const char *source,
@@ -193,7 +229,8 @@ static int read_config_file(struct run_options *options, const char *path, char 
 
 enum {
     OPTION_STATS_JSON = 256, OPTION_TIMEOUT, OPTION_CONFIG, OPTION_SWITCH, OPTION_SWITCH_EVERY,
-    OPTION_SWITCH_SEED,
+    OPTION_SWITCH_SEED, OPTION_DASHBOARD, OPTION_DASHBOARD_EXIT_ON_STOP, OPTION_STATS_INTERVAL,
+    OPTION_STATS_OUT,
 };
 
 static const struct option long_options[] = {
@@ -206,6 +243,10 @@ static const struct option long_options[] = {
     {"switch", required_argument, NULL, OPTION_SWITCH},
     {"switch-every", required_argument, NULL, OPTION_SWITCH_EVERY},
     {"switch-seed", required_argument, NULL, OPTION_SWITCH_SEED},
+    {"dashboard", no_argument, NULL, OPTION_DASHBOARD},
+    {"dashboard-exit-on-stop", no_argument, NULL, OPTION_DASHBOARD_EXIT_ON_STOP},
+    {"stats-interval", required_argument, NULL, OPTION_STATS_INTERVAL},
+    {"stats-out", required_argument, NULL, OPTION_STATS_OUT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -249,6 +290,17 @@ static int apply_flag(struct run_options *options, int option, char *error, size
         if (errno || end == optarg || *end)
             return fail(error, len, "--timeout '%s': expected a number of seconds", optarg);
         return set_timeout(options, seconds, optarg, error, len);
+    }
+    case OPTION_DASHBOARD: options->dashboard = true; return 0;
+    case OPTION_DASHBOARD_EXIT_ON_STOP: options->dashboard_exit_on_stop = true; return 0;
+    case OPTION_STATS_OUT: options->stats_out_path = optarg; return 0;
+    case OPTION_STATS_INTERVAL: {
+        errno = 0;
+        double ms = strtod(optarg, &end);
+        if (errno || end == optarg || *end)
+            return fail(error, len, "--stats-interval '%s': expected a number of milliseconds",
+                        optarg);
+        return set_stats_interval(options, ms, optarg, error, len);
     }
     case 'h': options->show_help = 1; return 0;
     default: return fail(error, len, "unknown option (see vmlab --help)");
@@ -326,6 +378,12 @@ int config_parse_run(int argc, char **argv, struct run_options *options, char *e
         return fail(error, error_len, "no guest image given (usage: vmlab run [options] GUEST.elf "
                     "[-- GUEST ARGS])");
     }
+    if (options->stats_interval_ms && !options->stats_out_path) {
+        free(arguments);
+        return fail(error, error_len, "--stats-interval needs --stats-out FILE (where the lines go)");
+    }
+    if (options->stats_out_path && !options->stats_interval_ms)
+        options->stats_interval_ms = 1000;
     build_command_line(options, arguments);
     return 0;
 }

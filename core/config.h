@@ -7,6 +7,7 @@
 #ifndef VMLAB_CONFIG_H
 #define VMLAB_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "vm.h"
@@ -16,6 +17,13 @@ struct run_options {
     char *command_line;        /* what the guest sees: "PATH ARGS", as QEMU -kernel passes it */
     void *json_document;       /* keeps --config strings alive */
     int show_help;
+    /* The ncurses dashboard (core/ui/dashboard.c) and the periodic
+     * statistics stream (core/ui/stats_out.c). These are the UI's settings,
+     * not the VM's, so they live here rather than in struct vm_config. */
+    bool dashboard;
+    bool dashboard_exit_on_stop;  /* for scripts: do not wait for q at the end */
+    unsigned stats_interval_ms;   /* 0: the default (1000) when stats_out is set */
+    const char *stats_out_path;   /* --stats-out: one JSON object per line */
 };
 
 /* Parses the arguments after `vmlab run`. Returns 0, or -1 with a one-line

@@ -40,13 +40,15 @@ struct stats_counter *stats_counter(struct stats *stats, const char *category, c
         if (stats->counter_count == STATS_MAX_COUNTERS - 1) {
             copy_name(overflow->category, "stats");
             copy_name(overflow->reason, "overflow");
-            stats->counter_count++;
+            atomic_store_explicit(&stats->counter_count, STATS_MAX_COUNTERS, memory_order_release);
         }
         return overflow;
     }
-    struct stats_counter *row = &stats->counters[stats->counter_count++];
+    int index = atomic_load_explicit(&stats->counter_count, memory_order_relaxed);
+    struct stats_counter *row = &stats->counters[index];
     copy_name(row->category, category);
     copy_name(row->reason, reason);
+    atomic_store_explicit(&stats->counter_count, index + 1, memory_order_release);
     return row;
 }
 
@@ -54,8 +56,8 @@ void stats_log(struct stats *stats, struct stats_counter *counter, uint64_t hand
                uint64_t now_ns, uint32_t eip, const char *detail)
 {
     stats_count(counter, handling_ns);
-    struct stats_event *event = &stats->ring[stats->ring_next % STATS_RING_SIZE];
-    stats->ring_next++;
+    uint64_t next = atomic_load_explicit(&stats->ring_next, memory_order_relaxed);
+    struct stats_event *event = &stats->ring[next % STATS_RING_SIZE];
     event->time_ns = now_ns - stats->start_ns;
     event->eip = eip;
     event->counter = (uint16_t)(counter - stats->counters);
@@ -64,4 +66,5 @@ void stats_log(struct stats *stats, struct stats_counter *counter, uint64_t hand
         strncpy(event->detail, detail, sizeof event->detail - 1);
         event->detail[sizeof event->detail - 1] = '\0';
     }
+    atomic_store_explicit(&stats->ring_next, next + 1, memory_order_release);
 }

@@ -13,6 +13,7 @@
 #ifndef VMLAB_STATS_H
 #define VMLAB_STATS_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -37,9 +38,12 @@ struct stats_event {
 
 struct stats {
     struct stats_counter counters[STATS_MAX_COUNTERS];
-    int counter_count;
+    _Atomic int counter_count;       /* published after a new row's names */
     struct stats_event ring[STATS_RING_SIZE];
-    uint64_t ring_next;              /* events ever logged; ring index = ring_next % size */
+    /* Events ever logged; ring index = ring_next % size. Published with
+     * release order after the entry is written, so another thread (the
+     * dashboard) that reads it with acquire sees complete entries. */
+    _Atomic uint64_t ring_next;
     uint64_t start_ns;
     uint64_t guest_instructions;     /* retired, where the technique can count them */
 };

@@ -72,26 +72,47 @@ static cJSON *cpu_to_json(const struct cpu *cpu)
     return object;
 }
 
-char *stats_to_json(const struct vm *vm)
+/* The numbers both documents share: what ran, for how long, and the table. */
+static cJSON *summary_to_json(const struct vm *vm, double seconds)
 {
     cJSON *root = cJSON_CreateObject();
-    double seconds = (double)vm->run_ns / 1e9;
     uint64_t instructions = vm->stats.guest_instructions;
     cJSON_AddStringToObject(root, "vmlab_stats_version", "1");
     cJSON_AddStringToObject(root, "technique", vm->technique ? vm->technique->name : "none");
     cJSON_AddStringToObject(root, "guest", vm->config.guest_path);
-    cJSON_AddNumberToObject(root, "exit_status", vm->exit_status);
-    cJSON_AddStringToObject(root, "stop_reason", vm->stop_reason);
     cJSON_AddNumberToObject(root, "run_seconds", seconds);
     cJSON_AddNumberToObject(root, "guest_instructions", (double)instructions);
     cJSON_AddNumberToObject(root, "guest_mips",
                             seconds > 0 ? (double)instructions / seconds / 1e6 : 0);
     cJSON_AddNumberToObject(root, "pit_ticks_lost", (double)vm->pit.ticks_lost);
+    cJSON_AddNumberToObject(root, "switch_count", (double)vm->switch_count);
     cJSON_AddNumberToObject(root, "console_bytes", (double)vm->console.bytes_written);
+    return root;
+}
+
+char *stats_to_json(const struct vm *vm)
+{
+    cJSON *root = summary_to_json(vm, (double)vm->run_ns / 1e9);
+    cJSON_AddNumberToObject(root, "exit_status", vm->exit_status);
+    cJSON_AddStringToObject(root, "stop_reason", vm->stop_reason);
     cJSON_AddItemToObject(root, "cpu", cpu_to_json(&vm->cpu));
     cJSON_AddItemToObject(root, "counters", counters_to_json(&vm->stats));
     cJSON_AddItemToObject(root, "recent_events", events_to_json(&vm->stats));
     char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    return text;
+}
+
+char *stats_to_json_line(const struct vm *vm, uint64_t elapsed_ns, bool final)
+{
+    cJSON *root = summary_to_json(vm, (double)elapsed_ns / 1e9);
+    cJSON_AddBoolToObject(root, "final", final);
+    if (final) {
+        cJSON_AddNumberToObject(root, "exit_status", vm->exit_status);
+        cJSON_AddStringToObject(root, "stop_reason", vm->stop_reason);
+    }
+    cJSON_AddItemToObject(root, "counters", counters_to_json(&vm->stats));
+    char *text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     return text;
 }

@@ -13,6 +13,8 @@
 
 #include "core/config.h"
 #include "core/stats_json.h"
+#include "core/ui/dashboard.h"
+#include "core/ui/stats_out.h"
 #include "core/vm.h"
 
 #define VMLAB_VERSION "0.1.0"
@@ -38,15 +40,26 @@ static const char usage[] =
     "                      'hvm@200ms,interp@400ms' (times since the start)\n"
     "  --switch-every T    switch at random among the available techniques every T\n"
     "                      (e.g. 5ms; a stress test); --switch-seed N fixes the choice\n"
+    "  --dashboard         show the running guest in a live ncurses screen: counters,\n"
+    "                      history, guest console, event log; keys 1-5 switch technique\n"
+    "                      (h there lists the keys; see docs/dashboard.md)\n"
+    "  --dashboard-exit-on-stop  leave the dashboard when the guest stops (default:\n"
+    "                      show the final state and wait for q)\n"
+    "  --stats-out FILE    while the guest runs, write one JSON line of statistics\n"
+    "                      every --stats-interval MS milliseconds (default 1000)\n"
+    "\n"
+    "Every option has a --config key: its name with '_' for '-' (\"stats_out\",\n"
+    "\"stats_interval\", \"dashboard\": true, ...).\n"
     "\n"
     "exit status:\n"
     "  odd N   the guest wrote (N - 1) / 2 to isa-debug-exit (port 0xf4)\n"
     "  2       bad input or VMM error (nothing ran)\n"
     "  4       triple fault          6  timeout\n"
     "  8       HLT with interrupts off (the guest can never wake)\n"
-    "  10      the technique failed  12 stopped by a signal (Ctrl-C)\n";
+    "  10      the technique failed  12 stopped by a signal (Ctrl-C) or q in the dashboard\n";
 
-/* The signal handler's only way to the VM; set while a guest runs. */
+/* The signal handler's only way to the VM; set while a guest runs. A
+ * global because a handler receives nothing but the signal number. */
 static struct vm *running_vm;
 static volatile sig_atomic_t stop_signal;
 
@@ -92,9 +105,53 @@ static void report_end(const struct vm *vm)
             seconds > 0 ? (double)vm->stats.guest_instructions / seconds / 1e6 : 0.0);
 }
 
+/* Where the run's outputs go, opened before the VM so that a bad path is an
+ * error before anything runs. */
+struct run_outputs {
+    struct dashboard_console_pipes pipes;
+    struct stats_out stream;
+};
+
+static int open_outputs(struct run_options *options, struct run_outputs *outputs)
+{
+    char error[1024];
+    outputs->pipes = (struct dashboard_console_pipes){{-1, -1}, {-1, -1}};
+    memset(&outputs->stream, 0, sizeof outputs->stream);
+    if (options->vm.stats_json_path && check_stats_path(options->vm.stats_json_path) < 0)
+        return -1;
+    if (options->dashboard && dashboard_prepare(&outputs->pipes, &options->vm) < 0)
+        return -1;
+    if (options->stats_out_path &&
+        stats_out_open(&outputs->stream, options->stats_out_path, options->stats_interval_ms,
+                       error, sizeof error) < 0) {
+        fprintf(stderr, "vmlab: %s\n", error);
+        return -1;
+    }
+    return 0;
+}
+
+static int run_guest(struct vm *vm, struct run_options *options, struct run_outputs *outputs)
+{
+    char error[1024];
+    if (options->stats_out_path &&
+        stats_out_start(&outputs->stream, vm, error, sizeof error) < 0) {
+        fprintf(stderr, "vmlab: %s\n", error);
+        return VMLAB_STATUS_ERROR;
+    }
+    if (!options->dashboard)
+        return vm_run(vm);
+    struct dashboard_options dashboard = {
+        .guest_path = options->vm.guest_path,
+        .exit_on_stop = options->dashboard_exit_on_stop,
+        .stop_signal = &stop_signal,
+    };
+    return dashboard_run(vm, &outputs->pipes, &dashboard);
+}
+
 static int command_run(int argc, char **argv)
 {
     struct run_options options;
+    struct run_outputs outputs;
     char error[1024];
     if (config_parse_run(argc, argv, &options, error, sizeof error) < 0) {
         fprintf(stderr, "vmlab: %s\n", error);
@@ -106,19 +163,17 @@ static int command_run(int argc, char **argv)
         config_free(&options);
         return VMLAB_STATUS_OK;
     }
-    if (options.vm.stats_json_path && check_stats_path(options.vm.stats_json_path) < 0) {
-        config_free(&options);
-        return VMLAB_STATUS_ERROR;
-    }
     static struct vm vm;   /* large (the stats ring): not on the stack */
-    if (vm_create(&vm, &options.vm) < 0) {
+    if (open_outputs(&options, &outputs) < 0 || vm_create(&vm, &options.vm) < 0) {
+        stats_out_discard(&outputs.stream);
         vm_destroy(&vm);
+        dashboard_close_pipes(&outputs.pipes);
         config_free(&options);
         return VMLAB_STATUS_ERROR;
     }
     running_vm = &vm;
     install_signal_handlers();
-    int status = vm_run(&vm);
+    int status = run_guest(&vm, &options, &outputs);
     running_vm = NULL;
     if (stop_signal && vm.exit_status == 0 && !vm.stop_reason[0]) {
         status = vm.exit_status = VMLAB_STATUS_SIGNAL;
@@ -131,8 +186,13 @@ static int command_run(int argc, char **argv)
         fprintf(stderr, "vmlab: %s\n", error);
         status = VMLAB_STATUS_ERROR;
     }
+    if (stats_out_finish(&outputs.stream, error, sizeof error) < 0) {
+        fprintf(stderr, "vmlab: %s\n", error);
+        status = VMLAB_STATUS_ERROR;
+    }
     vm.technique = NULL;
     vm_destroy(&vm);
+    dashboard_close_pipes(&outputs.pipes);
     config_free(&options);
     return status;
 }

@@ -1,0 +1,105 @@
+/*
+ * dashboard_memory.c - which rows of the event table are about memory.
+ */
+#include "core/ui/dashboard_memory.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef bool (*row_matches)(const struct stats_counter *row);
+
+static bool is_shadow_fault(const struct stats_counter *row)
+{
+    return strcmp(row->category, "shadow-pf") == 0;
+}
+
+static bool is_guest_fault(const struct stats_counter *row)
+{
+    return (strcmp(row->category, "guest-exception") == 0 && strcmp(row->reason, "#PF") == 0) ||
+           strcmp(row->category, "guest-pf") == 0;
+}
+
+static bool is_cr3_switch(const struct stats_counter *row)
+{
+    return strcmp(row->category, "kvm") != 0 && strstr(row->reason, "cr3") != NULL;
+}
+
+static bool is_shadow_flush(const struct stats_counter *row)
+{
+    return strncmp(row->category, "shadow", 6) == 0 && strstr(row->reason, "flush") != NULL;
+}
+
+static bool is_write_protect(const struct stats_counter *row)
+{
+    return strstr(row->reason, "write-protect") != NULL || strncmp(row->reason, "wp-", 3) == 0;
+}
+
+static bool is_kvm_memory(const struct stats_counter *row)
+{
+    static const char *const words[] = {"pf", "nested", "tlb", "mmu", "invlpg", NULL};
+    if (strcmp(row->category, "kvm") != 0)
+        return false;
+    for (int i = 0; words[i]; i++)
+        if (strstr(row->reason, words[i]))
+            return true;
+    return false;
+}
+
+/* One row's rate between the table's last two samples. */
+static double row_rate(const struct event_table *table, int row)
+{
+    if (!table->have_previous)
+        return 0;
+    double seconds = (double)(table->current.time_ns - table->previous.time_ns) / 1e9;
+    uint64_t before = row < table->previous.row_count ? table->previous.rows[row].count : 0;
+    return seconds > 0 ? (double)(table->current.rows[row].count - before) / seconds : 0;
+}
+
+static struct memory_item sum_matching(const struct event_table *table, const char *label,
+                                       row_matches matches)
+{
+    struct memory_item item = {.count = -1};
+    snprintf(item.label, sizeof item.label, "%s", label);
+    for (int i = 0; i < table->current.row_count; i++) {
+        if (!matches(&table->current.rows[i]))
+            continue;
+        item.count = (item.count < 0 ? 0 : item.count) + (int64_t)table_row_delta(table, i);
+        item.rate += row_rate(table, i);
+    }
+    return item;
+}
+
+static int larger_count_first(const void *left, const void *right)
+{
+    const struct memory_item *a = left, *b = right;
+    return a->count != b->count ? (a->count > b->count ? -1 : 1) : strcmp(a->label, b->label);
+}
+
+int memory_pane_collect(const struct event_table *table, struct memory_item *items, int max)
+{
+    static const struct {
+        const char *label;
+        row_matches matches;
+    } fixed[MEMORY_FIXED_ITEMS] = {
+        {"shadow page faults", is_shadow_fault},  {"guest page faults", is_guest_fault},
+        {"CR3 switches", is_cr3_switch},           {"shadow flushes", is_shadow_flush},
+        {"write-protect traps", is_write_protect},
+    };
+    int count = 0;
+    for (int i = 0; i < MEMORY_FIXED_ITEMS && count < max; i++)
+        items[count++] = sum_matching(table, fixed[i].label, fixed[i].matches);
+    int first_kvm = count;
+    for (int i = 0; i < table->current.row_count && count < max; i++) {
+        const struct stats_counter *row = &table->current.rows[i];
+        if (!is_kvm_memory(row))
+            continue;
+        struct memory_item *item = &items[count++];
+        snprintf(item->label, sizeof item->label, "kvm %s", row->reason);
+        item->count = (int64_t)table_row_delta(table, i);
+        item->rate = row_rate(table, i);
+    }
+    qsort(items + first_kvm, (size_t)(count - first_kvm), sizeof *items, larger_count_first);
+    return count;
+}

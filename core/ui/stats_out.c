@@ -1,0 +1,129 @@
+/*
+ * stats_out.c - the periodic statistics stream.
+ */
+#include "core/ui/stats_out.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/stats_json.h"
+#include "core/vm.h"
+
+int stats_out_open(struct stats_out *out, const char *path, unsigned interval_ms, char *error,
+                   size_t error_len)
+{
+    memset(out, 0, sizeof *out);
+    out->path = path;
+    out->interval_ms = interval_ms;
+    out->file = fopen(path, "w");
+    if (!out->file) {
+        snprintf(error, error_len, "--stats-out %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void write_line(struct stats_out *out, bool final)
+{
+    const struct vm *vm = out->vm;
+    char *line = stats_to_json_line(vm, final ? vm->run_ns : stats_now_ns() - vm->stats.start_ns,
+                                    final);
+    if (!line || fputs(line, out->file) < 0 || fputc('\n', out->file) == EOF ||
+        fflush(out->file) != 0)
+        out->write_failed = true;
+    free(line);
+    out->lines++;
+}
+
+/* The deadline for pthread_cond_timedwait, on the monotonic clock (a
+ * change of the wall clock must not stop or flood the stream). */
+static struct timespec after_ms(unsigned ms)
+{
+    struct timespec when;
+    clock_gettime(CLOCK_MONOTONIC, &when);
+    when.tv_sec += ms / 1000;
+    when.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (when.tv_nsec >= 1000000000L) {
+        when.tv_sec++;
+        when.tv_nsec -= 1000000000L;
+    }
+    return when;
+}
+
+static void *stream_thread(void *argument)
+{
+    struct stats_out *out = argument;
+    pthread_mutex_lock(&out->lock);
+    while (!out->stopping) {
+        struct timespec deadline = after_ms(out->interval_ms);
+        int waited = 0;
+        while (!out->stopping && waited != ETIMEDOUT)
+            waited = pthread_cond_timedwait(&out->wake, &out->lock, &deadline);
+        if (!out->stopping)
+            write_line(out, false);
+    }
+    pthread_mutex_unlock(&out->lock);
+    return NULL;
+}
+
+int stats_out_start(struct stats_out *out, struct vm *vm, char *error, size_t error_len)
+{
+    pthread_condattr_t attributes;
+    out->vm = vm;
+    pthread_mutex_init(&out->lock, NULL);
+    pthread_condattr_init(&attributes);
+    pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
+    pthread_cond_init(&out->wake, &attributes);
+    pthread_condattr_destroy(&attributes);
+    /* The stream's thread takes no signals: they are the main thread's. */
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &previous);
+    int failed = pthread_create(&out->thread, NULL, stream_thread, out);
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    if (failed) {
+        snprintf(error, error_len, "--stats-out: cannot start its thread: %s", strerror(failed));
+        return -1;
+    }
+    out->running = true;
+    return 0;
+}
+
+void stats_out_discard(struct stats_out *out)
+{
+    if (!out->file)
+        return;
+    fclose(out->file);
+    out->file = NULL;
+    unlink(out->path);
+}
+
+int stats_out_finish(struct stats_out *out, char *error, size_t error_len)
+{
+    if (!out->file)
+        return 0;
+    if (out->running) {
+        pthread_mutex_lock(&out->lock);
+        out->stopping = true;
+        pthread_cond_signal(&out->wake);
+        pthread_mutex_unlock(&out->lock);
+        pthread_join(out->thread, NULL);
+        pthread_cond_destroy(&out->wake);
+        pthread_mutex_destroy(&out->lock);
+        out->running = false;
+    }
+    if (out->vm)
+        write_line(out, true);
+    bool failed = out->write_failed;
+    failed = fclose(out->file) != 0 || failed;
+    out->file = NULL;
+    if (failed) {
+        snprintf(error, error_len, "--stats-out %s: could not write every line", out->path);
+        return -1;
+    }
+    return 0;
+}

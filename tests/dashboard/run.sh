@@ -1,0 +1,351 @@
+#!/bin/bash
+# tests/dashboard/run.sh - the ncurses dashboard in a real terminal (tmux),
+# and the --stats-out stream.
+#
+# The dashboard runs in a detached tmux session on a private tmux server
+# (its own socket, removed at the end); keys are sent with send-keys and the
+# screen read with capture-pane. Prints one line per check and closes with
+# "N passed, M failed"; exits non-zero if anything failed.
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+VMLAB=${VMLAB:-build/vmlab}
+KERNEL=build/guests/kernel.elf
+work=$(mktemp -d)
+socket="vmlab-dashboard-test-$$"
+passed=0
+failed=0
+
+pass() { echo "PASS $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1${2:+: $2}"; failed=$((failed + 1)); }
+
+tmux_() { tmux -L "$socket" "$@"; }
+
+cleanup() {
+    tmux_ kill-server > /dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+finish() {
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit
+}
+
+if ! command -v tmux > /dev/null; then
+    fail "tmux" "not installed (apt-get install -y tmux; it is in packages.txt)"
+    finish
+fi
+for file in "$VMLAB" "$KERNEL"; do
+    [ -e "$file" ] || { fail "setup" "$file missing (run make)"; finish; }
+done
+
+screen() { tmux_ capture-pane -p -t "$1"; }
+
+# wait_for SESSION REGEX SECONDS: true once the screen matches (checked
+# every 0.1 s; SECONDS may have a fraction).
+wait_for() {
+    local tries
+    tries=$(awk -v s="$3" 'BEGIN { print int(s * 10) + 1 }')
+    while [ "$tries" -gt 0 ]; do
+        if screen "$1" 2> /dev/null | grep -Eq -- "$2"; then
+            return 0
+        fi
+        sleep 0.1
+        tries=$((tries - 1))
+    done
+    return 1
+}
+
+# start SESSION COLUMNS LINES ARGS...: the dashboard in a new session; when
+# vmlab ends, the shell prints its status and saves the terminal's state.
+start() {
+    local session=$1 columns=$2 lines=$3
+    shift 3
+    tmux_ new-session -d -s "$session" -x "$columns" -y "$lines" \
+        "ulimit -c 0; $VMLAB run $* 2> $work/$session.err; echo VMLAB-EXIT=\$?; stty -a > $work/$session.stty; sleep 60"
+}
+
+# The vmlab process of a session (the child of the pane's shell), by id.
+vmlab_pid() {
+    local shell
+    shell=$(tmux_ display -p -t "$1" '#{pane_pid}')
+    ps --ppid "$shell" -o pid= | tr -d ' ' | head -1
+}
+
+terminal_restored() {
+    local session=$1
+    [ "$(tmux_ display -p -t "$session" '#{alternate_on}')" = 0 ] &&
+        [ "$(tmux_ display -p -t "$session" '#{cursor_flag}')" = 1 ] &&
+        grep -Eq '(^| )icanon( |$)' "$work/$session.stty" &&
+        grep -Eq '(^| )echo( |$)' "$work/$session.stty"
+}
+
+# The io category's total, as the table shows it ("+ io (12)   362 ...").
+io_total() { screen "$1" | sed -n 's/^[+-] io ([0-9]*) *\([0-9.]*[kMG]\{0,1\}\) .*/\1/p' | head -1; }
+
+techniques=$("$VMLAB" techniques)
+not_implemented() { echo "$techniques" | grep -Eq "^$1 +not implemented yet"; }
+
+# ---- 1. the kernel's shell under the dashboard, 120x40 ----------------------
+start main 120 40 --dashboard --stats-out "$work/main.jsonl" --stats-interval 200 "$KERNEL"
+if wait_for main 'technique interp' 5; then
+    pass "header shows the technique (interp)"
+else
+    fail "header shows the technique (interp)" "$(screen main | head -3)"
+fi
+if wait_for main 'vmlab shell; type help' 5 && wait_for main 'vmlab> *$' 3; then
+    pass "console pane shows the kernel shell"
+else
+    fail "console pane shows the kernel shell"
+fi
+first=$(io_total main)
+sleep 1.2
+second=$(io_total main)
+if [ -n "$first" ] && [ -n "$second" ] && [ "$first" != "$second" ]; then
+    pass "counters change over time (io $first -> $second)"
+else
+    fail "counters change over time" "io '$first' then '$second'"
+fi
+
+tmux_ send-keys -t main Tab
+tmux_ send-keys -t main -l ticks
+tmux_ send-keys -t main Enter
+if wait_for main 'vmlab> ticks' 3 && wait_for main '^ *[0-9]+ ticks \(100 Hz\)' 3; then
+    pass "typed console input is echoed and answered (ticks)"
+else
+    fail "typed console input is echoed and answered" "$(screen main | tail -15)"
+fi
+tmux_ send-keys -t main Tab
+
+# Keys 2, 3 and 5: a technique not built yet says so; one that is built
+# either switches (the header shows it), refuses the guest with the core's
+# reason, or says why it is unavailable here. Each built one that switched
+# is switched back with 1.
+for key in 2 3 5; do
+    name=$(echo "$key" | sed 's/2/trapemu/;s/3/bt/;s/5/pv/')
+    tmux_ send-keys -t main "$key"
+    if not_implemented "$name"; then
+        if wait_for main "$name: not implemented yet" 2; then
+            pass "key $key says $name is not implemented yet"
+        else
+            fail "key $key says $name is not implemented yet" "$(screen main | sed -n 4p)"
+        fi
+    elif wait_for main "technique $name|cannot switch to $name|$name is not available here" 2; then
+        pass "key $key: $(screen main | grep -Eo "technique $name|cannot switch to $name|$name is not available here" | head -1)"
+        tmux_ send-keys -t main 1
+        wait_for main 'technique interp' 2 || true
+    else
+        fail "key $key switches to $name or says why not" "$(screen main | head -4)"
+    fi
+done
+
+# The kernel turns paging on, which some KVM hosts cannot take (the core
+# then stays on interp and says why); section 2 switches a guest without
+# paging.
+tmux_ send-keys -t main 4
+if ! echo "$techniques" | grep -Eq '^hvm +available'; then
+    if wait_for main 'hvm (is not available here|: not implemented yet)' 2; then
+        pass "key 4: hvm unavailable, and the dashboard says why"
+    else
+        fail "key 4: hvm unavailable, and the dashboard says why" "$(screen main | sed -n 4p)"
+    fi
+elif wait_for main 'technique hvm' 1.5; then
+    pass "key 4 switches the kernel to hvm"
+elif wait_for main 'cannot switch to hvm' 1; then
+    pass "key 4: hvm refused the paging kernel, and the status line says why"
+else
+    fail "key 4 switches to hvm" "$(screen main | head -4)"
+fi
+
+tmux_ send-keys -t main f
+tmux_ send-keys -t main -l 3f8
+tmux_ send-keys -t main Enter
+if wait_for main '(filter |f=)"3f8"' 2 && ! screen main | grep -q '^+ inject'; then
+    pass "f filters the table"
+else
+    fail "f filters the table" "$(screen main | sed -n 5,8p)"
+fi
+tmux_ send-keys -t main h
+if wait_for main 'vmlab dashboard: keys' 2; then
+    pass "h shows the keys"
+else
+    fail "h shows the keys"
+fi
+tmux_ send-keys -t main h p
+if wait_for main 'paused at EIP 0x' 2; then
+    pass "p pauses the guest"
+else
+    fail "p pauses the guest" "$(screen main | head -1)"
+fi
+
+tmux_ send-keys -t main q
+if wait_for main 'VMLAB-EXIT=12' 5; then
+    pass "q stops the guest and exits (status 12, stopped by the user)"
+else
+    fail "q stops the guest and exits" "$(screen main | tail -5)"
+fi
+if terminal_restored main && ! screen main | grep -q 'technique interp'; then
+    pass "after q the terminal is restored (normal screen, cursor, icanon echo)"
+else
+    fail "after q the terminal is restored" "alternate_on=$(tmux_ display -p -t main '#{alternate_on}')"
+fi
+if grep -q 'stopped from the dashboard' "$work/main.err"; then
+    pass "vmlab's closing report is printed after the dashboard"
+else
+    fail "vmlab's closing report is printed after the dashboard" "$(cat "$work/main.err")"
+fi
+
+# ---- 2. a live switch to hvm -------------------------------------------------
+if echo "$techniques" | grep -Eq '^hvm +available'; then
+    start switch 120 40 --dashboard build/guests/cpubench.elf -- iters=1000000
+    wait_for switch 'technique interp' 5 || true
+    sleep 0.5
+    tmux_ send-keys -t switch 4
+    if wait_for switch 'technique hvm' 1.5; then
+        pass "key 4 switches to hvm; the header shows it within a second"
+    else
+        fail "key 4 switches to hvm" "$(screen switch | head -4)"
+    fi
+    if wait_for switch 'switch \(to hvm\)' 2; then
+        pass "the history marks the switch"
+    else
+        fail "the history marks the switch" "$(screen switch | grep -A1 '^history')"
+    fi
+    tmux_ send-keys -t switch q
+    wait_for switch 'VMLAB-EXIT=' 5 || fail "q after the switch"
+fi
+
+# ---- 3. 80x24, resizing, and SIGTERM ------------------------------------------
+start small 80 24 --dashboard "$KERNEL"
+if wait_for small 'technique interp' 5 && wait_for small 'h help q quit' 1 &&
+    wait_for small 'vmlab> *$' 5; then
+    pass "80x24 shows the header, the console and the keys"
+else
+    fail "80x24 shows the header, the console and the keys" "$(screen small)"
+fi
+tmux_ resize-window -t small -x 130 -y 40
+if wait_for small 'tab console  h help  q quit' 2 && wait_for small 'guest console \(tab to type\)' 1; then
+    pass "resizing redraws (130x40 layout)"
+else
+    fail "resizing redraws" "$(screen small | head -6)"
+fi
+pid=$(vmlab_pid small)
+if [ -n "$pid" ]; then
+    kill -TERM "$pid"
+    if wait_for small 'VMLAB-EXIT=12' 5 && terminal_restored small; then
+        pass "SIGTERM: vmlab exits (status 12) and restores the terminal"
+    else
+        fail "SIGTERM: vmlab exits and restores the terminal" "$(screen small | tail -4)"
+    fi
+else
+    fail "SIGTERM" "vmlab's process not found"
+fi
+
+# A crash (SIGABRT here: the sanitizer build keeps SIGSEGV for itself) must
+# still give the terminal back before the process dies.
+start crash 100 30 --dashboard "$KERNEL"
+wait_for crash 'technique interp' 5 || true
+pid=$(vmlab_pid crash)
+if [ -n "$pid" ]; then
+    kill -ABRT "$pid"
+    if wait_for crash 'VMLAB-EXIT=134' 5 && terminal_restored crash; then
+        pass "a crash (SIGABRT) restores the terminal, then the signal kills vmlab (134)"
+    else
+        fail "a crash restores the terminal" "$(screen crash | tail -4)"
+    fi
+else
+    fail "crash" "vmlab's process not found"
+fi
+
+# ---- 4. the guest ends by itself ----------------------------------------------
+start ends 100 30 --dashboard --dashboard-exit-on-stop "$KERNEL" -- test=sched
+if wait_for ends 'VMLAB-EXIT=[0-9]+' 20 && terminal_restored ends; then
+    pass "--dashboard-exit-on-stop: leaves when the guest stops ($(screen ends | grep -o 'VMLAB-EXIT=[0-9]*'))"
+else
+    fail "--dashboard-exit-on-stop" "$(screen ends | tail -4)"
+fi
+
+# ---- 5. bad input ----------------------------------------------------------------
+status=0
+"$VMLAB" run --dashboard "$KERNEL" < /dev/null > /dev/null 2> "$work/noterm.err" || status=$?
+if [ "$status" = 2 ] && grep -q 'needs a terminal' "$work/noterm.err"; then
+    pass "--dashboard without a terminal: status 2 and a reason"
+else
+    fail "--dashboard without a terminal" "status $status: $(cat "$work/noterm.err")"
+fi
+
+# ---- 6. --stats-out --------------------------------------------------------------
+# A validator built here with cJSON (python3 may be missing on CI): every line
+# must be a JSON object with the summary and the counters; it prints the line
+# count, the first and last sums of all counts, and whether the last is final.
+cat > "$work/jsonl_check.c" << 'C'
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <string.h>
+int main(int argc, char **argv)
+{
+    FILE *file = fopen(argv[1], "r");
+    char line[1 << 20];
+    double first = -1, last = -1;
+    int lines = 0, final = 0;
+    if (!file || argc != 2)
+        return 2;
+    while (fgets(line, sizeof line, file)) {
+        cJSON *object = cJSON_Parse(line);
+        cJSON *counters = cJSON_GetObjectItem(object, "counters"), *row;
+        if (!cJSON_IsObject(object) || !cJSON_IsString(cJSON_GetObjectItem(object, "technique")) ||
+            !cJSON_IsNumber(cJSON_GetObjectItem(object, "run_seconds")) ||
+            !cJSON_IsNumber(cJSON_GetObjectItem(object, "guest_instructions")) ||
+            !cJSON_IsArray(counters) || line[strlen(line) - 1] != '\n') {
+            printf("bad line %d\n", lines + 1);
+            return 1;
+        }
+        double total = 0;
+        cJSON_ArrayForEach(row, counters) total += cJSON_GetObjectItem(row, "count")->valuedouble;
+        first = first < 0 ? total : first;
+        last = total;
+        final = cJSON_IsTrue(cJSON_GetObjectItem(object, "final"));
+        lines++;
+        cJSON_Delete(object);
+    }
+    printf("%d %.0f %.0f %d\n", lines, first, last, final);
+    return 0;
+}
+C
+cc -o "$work/jsonl_check" "$work/jsonl_check.c" $(pkg-config --cflags --libs libcjson 2> /dev/null || echo -lcjson)
+
+check_stream() {
+    local name=$1 file=$2 minimum=$3 result lines first last final
+    if ! result=$("$work/jsonl_check" "$file"); then
+        fail "$name: every line is JSON" "$result"
+        return
+    fi
+    read -r lines first last final <<< "$result"
+    if [ "$lines" -ge "$minimum" ] && [ "$last" -gt "$first" ] && [ "$final" = 1 ]; then
+        pass "$name: $lines JSON lines, counts grow ($first -> $last), a final line"
+    else
+        fail "$name" "lines $lines (want >= $minimum), counts $first -> $last, final $final"
+    fi
+}
+
+status=0
+"$VMLAB" run --stats-out "$work/plain.jsonl" --stats-interval 100 --timeout 1.5 "$KERNEL" \
+    < /dev/null > /dev/null 2> "$work/plain.err" || status=$?
+if [ "$status" = 6 ]; then
+    check_stream "--stats-out without the dashboard" "$work/plain.jsonl" 10
+else
+    fail "--stats-out without the dashboard" "status $status: $(cat "$work/plain.err")"
+fi
+check_stream "--stats-out with the dashboard" "$work/main.jsonl" 5
+status=0
+"$VMLAB" run --stats-out "$work/no/such/dir/s.jsonl" "$KERNEL" < /dev/null > /dev/null \
+    2> "$work/bad.err" || status=$?
+if [ "$status" = 2 ] && grep -q -- '--stats-out' "$work/bad.err"; then
+    pass "--stats-out to a bad path: status 2 and a reason, nothing runs"
+else
+    fail "--stats-out to a bad path" "status $status: $(cat "$work/bad.err")"
+fi
+
+finish
