@@ -10,79 +10,18 @@
 #include <string.h>
 
 #include "core/x86/system.h"
+#include "x86_test_machine.h"
 
-/* ---- a small machine: 8 MiB of RAM, flat protected mode, paging off ---- */
-
-#define RAM_SIZE (8u << 20)
-
-struct machine {
-    struct cpu cpu;
-    struct guest_ram ram;
-    struct bus bus;
-    struct emulator emulator;
-    jmp_buf fault;
-};
-
-static struct machine *m;
-static struct emulator *e;
-
+/* The machine: tests/unit/x86_test_machine.h (8 MiB, flat, paging off). */
 static void setup(void)
 {
-    m = calloc(1, sizeof *m);
-    m->ram.size = RAM_SIZE;
-    m->ram.host = calloc(1, RAM_SIZE);
-    m->ram.page_flags = calloc(RAM_SIZE / PAGE_SIZE, 1);
-    cpu_reset_to_flat_protected_mode(&m->cpu);
-    e = &m->emulator;
-    e->cpu = &m->cpu;
-    e->ram = &m->ram;
-    e->bus = &m->bus;
-    e->fault = &m->fault;
-    x86_tlb_flush_all(e);
+    machine_create();
 }
 
 static void teardown(void)
 {
-    free(m->ram.host);
-    free(m->ram.page_flags);
-    free(m);
+    machine_destroy();
 }
-
-static uint32_t ram32(uint32_t physical)
-{
-    uint32_t value;
-    memcpy(&value, m->ram.host + physical, 4);
-    return value;
-}
-
-static void set_ram32(uint32_t physical, uint32_t value)
-{
-    memcpy(m->ram.host + physical, &value, 4);
-}
-
-/* Runs stmt and fails the test if it faults. */
-#define NO_FAULT(stmt)                                                                  \
-    do {                                                                                \
-        if (setjmp(m->fault) == 0) {                                                    \
-            stmt;                                                                       \
-        } else {                                                                        \
-            cr_assert_fail("unexpected fault: vector %d error 0x%x", e->fault_vector,   \
-                           e->fault_error_code);                                        \
-        }                                                                               \
-    } while (0)
-
-/* Runs stmt and checks that it raises vector(error). */
-#define EXPECT_FAULT(stmt, vector, error)                                               \
-    do {                                                                                \
-        if (setjmp(m->fault) == 0) {                                                    \
-            stmt;                                                                       \
-            cr_assert_fail("no fault from " #stmt);                                     \
-        }                                                                               \
-        cr_assert_eq(e->fault_vector, (vector), "vector %d, expected %d", e->fault_vector, \
-                     (vector));                                                         \
-        cr_assert_eq(e->fault_error_code, (uint32_t)(error), "error 0x%x, expected 0x%x", \
-                     e->fault_error_code, (uint32_t)(error));                           \
-    } while (0)
 
 /* ---- page tables ---- */
 
