@@ -97,7 +97,7 @@ static const struct opcode_entry one_byte_map[256] = {
              E(OP_MOV_REG_RM, 0, 0, F_MODRM | F_BYTE), E(OP_MOV_REG_RM, 0, 0, F_MODRM),
              E(OP_MOV_RM_SEG, 0, 0, F_MODRM), E(OP_LEA, 0, 0, F_MODRM | F_MEM_ONLY),
              E(OP_MOV_SEG_RM, 0, 0, F_MODRM | F_SIZE16), E(GROUP_1A, 0, 0, F_MODRM | F_GROUP),
-    /* 90 */ E(OP_NOP, 0, 0, 0), E(OP_XCHG_ACC_REG, 0, 0, F_REG_OPCODE),
+    /* 90 */ E(OP_NOP, 0, 0, 0) /* also F3 90 PAUSE */, E(OP_XCHG_ACC_REG, 0, 0, F_REG_OPCODE),
              E(OP_XCHG_ACC_REG, 0, 0, F_REG_OPCODE), E(OP_XCHG_ACC_REG, 0, 0, F_REG_OPCODE),
              E(OP_XCHG_ACC_REG, 0, 0, F_REG_OPCODE), E(OP_XCHG_ACC_REG, 0, 0, F_REG_OPCODE),
              E(OP_XCHG_ACC_REG, 0, 0, F_REG_OPCODE), E(OP_XCHG_ACC_REG, 0, 0, F_REG_OPCODE),

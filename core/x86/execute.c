@@ -555,149 +555,381 @@ static void xlat(struct x86_executor *executor, const struct x86_instruction *in
     register_write(cpu, 1, REG_EAX, memory_read(executor, insn->segment, address, 1));
 }
 
-/* ---- dispatch ------------------------------------------------------------- */
+/* ---- dispatch --------------------------------------------------------------
+ *
+ * One handler per operation, in a table indexed by the operation id, so the
+ * interpreter's loop makes one indirect call per instruction and each
+ * handler saves only the registers it needs. x86_select_handler() can
+ * further pick a handler specialised for the instruction's form (register
+ * operands, 32-bit size) once, when the decoded instruction is cached.
+ */
 
-enum x86_step x86_execute(struct x86_executor *executor, const struct x86_instruction *insn)
+#define HANDLER(name) \
+    static enum x86_step name(struct x86_executor *executor, const struct x86_instruction *insn)
+
+HANDLER(h_alu_rm_reg) { alu_rm(executor, insn, register_read(executor->cpu, insn->operand_size, insn->reg)); return STEP_DONE; }
+HANDLER(h_alu_rm_imm) { alu_rm(executor, insn, insn->immediate); return STEP_DONE; }
+HANDLER(h_alu_reg_rm) { alu_reg(executor, insn, insn->reg, operand_read(executor, insn, insn->operand_size)); return STEP_DONE; }
+HANDLER(h_alu_acc_imm) { alu_reg(executor, insn, REG_EAX, insn->immediate); return STEP_DONE; }
+
+HANDLER(h_test_rm_reg)
+{
+    unsigned size = insn->operand_size;
+    alu_binary(&executor->flags, executor->cpu->eflags, ALU_AND, size, operand_read(executor, insn, size),
+               register_read(executor->cpu, size, insn->reg));
+    return STEP_DONE;
+}
+
+HANDLER(h_test_rm_imm)
+{
+    unsigned size = insn->operand_size;
+    alu_binary(&executor->flags, executor->cpu->eflags, ALU_AND, size, operand_read(executor, insn, size),
+               insn->immediate);
+    return STEP_DONE;
+}
+
+HANDLER(h_test_acc_imm)
+{
+    unsigned size = insn->operand_size;
+    alu_binary(&executor->flags, executor->cpu->eflags, ALU_AND, size, accumulator(executor->cpu, size),
+               insn->immediate);
+    return STEP_DONE;
+}
+
+HANDLER(h_inc_reg)
 {
     struct cpu *cpu = executor->cpu;
     unsigned size = insn->operand_size;
+    register_write(cpu, size, insn->reg,
+                   alu_inc(&executor->flags, cpu->eflags, size, register_read(cpu, size, insn->reg)));
+    return STEP_DONE;
+}
 
-    switch (insn->operation) {
-    case OP_ALU_RM_REG: alu_rm(executor, insn, register_read(cpu, size, insn->reg)); break;
-    case OP_ALU_RM_IMM: alu_rm(executor, insn, insn->immediate); break;
-    case OP_ALU_REG_RM: alu_reg(executor, insn, insn->reg, operand_read(executor, insn, size)); break;
-    case OP_ALU_ACC_IMM: alu_reg(executor, insn, REG_EAX, insn->immediate); break;
-    case OP_TEST_RM_REG:
-        alu_binary(&executor->flags, cpu->eflags, ALU_AND, size, operand_read(executor, insn, size),
-                   register_read(cpu, size, insn->reg));
-        break;
-    case OP_TEST_RM_IMM:
-        alu_binary(&executor->flags, cpu->eflags, ALU_AND, size, operand_read(executor, insn, size),
-                   insn->immediate);
-        break;
-    case OP_TEST_ACC_IMM:
-        alu_binary(&executor->flags, cpu->eflags, ALU_AND, size, accumulator(cpu, size), insn->immediate);
-        break;
-    case OP_INC_REG:
-        register_write(cpu, size, insn->reg,
-                       alu_inc(&executor->flags, cpu->eflags, size, register_read(cpu, size, insn->reg)));
-        break;
-    case OP_DEC_REG:
-        register_write(cpu, size, insn->reg,
-                       alu_dec(&executor->flags, cpu->eflags, size, register_read(cpu, size, insn->reg)));
-        break;
-    case OP_INC_RM: unary_rm(executor, insn, UNARY_INC); break;
-    case OP_DEC_RM: unary_rm(executor, insn, UNARY_DEC); break;
-    case OP_NOT: unary_rm(executor, insn, UNARY_NOT); break;
-    case OP_NEG: unary_rm(executor, insn, UNARY_NEG); break;
-    case OP_SHIFT: case OP_SHLD_IMM: case OP_SHRD_IMM: shift_rm(executor, insn, insn->immediate); break;
-    case OP_SHIFT_CL: case OP_SHLD_CL: case OP_SHRD_CL:
-        shift_rm(executor, insn, cpu->regs[REG_ECX] & 0xff);
-        break;
-    case OP_MUL: case OP_IMUL_ACC: multiply(executor, insn); break;
-    case OP_DIV: case OP_IDIV: divide(executor, insn); break;
-    case OP_IMUL_REG_RM: case OP_IMUL_REG_RM_IMM: {
-        uint32_t low, high;
-        uint32_t factor = insn->operation == OP_IMUL_REG_RM ? register_read(cpu, size, insn->reg)
-                                                            : insn->immediate;
-        alu_imul(&executor->flags, size, operand_read(executor, insn, size), factor, &low, &high);
-        register_write(cpu, size, insn->reg, low);
-        break;
-    }
+HANDLER(h_dec_reg)
+{
+    struct cpu *cpu = executor->cpu;
+    unsigned size = insn->operand_size;
+    register_write(cpu, size, insn->reg,
+                   alu_dec(&executor->flags, cpu->eflags, size, register_read(cpu, size, insn->reg)));
+    return STEP_DONE;
+}
 
-    case OP_MOV_RM_REG: operand_write(executor, insn, size, register_read(cpu, size, insn->reg)); break;
-    case OP_MOV_REG_RM: register_write(cpu, size, insn->reg, operand_read(executor, insn, size)); break;
-    case OP_MOV_RM_IMM: operand_write(executor, insn, size, insn->immediate); break;
-    case OP_MOV_REG_IMM: register_write(cpu, size, insn->reg, insn->immediate); break;
-    case OP_MOV_ACC_MOFFS:
-        register_write(cpu, size, REG_EAX,
-                       memory_read(executor, insn->segment, effective_address(cpu, insn), size));
-        break;
-    case OP_MOV_MOFFS_ACC:
-        memory_write(executor, insn->segment, effective_address(cpu, insn), size, accumulator(cpu, size));
-        break;
-    case OP_MOV_RM_SEG: move_segment_to_rm(executor, insn); break;
-    case OP_MOV_SEG_RM:
-        x86_load_segment(executor->emulator, insn->reg, (uint16_t)operand_read(executor, insn, 2));
-        break;
-    case OP_LEA: register_write(cpu, size, insn->reg, effective_address(cpu, insn)); break;
-    case OP_MOVZX: case OP_MOVSX: move_extend(executor, insn); break;
-    case OP_XCHG_RM_REG: exchange(executor, insn); break;
-    case OP_XCHG_ACC_REG: {
-        uint32_t value = register_read(cpu, size, insn->reg);
-        register_write(cpu, size, insn->reg, accumulator(cpu, size));
-        register_write(cpu, size, REG_EAX, value);
-        break;
-    }
-    case OP_CMPXCHG: compare_exchange(executor, insn); break;
-    case OP_XADD: exchange_add(executor, insn); break;
-    case OP_CMPXCHG8B: compare_exchange8(executor, insn); break;
-    case OP_CBW: case OP_CWD: convert(executor, insn); break;
-    case OP_BSWAP:
-        register_write(cpu, size, insn->reg, size == 4 ? byte_swap(cpu->regs[insn->reg]) : 0);
-        break;
-    case OP_CMOVCC: {
-        uint32_t value = operand_read(executor, insn, size);   /* read (and fault) either way */
-        if (condition_holds(executor, insn->sub))
-            register_write(cpu, size, insn->reg, value);
-        break;
-    }
-    case OP_SETCC: operand_write(executor, insn, 1, condition_holds(executor, insn->sub)); break;
-    case OP_BT_RM_REG: case OP_BT_RM_IMM: bit_test(executor, insn); break;
-    case OP_BSF: case OP_BSR: bit_scan(executor, insn); break;
-    case OP_XLAT: xlat(executor, insn); break;
-    case OP_SALC: register_write(cpu, 1, REG_EAX, flags_carry(&executor->flags, cpu->eflags) ? 0xff : 0); break;
-    case OP_DAA: case OP_DAS: case OP_AAA: case OP_AAS: case OP_AAM: case OP_AAD:
-        decimal_adjust(executor, insn);
-        break;
-    case OP_BOUND: bound(executor, insn); break;
-    case OP_ARPL: arpl(executor, insn); break;
-    case OP_NOP: break;
+HANDLER(h_inc_rm) { unary_rm(executor, insn, UNARY_INC); return STEP_DONE; }
+HANDLER(h_dec_rm) { unary_rm(executor, insn, UNARY_DEC); return STEP_DONE; }
+HANDLER(h_not) { unary_rm(executor, insn, UNARY_NOT); return STEP_DONE; }
+HANDLER(h_neg) { unary_rm(executor, insn, UNARY_NEG); return STEP_DONE; }
+HANDLER(h_shift_imm) { shift_rm(executor, insn, insn->immediate); return STEP_DONE; }
+HANDLER(h_shift_cl) { shift_rm(executor, insn, executor->cpu->regs[REG_ECX] & 0xff); return STEP_DONE; }
+HANDLER(h_multiply) { multiply(executor, insn); return STEP_DONE; }
+HANDLER(h_divide) { divide(executor, insn); return STEP_DONE; }
 
-    case OP_PUSH_REG: stack_push(executor, size, register_read(cpu, size, insn->reg)); break;
-    case OP_POP_REG: {
-        uint32_t value = stack_pop(executor, size);
-        register_write(cpu, size, insn->reg, value);
-        break;
-    }
-    case OP_PUSH_IMM: stack_push(executor, size, insn->immediate); break;
-    case OP_PUSH_RM: stack_push(executor, size, operand_read(executor, insn, size)); break;
-    case OP_POP_RM: pop_rm(executor, insn); break;
-    case OP_PUSH_SEG: stack_push(executor, size, cpu->segments[insn->sub].selector); break;
-    case OP_POP_SEG: pop_segment(executor, insn); break;
-    case OP_PUSHA: push_all(executor, size); break;
-    case OP_POPA: pop_all(executor, size); break;
-    case OP_ENTER: enter(executor, insn); break;
-    case OP_LEAVE: leave(executor, size); break;
+HANDLER(h_imul_reg)
+{
+    struct cpu *cpu = executor->cpu;
+    unsigned size = insn->operand_size;
+    uint32_t low, high;
+    uint32_t factor = insn->operation == OP_IMUL_REG_RM ? register_read(cpu, size, insn->reg)
+                                                        : insn->immediate;
+    alu_imul(&executor->flags, size, operand_read(executor, insn, size), factor, &low, &high);
+    register_write(cpu, size, insn->reg, low);
+    return STEP_DONE;
+}
 
-    case OP_JMP_REL: jump_near(executor, cpu->eip + insn->immediate, size); break;
-    case OP_JCC:
-        if (condition_holds(executor, insn->sub))
-            jump_near(executor, cpu->eip + insn->immediate, size);
-        break;
-    case OP_CALL_REL: call_near(executor, cpu->eip + insn->immediate, size); break;
-    case OP_CALL_RM: call_near(executor, operand_read(executor, insn, size), size); break;
-    case OP_JMP_RM: jump_near(executor, operand_read(executor, insn, size), size); break;
-    case OP_RET_NEAR: return_near(executor, size, insn->immediate); break;
-    case OP_LOOP: case OP_LOOPE: case OP_LOOPNE: case OP_JCXZ: loop(executor, insn); break;
-    case OP_CALL_FAR_IMM: case OP_JMP_FAR_IMM: case OP_CALL_FAR_MEM: case OP_JMP_FAR_MEM:
-        far_transfer(executor, insn);
-        break;
-    case OP_LOAD_FAR_POINTER: load_far_pointer(executor, insn); break;
+HANDLER(h_mov_rm_reg) { operand_write(executor, insn, insn->operand_size, register_read(executor->cpu, insn->operand_size, insn->reg)); return STEP_DONE; }
+HANDLER(h_mov_reg_rm) { register_write(executor->cpu, insn->operand_size, insn->reg, operand_read(executor, insn, insn->operand_size)); return STEP_DONE; }
+HANDLER(h_mov_rm_imm) { operand_write(executor, insn, insn->operand_size, insn->immediate); return STEP_DONE; }
+HANDLER(h_mov_reg_imm) { register_write(executor->cpu, insn->operand_size, insn->reg, insn->immediate); return STEP_DONE; }
 
-    case OP_CLC: set_carry(executor, 0); break;
-    case OP_STC: set_carry(executor, 1); break;
-    case OP_CMC: set_carry(executor, -1); break;
-    case OP_CLD: cpu->eflags &= ~EFLAGS_DF; break;
-    case OP_STD: cpu->eflags |= EFLAGS_DF; break;
-    case OP_SAHF: sahf(executor); break;
-    case OP_LAHF: lahf(executor); break;
+HANDLER(h_mov_acc_moffs)
+{
+    struct cpu *cpu = executor->cpu;
+    register_write(cpu, insn->operand_size, REG_EAX,
+                   memory_read(executor, insn->segment, effective_address(cpu, insn), insn->operand_size));
+    return STEP_DONE;
+}
 
-    case OP_MOVS: case OP_CMPS: case OP_STOS: case OP_LODS: case OP_SCAS: case OP_INS: case OP_OUTS:
-        return execute_string(executor, insn);
+HANDLER(h_mov_moffs_acc)
+{
+    struct cpu *cpu = executor->cpu;
+    memory_write(executor, insn->segment, effective_address(cpu, insn), insn->operand_size,
+                 accumulator(cpu, insn->operand_size));
+    return STEP_DONE;
+}
 
-    default:
-        return execute_system(executor, insn);
+HANDLER(h_mov_rm_seg) { move_segment_to_rm(executor, insn); return STEP_DONE; }
+
+HANDLER(h_mov_seg_rm)
+{
+    x86_load_segment(executor->emulator, insn->reg, (uint16_t)operand_read(executor, insn, 2));
+    return STEP_DONE;
+}
+
+HANDLER(h_lea) { register_write(executor->cpu, insn->operand_size, insn->reg, effective_address(executor->cpu, insn)); return STEP_DONE; }
+HANDLER(h_move_extend) { move_extend(executor, insn); return STEP_DONE; }
+HANDLER(h_xchg_rm_reg) { exchange(executor, insn); return STEP_DONE; }
+
+HANDLER(h_xchg_acc_reg)
+{
+    struct cpu *cpu = executor->cpu;
+    unsigned size = insn->operand_size;
+    uint32_t value = register_read(cpu, size, insn->reg);
+    register_write(cpu, size, insn->reg, accumulator(cpu, size));
+    register_write(cpu, size, REG_EAX, value);
+    return STEP_DONE;
+}
+
+HANDLER(h_cmpxchg) { compare_exchange(executor, insn); return STEP_DONE; }
+HANDLER(h_xadd) { exchange_add(executor, insn); return STEP_DONE; }
+HANDLER(h_cmpxchg8b) { compare_exchange8(executor, insn); return STEP_DONE; }
+HANDLER(h_convert) { convert(executor, insn); return STEP_DONE; }
+
+/* BSWAP with a 16-bit operand is undefined; hardware clears the register's
+ * low word, and so do we. */
+HANDLER(h_bswap)
+{
+    struct cpu *cpu = executor->cpu;
+    register_write(cpu, insn->operand_size, insn->reg,
+                   insn->operand_size == 4 ? byte_swap(cpu->regs[insn->reg]) : 0);
+    return STEP_DONE;
+}
+
+HANDLER(h_cmovcc)
+{
+    uint32_t value = operand_read(executor, insn, insn->operand_size);   /* read (and fault) either way */
+    if (condition_holds(executor, insn->sub))
+        register_write(executor->cpu, insn->operand_size, insn->reg, value);
+    return STEP_DONE;
+}
+
+HANDLER(h_setcc) { operand_write(executor, insn, 1, condition_holds(executor, insn->sub)); return STEP_DONE; }
+HANDLER(h_bit_test) { bit_test(executor, insn); return STEP_DONE; }
+HANDLER(h_bit_scan) { bit_scan(executor, insn); return STEP_DONE; }
+HANDLER(h_xlat) { xlat(executor, insn); return STEP_DONE; }
+
+HANDLER(h_salc)
+{
+    (void)insn;
+    struct cpu *cpu = executor->cpu;
+    register_write(cpu, 1, REG_EAX, flags_carry(&executor->flags, cpu->eflags) ? 0xff : 0);
+    return STEP_DONE;
+}
+
+HANDLER(h_decimal_adjust) { decimal_adjust(executor, insn); return STEP_DONE; }
+HANDLER(h_bound) { bound(executor, insn); return STEP_DONE; }
+HANDLER(h_arpl) { arpl(executor, insn); return STEP_DONE; }
+HANDLER(h_nop) { (void)executor; (void)insn; return STEP_DONE; }
+
+HANDLER(h_push_reg) { stack_push(executor, insn->operand_size, register_read(executor->cpu, insn->operand_size, insn->reg)); return STEP_DONE; }
+
+HANDLER(h_pop_reg)
+{
+    uint32_t value = stack_pop(executor, insn->operand_size);
+    register_write(executor->cpu, insn->operand_size, insn->reg, value);
+    return STEP_DONE;
+}
+
+HANDLER(h_push_imm) { stack_push(executor, insn->operand_size, insn->immediate); return STEP_DONE; }
+HANDLER(h_push_rm) { stack_push(executor, insn->operand_size, operand_read(executor, insn, insn->operand_size)); return STEP_DONE; }
+HANDLER(h_pop_rm) { pop_rm(executor, insn); return STEP_DONE; }
+HANDLER(h_push_seg) { stack_push(executor, insn->operand_size, executor->cpu->segments[insn->sub].selector); return STEP_DONE; }
+HANDLER(h_pop_seg) { pop_segment(executor, insn); return STEP_DONE; }
+HANDLER(h_pusha) { push_all(executor, insn->operand_size); return STEP_DONE; }
+HANDLER(h_popa) { pop_all(executor, insn->operand_size); return STEP_DONE; }
+HANDLER(h_enter) { enter(executor, insn); return STEP_DONE; }
+HANDLER(h_leave) { leave(executor, insn->operand_size); return STEP_DONE; }
+
+HANDLER(h_jmp_rel) { jump_near(executor, executor->cpu->eip + insn->immediate, insn->operand_size); return STEP_DONE; }
+
+HANDLER(h_jcc)
+{
+    if (condition_holds(executor, insn->sub))
+        jump_near(executor, executor->cpu->eip + insn->immediate, insn->operand_size);
+    return STEP_DONE;
+}
+
+HANDLER(h_call_rel) { call_near(executor, executor->cpu->eip + insn->immediate, insn->operand_size); return STEP_DONE; }
+HANDLER(h_call_rm) { call_near(executor, operand_read(executor, insn, insn->operand_size), insn->operand_size); return STEP_DONE; }
+HANDLER(h_jmp_rm) { jump_near(executor, operand_read(executor, insn, insn->operand_size), insn->operand_size); return STEP_DONE; }
+HANDLER(h_ret_near) { return_near(executor, insn->operand_size, insn->immediate); return STEP_DONE; }
+HANDLER(h_loop) { loop(executor, insn); return STEP_DONE; }
+HANDLER(h_far_transfer) { far_transfer(executor, insn); return STEP_DONE; }
+HANDLER(h_load_far_pointer) { load_far_pointer(executor, insn); return STEP_DONE; }
+HANDLER(h_clc) { (void)insn; set_carry(executor, 0); return STEP_DONE; }
+HANDLER(h_stc) { (void)insn; set_carry(executor, 1); return STEP_DONE; }
+HANDLER(h_cmc) { (void)insn; set_carry(executor, -1); return STEP_DONE; }
+HANDLER(h_cld) { (void)insn; executor->cpu->eflags &= ~EFLAGS_DF; return STEP_DONE; }
+HANDLER(h_std) { (void)insn; executor->cpu->eflags |= EFLAGS_DF; return STEP_DONE; }
+HANDLER(h_sahf) { (void)insn; sahf(executor); return STEP_DONE; }
+HANDLER(h_lahf) { (void)insn; lahf(executor); return STEP_DONE; }
+
+/* ---- specialised forms: 32-bit operands, register or memory ------------------ */
+
+HANDLER(h_mov_reg_reg32) { executor->cpu->regs[insn->reg] = executor->cpu->regs[insn->rm]; return STEP_DONE; }
+HANDLER(h_mov_rm_reg32_reg) { executor->cpu->regs[insn->rm] = executor->cpu->regs[insn->reg]; return STEP_DONE; }
+
+HANDLER(h_mov_reg_mem32)
+{
+    struct cpu *cpu = executor->cpu;
+    cpu->regs[insn->reg] = memory_read(executor, insn->segment, effective_address(cpu, insn), 4);
+    return STEP_DONE;
+}
+
+HANDLER(h_mov_mem_reg32)
+{
+    struct cpu *cpu = executor->cpu;
+    memory_write(executor, insn->segment, effective_address(cpu, insn), 4, cpu->regs[insn->reg]);
+    return STEP_DONE;
+}
+
+HANDLER(h_alu_reg_reg32)
+{
+    struct cpu *cpu = executor->cpu;
+    uint32_t result = alu_binary(&executor->flags, cpu->eflags, insn->sub, 4, cpu->regs[insn->rm],
+                                 cpu->regs[insn->reg]);
+    if (insn->sub != ALU_CMP)
+        cpu->regs[insn->rm] = result;
+    return STEP_DONE;
+}
+
+HANDLER(h_alu_reg_imm32)
+{
+    struct cpu *cpu = executor->cpu;
+    uint32_t result = alu_binary(&executor->flags, cpu->eflags, insn->sub, 4, cpu->regs[insn->rm],
+                                 insn->immediate);
+    if (insn->sub != ALU_CMP)
+        cpu->regs[insn->rm] = result;
+    return STEP_DONE;
+}
+
+HANDLER(h_push_reg32)
+{
+    struct cpu *cpu = executor->cpu;
+    if (!stack_is_32bit(cpu))
+        return h_push_reg(executor, insn);
+    uint32_t esp = cpu->regs[REG_ESP] - 4;
+    memory_write(executor, SEG_SS, esp, 4, cpu->regs[insn->reg]);
+    cpu->regs[REG_ESP] = esp;
+    return STEP_DONE;
+}
+
+HANDLER(h_pop_reg32)
+{
+    struct cpu *cpu = executor->cpu;
+    if (!stack_is_32bit(cpu))
+        return h_pop_reg(executor, insn);
+    uint32_t value = memory_read(executor, SEG_SS, cpu->regs[REG_ESP], 4);
+    cpu->regs[REG_ESP] += 4;
+    cpu->regs[insn->reg] = value;
+    return STEP_DONE;
+}
+
+HANDLER(h_inc_reg32)
+{
+    struct cpu *cpu = executor->cpu;
+    cpu->regs[insn->reg] = alu_inc(&executor->flags, cpu->eflags, 4, cpu->regs[insn->reg]);
+    return STEP_DONE;
+}
+
+HANDLER(h_dec_reg32)
+{
+    struct cpu *cpu = executor->cpu;
+    cpu->regs[insn->reg] = alu_dec(&executor->flags, cpu->eflags, 4, cpu->regs[insn->reg]);
+    return STEP_DONE;
+}
+
+HANDLER(h_jcc32)
+{
+    struct cpu *cpu = executor->cpu;
+    if (condition_holds(executor, insn->sub)) {
+        uint32_t target = cpu->eip + insn->immediate;
+        if (target > cpu->segments[SEG_CS].limit)
+            x86_raise(executor->emulator, EXC_GP, 0);
+        cpu->eip = target;
     }
     return STEP_DONE;
+}
+
+static enum x86_step h_string(struct x86_executor *executor, const struct x86_instruction *insn)
+{
+    return execute_string(executor, insn);
+}
+
+static enum x86_step h_system(struct x86_executor *executor, const struct x86_instruction *insn)
+{
+    return execute_system(executor, insn);
+}
+
+/* Everything not named here (system instructions, invalid and unsupported
+ * opcodes) goes to execute_system, which raises #UD for the last two. */
+static const x86_handler handlers[OP_COUNT] = {
+    [OP_ALU_RM_REG] = h_alu_rm_reg, [OP_ALU_RM_IMM] = h_alu_rm_imm,
+    [OP_ALU_REG_RM] = h_alu_reg_rm, [OP_ALU_ACC_IMM] = h_alu_acc_imm,
+    [OP_TEST_RM_REG] = h_test_rm_reg, [OP_TEST_RM_IMM] = h_test_rm_imm,
+    [OP_TEST_ACC_IMM] = h_test_acc_imm, [OP_INC_REG] = h_inc_reg, [OP_DEC_REG] = h_dec_reg,
+    [OP_INC_RM] = h_inc_rm, [OP_DEC_RM] = h_dec_rm, [OP_NOT] = h_not, [OP_NEG] = h_neg,
+    [OP_SHIFT] = h_shift_imm, [OP_SHLD_IMM] = h_shift_imm, [OP_SHRD_IMM] = h_shift_imm,
+    [OP_SHIFT_CL] = h_shift_cl, [OP_SHLD_CL] = h_shift_cl, [OP_SHRD_CL] = h_shift_cl,
+    [OP_MUL] = h_multiply, [OP_IMUL_ACC] = h_multiply, [OP_DIV] = h_divide, [OP_IDIV] = h_divide,
+    [OP_IMUL_REG_RM] = h_imul_reg, [OP_IMUL_REG_RM_IMM] = h_imul_reg,
+    [OP_MOV_RM_REG] = h_mov_rm_reg, [OP_MOV_REG_RM] = h_mov_reg_rm, [OP_MOV_RM_IMM] = h_mov_rm_imm,
+    [OP_MOV_REG_IMM] = h_mov_reg_imm, [OP_MOV_ACC_MOFFS] = h_mov_acc_moffs,
+    [OP_MOV_MOFFS_ACC] = h_mov_moffs_acc, [OP_MOV_RM_SEG] = h_mov_rm_seg,
+    [OP_MOV_SEG_RM] = h_mov_seg_rm, [OP_LEA] = h_lea, [OP_MOVZX] = h_move_extend,
+    [OP_MOVSX] = h_move_extend, [OP_XCHG_RM_REG] = h_xchg_rm_reg,
+    [OP_XCHG_ACC_REG] = h_xchg_acc_reg, [OP_CMPXCHG] = h_cmpxchg, [OP_XADD] = h_xadd,
+    [OP_CMPXCHG8B] = h_cmpxchg8b, [OP_CBW] = h_convert, [OP_CWD] = h_convert,
+    [OP_BSWAP] = h_bswap, [OP_CMOVCC] = h_cmovcc, [OP_SETCC] = h_setcc,
+    [OP_BT_RM_REG] = h_bit_test, [OP_BT_RM_IMM] = h_bit_test, [OP_BSF] = h_bit_scan,
+    [OP_BSR] = h_bit_scan, [OP_XLAT] = h_xlat, [OP_SALC] = h_salc,
+    [OP_DAA] = h_decimal_adjust, [OP_DAS] = h_decimal_adjust, [OP_AAA] = h_decimal_adjust,
+    [OP_AAS] = h_decimal_adjust, [OP_AAM] = h_decimal_adjust, [OP_AAD] = h_decimal_adjust,
+    [OP_BOUND] = h_bound, [OP_ARPL] = h_arpl, [OP_NOP] = h_nop,
+    [OP_PUSH_REG] = h_push_reg, [OP_POP_REG] = h_pop_reg, [OP_PUSH_IMM] = h_push_imm,
+    [OP_PUSH_RM] = h_push_rm, [OP_POP_RM] = h_pop_rm, [OP_PUSH_SEG] = h_push_seg,
+    [OP_POP_SEG] = h_pop_seg, [OP_PUSHA] = h_pusha, [OP_POPA] = h_popa, [OP_ENTER] = h_enter,
+    [OP_LEAVE] = h_leave, [OP_JMP_REL] = h_jmp_rel, [OP_JCC] = h_jcc, [OP_CALL_REL] = h_call_rel,
+    [OP_CALL_RM] = h_call_rm, [OP_JMP_RM] = h_jmp_rm, [OP_RET_NEAR] = h_ret_near,
+    [OP_LOOP] = h_loop, [OP_LOOPE] = h_loop, [OP_LOOPNE] = h_loop, [OP_JCXZ] = h_loop,
+    [OP_CALL_FAR_IMM] = h_far_transfer, [OP_JMP_FAR_IMM] = h_far_transfer,
+    [OP_CALL_FAR_MEM] = h_far_transfer, [OP_JMP_FAR_MEM] = h_far_transfer,
+    [OP_LOAD_FAR_POINTER] = h_load_far_pointer, [OP_CLC] = h_clc, [OP_STC] = h_stc,
+    [OP_CMC] = h_cmc, [OP_CLD] = h_cld, [OP_STD] = h_std, [OP_SAHF] = h_sahf, [OP_LAHF] = h_lahf,
+    [OP_MOVS] = h_string, [OP_CMPS] = h_string, [OP_STOS] = h_string, [OP_LODS] = h_string,
+    [OP_SCAS] = h_string, [OP_INS] = h_string, [OP_OUTS] = h_string,
+};
+
+x86_handler x86_select_handler(const struct x86_instruction *insn)
+{
+    bool wide = insn->operand_size == 4, memory = insn->has_memory;
+    switch (insn->operation) {
+    case OP_MOV_REG_RM:
+        if (wide)
+            return memory ? h_mov_reg_mem32 : h_mov_reg_reg32;
+        break;
+    case OP_MOV_RM_REG:
+        if (wide)
+            return memory ? h_mov_mem_reg32 : h_mov_rm_reg32_reg;
+        break;
+    case OP_ALU_RM_REG:
+        if (wide && !memory)
+            return h_alu_reg_reg32;
+        break;
+    case OP_ALU_RM_IMM:
+        if (wide && !memory)
+            return h_alu_reg_imm32;
+        break;
+    case OP_PUSH_REG: if (wide) return h_push_reg32; break;
+    case OP_POP_REG: if (wide) return h_pop_reg32; break;
+    case OP_INC_REG: if (wide) return h_inc_reg32; break;
+    case OP_DEC_REG: if (wide) return h_dec_reg32; break;
+    case OP_JCC: if (wide) return h_jcc32; break;
+    }
+    if (insn->operation < OP_COUNT && handlers[insn->operation])
+        return handlers[insn->operation];
+    return h_system;
+}
+
+enum x86_step x86_execute(struct x86_executor *executor, const struct x86_instruction *insn)
+{
+    return x86_select_handler(insn)(executor, insn);
 }

@@ -42,6 +42,14 @@ enum x86_step {
 };
 
 /* Execute one decoded instruction (see the contract above). Faults longjmp. */
+typedef enum x86_step (*x86_handler)(struct x86_executor *executor,
+                                     const struct x86_instruction *insn);
+
+/* The handler for an instruction, specialised for its form where one
+ * exists; calling it is the same as x86_execute(). Callers that cache
+ * decoded instructions cache the handler with them. */
+x86_handler x86_select_handler(const struct x86_instruction *insn);
+
 enum x86_step x86_execute(struct x86_executor *executor, const struct x86_instruction *insn);
 
 /* Make cpu->eflags authoritative (before system.h reads it). */

@@ -16,16 +16,72 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "decode.h"
 #include "flags.h"
 
-/* ADD OR ADC SBB AND SUB XOR CMP (enum x86_alu). Returns the result; CMP
- * returns it too (the caller does not store it). */
-uint32_t alu_binary(struct lazy_flags *flags, uint32_t eflags, unsigned operation,
-                    unsigned size, uint32_t destination, uint32_t source);
+/* The hot ones - ADD OR ADC SBB AND SUB XOR CMP (enum x86_alu; CMP returns
+ * the difference, the caller does not store it), INC DEC NEG - are inline:
+ * the executor runs them for most guest instructions. */
+static inline uint32_t alu_binary(struct lazy_flags *flags, uint32_t eflags, unsigned operation,
+                    unsigned size, uint32_t destination, uint32_t source)
+{
+    uint32_t mask = size_mask(size);
+    uint32_t a = destination & mask, b = source & mask, result, carry;
+    switch (operation) {
+    case ALU_ADD:
+        result = (a + b) & mask;
+        flags_record(flags, FLAGS_ADD, size, result, a, b);
+        return result;
+    case ALU_ADC:
+        carry = flags_carry(flags, eflags);
+        result = (a + b + carry) & mask;
+        flags_record(flags, carry ? FLAGS_ADC : FLAGS_ADD, size, result, a, b);
+        return result;
+    case ALU_SBB:
+        carry = flags_carry(flags, eflags);
+        result = (a - b - carry) & mask;
+        flags_record(flags, carry ? FLAGS_SBB : FLAGS_SUB, size, result, a, b);
+        return result;
+    case ALU_SUB:
+    case ALU_CMP:
+        result = (a - b) & mask;
+        flags_record(flags, FLAGS_SUB, size, result, a, b);
+        return result;
+    case ALU_OR: result = a | b; break;
+    case ALU_AND: result = a & b; break;
+    default: result = a ^ b; break;
+    }
+    /* Logic: CF = OF = 0, SF ZF PF from the result, AF undefined (we clear it). */
+    flags_record(flags, FLAGS_LOGIC, size, result, a, b);
+    return result;
+}
 
-uint32_t alu_inc(struct lazy_flags *flags, uint32_t eflags, unsigned size, uint32_t value);
-uint32_t alu_dec(struct lazy_flags *flags, uint32_t eflags, unsigned size, uint32_t value);
-uint32_t alu_neg(struct lazy_flags *flags, unsigned size, uint32_t value);
+/* INC/DEC leave CF alone (SDM vol. 2, INC): carry the old CF along. */
+static inline uint32_t alu_inc(struct lazy_flags *flags, uint32_t eflags, unsigned size, uint32_t value)
+{
+    uint32_t carry = flags_carry(flags, eflags) ? EFLAGS_CF : 0;
+    uint32_t mask = size_mask(size), result = (value + 1) & mask;
+    flags_record(flags, FLAGS_INC, size, result, value & mask, 1);
+    flags->explicit_bits = carry;
+    return result;
+}
+
+static inline uint32_t alu_dec(struct lazy_flags *flags, uint32_t eflags, unsigned size, uint32_t value)
+{
+    uint32_t carry = flags_carry(flags, eflags) ? EFLAGS_CF : 0;
+    uint32_t mask = size_mask(size), result = (value - 1) & mask;
+    flags_record(flags, FLAGS_DEC, size, result, value & mask, 1);
+    flags->explicit_bits = carry;
+    return result;
+}
+
+/* NEG is 0 - value: CF = (value != 0), the rest as SUB (SDM vol. 2, NEG). */
+static inline uint32_t alu_neg(struct lazy_flags *flags, unsigned size, uint32_t value)
+{
+    uint32_t mask = size_mask(size), result = (0u - value) & mask;
+    flags_record(flags, FLAGS_SUB, size, result, 0, value & mask);
+    return result;
+}
 
 /* ROL ROR RCL RCR SHL SHR SAL SAR (enum x86_shift); count is the raw CL or
  * immediate, masked here to 5 bits. A masked count of 0 changes nothing. */

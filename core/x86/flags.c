@@ -76,30 +76,8 @@ uint32_t flags_compute(const struct lazy_flags *flags, uint32_t eflags)
     return out;
 }
 
-/* After SUB/CMP the conditions are plain comparisons of the operands; this
- * is the common Jcc-after-CMP case, so it is worth not building EFLAGS. */
-static bool compare_condition(const struct lazy_flags *flags, unsigned condition)
+bool flags_condition_slow(const struct lazy_flags *flags, uint32_t eflags, unsigned condition)
 {
-    uint32_t a = flags->operand1, b = flags->operand2;
-    int32_t sa = (int32_t)sign_extend(a, flags->size), sb = (int32_t)sign_extend(b, flags->size);
-    switch (condition >> 1) {
-    case CC_B >> 1: return (a < b) ^ (condition & 1);
-    case CC_E >> 1: return (a == b) ^ (condition & 1);
-    case CC_BE >> 1: return (a <= b) ^ (condition & 1);
-    case CC_L >> 1: return (sa < sb) ^ (condition & 1);
-    case CC_LE >> 1: return (sa <= sb) ^ (condition & 1);
-    default: return false;
-    }
-}
-
-bool flags_condition(const struct lazy_flags *flags, uint32_t eflags, unsigned condition)
-{
-    if (flags->operation == FLAGS_SUB) {
-        unsigned pair = condition >> 1;
-        if (pair == (CC_B >> 1) || pair == (CC_E >> 1) || pair == (CC_BE >> 1) ||
-            pair == (CC_L >> 1) || pair == (CC_LE >> 1))
-            return compare_condition(flags, condition);
-    }
     uint32_t f = flags_compute(flags, eflags);
     bool of = f & EFLAGS_OF, sf = f & EFLAGS_SF, zf = f & EFLAGS_ZF, cf = f & EFLAGS_CF;
     bool value;

@@ -81,8 +81,42 @@ uint32_t flags_compute(const struct lazy_flags *flags, uint32_t eflags);
 /* Just CF (cheap: ADC/SBB/RCL/RCR/INC need it). */
 bool flags_carry(const struct lazy_flags *flags, uint32_t eflags);
 
-/* Evaluate a condition code (SDM vol. 1, appendix B). */
-bool flags_condition(const struct lazy_flags *flags, uint32_t eflags, unsigned condition);
+/* Evaluate a condition code (SDM vol. 1, appendix B): the general case. */
+bool flags_condition_slow(const struct lazy_flags *flags, uint32_t eflags, unsigned condition);
+
+/* After SUB/CMP most conditions are plain comparisons of the operands, and
+ * after a logic operation (CF = OF = 0) they depend only on the result: the
+ * common Jcc-after-CMP/TEST cases need no EFLAGS at all. */
+static inline bool flags_condition(const struct lazy_flags *flags, uint32_t eflags,
+                                   unsigned condition)
+{
+    bool negate = condition & 1;
+    if (flags->operation == FLAGS_SUB) {
+        uint32_t a = flags->operand1, b = flags->operand2;
+        switch (condition >> 1) {
+        case CC_B >> 1: return (a < b) != negate;
+        case CC_E >> 1: return (a == b) != negate;
+        case CC_BE >> 1: return (a <= b) != negate;
+        case CC_L >> 1:
+            return ((int32_t)sign_extend(a, flags->size) < (int32_t)sign_extend(b, flags->size)) != negate;
+        case CC_LE >> 1:
+            return ((int32_t)sign_extend(a, flags->size) <= (int32_t)sign_extend(b, flags->size)) != negate;
+        default: break;
+        }
+    } else if (flags->operation == FLAGS_LOGIC) {
+        uint32_t r = flags->result;
+        bool negative = r & size_sign_bit(flags->size);
+        switch (condition >> 1) {
+        case CC_E >> 1: return (r == 0) != negate;
+        case CC_S >> 1: return negative != negate;
+        case CC_L >> 1: return negative != negate;                 /* SF != OF, OF = 0 */
+        case CC_LE >> 1: return (r == 0 || negative) != negate;
+        case CC_BE >> 1: return (r == 0) != negate;                /* CF = 0 */
+        default: break;
+        }
+    }
+    return flags_condition_slow(flags, eflags, condition);
+}
 
 /* Write the computed flags into *eflags and mark them known. */
 static inline void flags_materialize(struct lazy_flags *flags, uint32_t *eflags)

@@ -43,6 +43,7 @@ bool code_cache_insert(struct code_cache *cache, uint32_t physical,
         return false;
     struct code_slot *slot = &page->slots[physical & (PAGE_SIZE - 1)];
     slot->insn = *insn;
+    slot->handler = x86_select_handler(insn);
     slot->generation = page->generation;
     return !page_is_marked;
 }

@@ -28,12 +28,14 @@
 
 #include "core/mem.h"
 #include "core/x86/decode.h"
+#include "core/x86/execute.h"
 
 #define CODE_PAGE_MAX_INVALIDATIONS 256
 
 struct code_slot {
     struct x86_instruction insn;
     uint32_t generation;         /* valid if equal to the page's generation */
+    x86_handler handler;         /* x86_select_handler(&insn), chosen once */
 };
 
 struct code_page {
@@ -54,8 +56,8 @@ void code_cache_destroy(struct code_cache *cache);
 
 /* The cached instruction at a physical address, or NULL. The caller still
  * checks the CS limit and CS.D against it. */
-static inline const struct x86_instruction *code_cache_lookup(const struct code_cache *cache,
-                                                              uint32_t physical)
+static inline const struct code_slot *code_cache_lookup(const struct code_cache *cache,
+                                                       uint32_t physical)
 {
     uint32_t frame = physical >> PAGE_SHIFT;
     if (frame >= cache->frame_count)
@@ -64,7 +66,14 @@ static inline const struct x86_instruction *code_cache_lookup(const struct code_
     if (!page)
         return NULL;
     const struct code_slot *slot = &page->slots[physical & (PAGE_SIZE - 1)];
-    return slot->generation == page->generation ? &slot->insn : NULL;
+    return slot->generation == page->generation ? slot : NULL;
+}
+
+/* The page table for a physical address, or NULL. */
+static inline struct code_page *code_cache_page(const struct code_cache *cache, uint32_t physical)
+{
+    uint32_t frame = physical >> PAGE_SHIFT;
+    return frame < cache->frame_count ? cache->pages[frame] : NULL;
 }
 
 /* Store a decoded instruction that lies entirely in the page of `physical`.

@@ -24,14 +24,46 @@
 /* How often (in instructions) the loop reads the clock. */
 #define CLOCK_CHECK_INTERVAL 4096u
 
+/*
+ * The fetch cursor remembers the code page of the last fetch, so that the
+ * next instruction in the same linear page is found with one index - no TLB
+ * or page-table lookups. It is valid while CS and the linear-to-physical
+ * mapping cannot have changed: straight-line code and near branches. Every
+ * instruction that can change CS, CPL, paging or the TLB (far transfers,
+ * IRET, INT, SYSENTER/SYSEXIT, MOV CR, INVLPG, LMSW, CLTS, task switches),
+ * every fault and every interrupt forgets it. Writes to the page are caught
+ * by the per-slot generation check, as for any cached instruction.
+ */
+struct fetch_cursor {
+    uint32_t linear_page;        /* TLB_INVALID: no cursor */
+    uint32_t cs_base, cs_limit;
+    uint32_t cs_limit_fast;      /* EIP up to here: any instruction is inside the limit */
+    bool cs32;
+    struct code_page *page;
+};
+
 struct interp {
     struct emulator emulator;
+    struct fetch_cursor cursor;
     struct x86_executor executor;
     struct code_cache cache;
     struct stats_counter *port_counters[65536];
     struct stats_counter *inject_counters[256];
     uint32_t until_clock_check;
 };
+
+static void forget_cursor(struct interp *interp)
+{
+    interp->cursor.linear_page = TLB_INVALID;
+}
+
+/* The countdown to the next clock check doubles as the retired-instruction
+ * counter: fold what it counted into the statistics. */
+static void count_retired(struct interp *interp, struct vm *vm)
+{
+    vm->stats.guest_instructions += CLOCK_CHECK_INTERVAL - interp->until_clock_check;
+    interp->until_clock_check = CLOCK_CHECK_INTERVAL;
+}
 
 static const char *const exception_names[32] = {
     "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#CSO", "#TS", "#NP",
@@ -141,6 +173,8 @@ static bool deliver_fault(struct interp *interp, struct vm *vm)
 {
     struct emulator *emulator = &interp->emulator;
     x86_executor_sync_flags(&interp->executor);
+    forget_cursor(interp);
+    count_retired(interp, vm);
     vm->cpu.eip = emulator->instruction_eip;
     count_exception(interp, vm, emulator->fault_vector);
     return x86_deliver_event(emulator, emulator->fault_vector, EVENT_FAULT,
@@ -179,7 +213,32 @@ static bool code_physical(struct interp *interp, uint32_t linear, bool user, uin
     return true;
 }
 
-static const struct x86_instruction *fetch(struct interp *interp, struct x86_instruction *scratch)
+/* Operations after which the fetch cursor may be wrong (see struct fetch_cursor). */
+static const bool changes_fetch_context[OP_COUNT] = {
+    [OP_CALL_FAR_IMM] = true, [OP_JMP_FAR_IMM] = true, [OP_CALL_FAR_MEM] = true,
+    [OP_JMP_FAR_MEM] = true, [OP_RET_FAR] = true, [OP_IRET] = true, [OP_INT3] = true,
+    [OP_INT] = true, [OP_INTO] = true, [OP_SYSENTER] = true, [OP_SYSEXIT] = true,
+    [OP_MOV_CR_REG] = true, [OP_INVLPG] = true, [OP_LMSW] = true, [OP_CLTS] = true,
+    [OP_HLT] = true, [OP_LTR] = true, [OP_LLDT] = true, [OP_MOV_SEG_RM] = true,
+    [OP_POP_SEG] = true, [OP_LOAD_FAR_POINTER] = true, [OP_WRMSR] = true,
+};
+
+static void set_cursor(struct interp *interp, uint32_t linear, uint32_t physical)
+{
+    const struct segment *cs = &interp->executor.cpu->segments[SEG_CS];
+    struct code_page *page = code_cache_page(&interp->cache, physical);
+    if (!page || page->uncacheable)
+        return;
+    interp->cursor.linear_page = linear >> PAGE_SHIFT;
+    interp->cursor.cs_base = cs->base;
+    interp->cursor.cs_limit = cs->limit;
+    interp->cursor.cs_limit_fast = cs->limit >= X86_MAX_INSTRUCTION_LENGTH - 1
+                                       ? cs->limit - (X86_MAX_INSTRUCTION_LENGTH - 1) : 0;
+    interp->cursor.cs32 = cs->attributes & SEG_ATTR_DB;
+    interp->cursor.page = page;
+}
+
+static const struct code_slot *fetch_slow(struct interp *interp, struct code_slot *scratch)
 {
     struct cpu *cpu = interp->executor.cpu;
     const struct segment *cs = &cpu->segments[SEG_CS];
@@ -188,12 +247,15 @@ static const struct x86_instruction *fetch(struct interp *interp, struct x86_ins
     uint32_t eip = cpu->eip, linear = cs->base + eip, physical;
 
     if (code_physical(interp, linear, user, &physical)) {
-        const struct x86_instruction *cached = code_cache_lookup(&interp->cache, physical);
-        if (cached && cached->default_32bit == big && eip <= cs->limit &&
-            cs->limit - eip >= cached->length - 1u)
+        const struct code_slot *cached = code_cache_lookup(&interp->cache, physical);
+        if (cached && cached->insn.default_32bit == big && eip <= cs->limit &&
+            cs->limit - eip >= cached->insn.length - 1u) {
+            set_cursor(interp, linear, physical);
             return cached;
+        }
     }
-    const struct x86_instruction *insn = decode_slow(interp, eip, big, scratch);
+    const struct x86_instruction *insn = decode_slow(interp, eip, big, &scratch->insn);
+    scratch->handler = x86_select_handler(insn);
     /* Cache only instructions inside one page whose frame the TLB now knows. */
     if ((linear & (PAGE_SIZE - 1)) + insn->length <= PAGE_SIZE &&
         code_physical(interp, linear, user, &physical)) {
@@ -203,17 +265,42 @@ static const struct x86_instruction *fetch(struct interp *interp, struct x86_ins
             *flags |= PAGE_FLAG_CODE;
             tlb_forget_writes_to_physical_page(&interp->emulator.tlb, physical & ~(PAGE_SIZE - 1));
         }
+        set_cursor(interp, linear, physical);
     }
-    return insn;
+    return scratch;
+}
+
+static inline const struct code_slot *fetch(struct interp *interp, struct code_slot *scratch)
+{
+    const struct fetch_cursor *cursor = &interp->cursor;
+    uint32_t eip = interp->executor.cpu->eip;
+    uint32_t linear = cursor->cs_base + eip;
+    if (linear >> PAGE_SHIFT == cursor->linear_page) {
+        const struct code_slot *slot = &cursor->page->slots[linear & (PAGE_SIZE - 1)];
+        if (slot->generation == cursor->page->generation && slot->insn.default_32bit == cursor->cs32 &&
+            (eip <= cursor->cs_limit_fast ||
+             (eip <= cursor->cs_limit && cursor->cs_limit - eip >= slot->insn.length - 1u)))
+            return slot;
+    }
+    return fetch_slow(interp, scratch);
 }
 
 /* ---- the loop ------------------------------------------------------------------ */
 
 /* Checks made every CLOCK_CHECK_INTERVAL instructions. Returns true to leave. */
-static bool periodic_check(struct interp *interp, struct vm *vm, enum vm_exit *exit)
+/* Checks made every CLOCK_CHECK_INTERVAL instructions, and on entry
+ * without the clock: each run() executes at least one interval, so a
+ * deadline that is already past when run() starts cannot stop all progress.
+ * Returns true to leave run(). */
+static bool periodic_check(struct interp *interp, struct vm *vm, bool check_clock,
+                           enum vm_exit *exit)
 {
-    interp->until_clock_check = CLOCK_CHECK_INTERVAL;
-    if (stats_now_ns() >= vm->deadline_ns) {
+    count_retired(interp, vm);
+    if (atomic_load_explicit(&vm->stop_requested, memory_order_relaxed)) {
+        *exit = VM_EXIT_STOP;
+        return true;
+    }
+    if (check_clock && stats_now_ns() >= vm->deadline_ns) {
         *exit = VM_EXIT_DEADLINE;
         return true;
     }
@@ -227,53 +314,71 @@ static bool periodic_check(struct interp *interp, struct vm *vm, enum vm_exit *e
     return false;
 }
 
+/* Between instructions: take a pending external interrupt (SDM vol. 3, 6.9). */
+static bool take_interrupt(struct interp *interp, struct vm *vm, enum vm_exit *exit)
+{
+    int vector = vm_acknowledge_interrupt(vm);
+    forget_cursor(interp);
+    x86_executor_sync_flags(&interp->executor);
+    vm->cpu.halted = false;
+    count_interrupt(interp, vm, vector);
+    if (!x86_deliver_event(&interp->emulator, vector, EVENT_EXTERNAL, false, 0)) {
+        *exit = triple_fault(interp, vm);
+        return true;
+    }
+    return false;
+}
+
+/*
+ * The hot loop. The stop request and the clock are looked at every
+ * CLOCK_CHECK_INTERVAL instructions (a few tens of microseconds), the
+ * interrupt line before every instruction.
+ */
 static enum vm_exit run_instructions(struct interp *interp, struct vm *vm)
 {
     struct cpu *cpu = &vm->cpu;
     struct emulator *emulator = &interp->emulator;
     struct x86_executor *executor = &interp->executor;
-    struct x86_instruction scratch;
+    struct code_slot scratch;
     enum vm_exit exit;
 
+    if (periodic_check(interp, vm, false, &exit))
+        return exit;
     for (;;) {
-        if (atomic_load_explicit(&vm->stop_requested, memory_order_relaxed)) {
-            exit = VM_EXIT_STOP;
+        if (vm_interrupt_deliverable(vm) && take_interrupt(interp, vm, &exit))
             break;
-        }
-        if (--interp->until_clock_check == 0 && periodic_check(interp, vm, &exit))
-            break;
-        if (vm_interrupt_deliverable(vm)) {
-            int vector = vm_acknowledge_interrupt(vm);
-            x86_executor_sync_flags(executor);
-            cpu->halted = false;
-            count_interrupt(interp, vm, vector);
-            if (!x86_deliver_event(emulator, vector, EVENT_EXTERNAL, false, 0)) {
-                exit = triple_fault(interp, vm);
-                break;
-            }
-        }
         if (cpu->halted) {
             exit = VM_EXIT_HALT;
             break;
         }
-
-        bool shadowed = cpu->interrupt_shadow;
-        emulator->instruction_eip = cpu->eip;
-        const struct x86_instruction *insn = fetch(interp, &scratch);
-        cpu->eip += insn->length;
-        if (!insn->default_32bit)
-            cpu->eip &= 0xffff;              /* 16-bit code segment: IP wraps */
-        enum x86_step step = x86_execute(executor, insn);
-        vm->stats.guest_instructions++;
-        /* The shadow of STI / MOV SS covers exactly one instruction. */
-        if (shadowed)
-            cpu->interrupt_shadow = false;
-        if (step == STEP_SHUTDOWN) {
-            exit = triple_fault(interp, vm);
-            break;
-        }
-        /* STEP_HALT: loop once more so a pending interrupt wakes the CPU at once. */
+        do {
+            bool shadowed = cpu->interrupt_shadow;
+            emulator->instruction_eip = cpu->eip;
+            const struct code_slot *slot = fetch(interp, &scratch);
+            const struct x86_instruction *insn = &slot->insn;
+            cpu->eip += insn->length;
+            if (!insn->default_32bit)
+                cpu->eip &= 0xffff;          /* 16-bit code segment: IP wraps */
+            enum x86_step step = slot->handler(executor, insn);
+            /* The shadow of STI / MOV SS covers exactly one instruction. */
+            if (shadowed)
+                cpu->interrupt_shadow = false;
+            if (changes_fetch_context[insn->operation])
+                forget_cursor(interp);
+            if (step == STEP_SHUTDOWN) {
+                exit = triple_fault(interp, vm);
+                goto out;
+            }
+            if (--interp->until_clock_check == 0 && periodic_check(interp, vm, true, &exit))
+                goto out;
+            /* STEP_HALT: cpu->halted is set; the outer loop takes a pending
+             * interrupt at once or returns VM_EXIT_HALT. */
+            if (step != STEP_DONE)
+                break;
+        } while (!vm_interrupt_deliverable(vm));
     }
+out:
+    count_retired(interp, vm);
     return exit;
 }
 
@@ -284,6 +389,7 @@ static enum vm_exit interp_run(struct vm *vm)
     enum vm_exit exit;
 
     interp->emulator.fault = &landing;
+    forget_cursor(interp);            /* the core may have changed anything */
     if (setjmp(landing) != 0) {
         if (!deliver_fault(interp, vm)) {
             exit = triple_fault(interp, vm);

@@ -569,21 +569,25 @@ Test(alu, bit_test_register_forms_match_host)
 
 /* ---- conditions ---------------------------------------------------------------- */
 
-/* The CMP fast path of flags_condition must agree with the generic flags. */
+/* The inline fast paths of flags_condition (after CMP/SUB and after logic
+ * operations) must agree with the flags computed in full. */
 Test(flags, condition_fast_path_agrees_with_materialized_flags)
 {
-    for (unsigned s = 0; s < 3; s++)
-        for (unsigned i = 0; i < OPERAND_COUNT; i++)
-            for (unsigned j = 0; j < OPERAND_COUNT; j++)
-                for (unsigned cc = 0; cc < 16; cc++) {
-                    unsigned size = sizes[s];
-                    struct lazy_flags lazy = known_flags();
-                    alu_binary(&lazy, EFLAGS_FIXED, ALU_CMP, size, operand(i), operand(j));
-                    bool fast = flags_condition(&lazy, EFLAGS_FIXED, cc);
-                    struct lazy_flags known = known_flags();
-                    uint32_t eflags = materialized(&lazy, EFLAGS_FIXED);
-                    cr_assert_eq(fast, flags_condition(&known, eflags, cc), "cc %u", cc);
-                }
+    static const unsigned operations[] = { ALU_CMP, ALU_SUB, ALU_AND, ALU_OR, ALU_XOR, ALU_ADD };
+    for (unsigned o = 0; o < sizeof operations / sizeof operations[0]; o++)
+        for (unsigned s = 0; s < 3; s++)
+            for (unsigned i = 0; i < OPERAND_COUNT; i++)
+                for (unsigned j = 0; j < OPERAND_COUNT; j++)
+                    for (unsigned cc = 0; cc < 16; cc++) {
+                        unsigned size = sizes[s];
+                        struct lazy_flags lazy = known_flags();
+                        alu_binary(&lazy, EFLAGS_FIXED, operations[o], size, operand(i), operand(j));
+                        bool fast = flags_condition(&lazy, EFLAGS_FIXED, cc);
+                        struct lazy_flags known = known_flags();
+                        uint32_t eflags = materialized(&lazy, EFLAGS_FIXED);
+                        cr_assert_eq(fast, flags_condition_slow(&known, eflags, cc),
+                                     "op %u size %u cc %u", operations[o], size, cc);
+                    }
 }
 
 /* A CMP on the host followed by SETcc gives the condition directly. */
