@@ -69,6 +69,7 @@ test: all unit-tests guest-tests
 	@tests/switch/run.sh
 	@tests/hvm/run.sh
 	@tests/dashboard/run.sh
+	@tests/trapemu/run.sh
 	@tests/cli/run.sh
 	@echo "make test: all suites passed"
 

@@ -1,0 +1,391 @@
+/*
+ * shadow.c - shadow paging for direct execution (see shadow.h for the
+ * rules; the citations are to SDM vol. 3, chapter 4 "Paging").
+ */
+#include "core/direct/shadow.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/x86/system.h"
+
+#define FRAME_DIRECTORY        1u   /* the page directory of the current CR3 */
+#define FRAME_TABLE            2u   /* a page table reached from it */
+#define FRAME_MAPPED_WRITABLE  4u   /* mapped writable somewhere since the last flush */
+
+#define REGION_NONE    (-1)
+#define REGION_SEVERAL (-2)
+
+#define PDE_PRESENT 1u
+#define PDE_LARGE   (1u << 7)       /* PS: a 4 MiB page when CR4.PSE (4.3) */
+#define LEGACY_HOLE_START 0xA0000u
+#define LEGACY_HOLE_END   0x100000u
+
+static void forget_exactness(struct shadow *shadow);
+
+static struct stats_counter *row(struct shadow *shadow, const char *reason)
+{
+    return stats_counter(shadow->stats, "shadow", reason);
+}
+
+int shadow_init(struct shadow *shadow, struct emulator *emulator, const struct shadow_ops *ops,
+                uint32_t lowest_mappable, struct stats *stats)
+{
+    memset(shadow, 0, sizeof *shadow);
+    shadow->ops = *ops;
+    shadow->emulator = emulator;
+    shadow->lowest_mappable = lowest_mappable;
+    shadow->frame_count = emulator->ram->size >> 12;
+    shadow->frame_flags = calloc(shadow->frame_count, 1);
+    shadow->table_region = malloc(shadow->frame_count * sizeof *shadow->table_region);
+    if (!shadow->frame_flags || !shadow->table_region) {
+        shadow_destroy(shadow);
+        return -1;
+    }
+    for (uint32_t i = 0; i < shadow->frame_count; i++)
+        shadow->table_region[i] = REGION_NONE;
+    shadow->stats = stats;
+    shadow->privileged_exact = true;
+    shadow->hidden_faults = row(shadow, "shadow-pf");
+    shadow->dirty_faults = row(shadow, "dirty");
+    shadow->flushes = row(shadow, "shadow-flush");
+    shadow->cr3_switches = row(shadow, "cr3-switch");
+    shadow->invlpgs = row(shadow, "invlpg");
+    shadow->pt_writes = row(shadow, "pt-write");
+    shadow->revocations = row(shadow, "cpl3-revoke");
+    shadow->regrants = row(shadow, "cpl0-regrant");
+    shadow->emulated = row(shadow, "emulated-access");
+    return 0;
+}
+
+void shadow_destroy(struct shadow *shadow)
+{
+    free(shadow->frame_flags);
+    free(shadow->table_region);
+    free(shadow->privileged);
+    shadow->frame_flags = NULL;
+    shadow->table_region = NULL;
+    shadow->privileged = NULL;
+}
+
+/* ---- dropping mappings ------------------------------------------------------ */
+
+void shadow_flush(struct shadow *shadow)
+{
+    shadow->ops.unmap(shadow->ops.context, 0, 1ull << 32);
+    memset(shadow->frame_flags, 0, shadow->frame_count);
+    for (uint32_t i = 0; i < shadow->frame_count; i++)
+        shadow->table_region[i] = REGION_NONE;
+    shadow->privileged_count = shadow->privileged_sorted = 0;
+    shadow->privileged_exact = true;
+    shadow->privileged_revoked = false;
+    x86_tlb_flush_all(shadow->emulator);
+    stats_count(shadow->flushes, 0);
+}
+
+void shadow_invalidate_page(struct shadow *shadow, uint32_t linear)
+{
+    /* A 4 MiB page is one TLB entry: INVLPG drops all of it (4.10.4.1). */
+    shadow->ops.unmap(shadow->ops.context, linear & ~0x3fffffu, 0x400000);
+    forget_exactness(shadow);
+    stats_count(shadow->invlpgs, 0);
+}
+
+/* Some mapping was dropped: the privileged list may name pages that are
+ * no longer mapped as it says. Still good for revoking (unmapping more is
+ * harmless), never again for re-granting. */
+static void forget_exactness(struct shadow *shadow)
+{
+    shadow->privileged_exact = false;
+    if (shadow->privileged_revoked) {
+        shadow->privileged_count = shadow->privileged_sorted = 0;   /* all unmapped already */
+        shadow->privileged_revoked = false;
+        shadow->privileged_exact = true;
+    }
+}
+
+static int compare_pages(const void *a, const void *b)
+{
+    const struct shadow_privileged_page *x = a, *y = b;
+    if (x->page != y->page)
+        return (x->page > y->page) - (x->page < y->page);
+    return (x->rights > y->rights) - (x->rights < y->rights);  /* the later, wider mapping last */
+}
+
+/* Runs of entries with consecutive linear pages (and, to give rights back,
+ * consecutive frames and the same rights) go to the host in one call. */
+static uint32_t run_length(const struct shadow_privileged_page *pages, uint32_t i, uint32_t n,
+                           bool same_frames)
+{
+    uint32_t j = i + 1;
+    while (j < n && pages[j].page == pages[j - 1].page + 1 &&
+           (!same_frames || (pages[j].physical == pages[j - 1].physical + 1 &&
+                             pages[j].rights == pages[i].rights)))
+        j++;
+    return j - i;
+}
+
+/* Sort by page and keep one entry per page, the last one mapped (the
+ * widest: a dirty fault upgrades read-only to read-write). Only entries
+ * added since the last sort need work, so a kernel that touches the same
+ * pages on every system call pays for the sort once. */
+static uint32_t sort_privileged(struct shadow *shadow)
+{
+    struct shadow_privileged_page *pages = shadow->privileged;
+    uint32_t n = shadow->privileged_count;
+    if (shadow->privileged_sorted == n)
+        return n;
+    qsort(pages, n, sizeof *pages, compare_pages);
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (kept && pages[kept - 1].page == pages[i].page)
+            kept--;
+        pages[kept++] = pages[i];
+    }
+    shadow->privileged_count = shadow->privileged_sorted = kept;
+    return kept;
+}
+
+/* Entering CPL 3: take away what only the guest kernel may touch (U/S and
+ * R/W with CR0.WP, SDM vol. 3, 4.6). */
+static void revoke_privileged(struct shadow *shadow)
+{
+    uint32_t n = shadow->privileged_count;
+    if (n == 0)
+        return;
+    struct shadow_privileged_page *pages = shadow->privileged;
+    n = sort_privileged(shadow);
+    /* One call over the whole span: pages in between lose their rights
+     * too, which only costs them a hidden fault if they are touched. */
+    uint32_t first = pages[0].page, span = pages[n - 1].page - first + 1;
+    if (shadow->ops.protect(shadow->ops.context, first << 12, span << 12, 0) < 0)
+        for (uint32_t i = 0; i < n;) {
+            uint32_t length = run_length(pages, i, n, false);
+            shadow->ops.unmap(shadow->ops.context, (uint64_t)pages[i].page << 12,
+                              (uint64_t)length << 12);
+            i += length;
+        }
+    if (shadow->privileged_exact)
+        shadow->privileged_revoked = true;
+    else
+        shadow->privileged_count = shadow->privileged_sorted = 0;
+    shadow->privileged_exact = true;
+    stats_count(shadow->revocations, 0);
+}
+
+/* Leaving CPL 3 with nothing invalidated since: give the kernel its pages
+ * back at once (they would otherwise come back one hidden fault each). */
+static void regrant_privileged(struct shadow *shadow)
+{
+    struct shadow_privileged_page *pages = shadow->privileged;
+    uint32_t n = shadow->privileged_count;
+    shadow->privileged_revoked = false;
+    for (uint32_t i = 0; i < n;) {
+        uint32_t length = run_length(pages, i, n, true);
+        if (shadow->ops.protect(shadow->ops.context, pages[i].page << 12, length << 12,
+                                pages[i].rights) < 0 &&
+            shadow->ops.map(shadow->ops.context, pages[i].page << 12, pages[i].physical << 12,
+                            length << 12, pages[i].rights) < 0)
+            shadow->privileged_exact = false;  /* some stay inaccessible: fault them in */
+        i += length;
+    }
+    stats_count(shadow->regrants, 0);
+}
+
+static void remember_privileged(struct shadow *shadow, uint32_t linear, uint32_t physical,
+                                int rights)
+{
+    if (shadow->privileged_count == shadow->privileged_capacity) {
+        uint32_t capacity = shadow->privileged_capacity ? shadow->privileged_capacity * 2 : 256;
+        struct shadow_privileged_page *pages =
+            realloc(shadow->privileged, capacity * sizeof *pages);
+        if (!pages) {
+            shadow_flush(shadow);     /* cannot remember it: forget everything instead */
+            return;
+        }
+        shadow->privileged = pages;
+        shadow->privileged_capacity = capacity;
+    }
+    shadow->privileged[shadow->privileged_count++] =
+        (struct shadow_privileged_page){linear >> 12, physical >> 12, rights};
+}
+
+/* ---- following the CPU ---------------------------------------------------------- */
+
+/* Paging off: linear = physical, every RAM page mapped at once. */
+static void map_physical_identity(struct shadow *shadow)
+{
+    uint32_t size = shadow->emulator->ram->size;
+    uint32_t low = shadow->lowest_mappable;
+    uint32_t hole = size < LEGACY_HOLE_START ? size : LEGACY_HOLE_START;
+    int rw = SHADOW_READ | SHADOW_WRITE;
+    if (low < hole)
+        shadow->ops.map(shadow->ops.context, low, low, hole - low, rw);
+    if (size > LEGACY_HOLE_END)
+        shadow->ops.map(shadow->ops.context, LEGACY_HOLE_END, LEGACY_HOLE_END,
+                        size - LEGACY_HOLE_END, rw);
+}
+
+void shadow_follow_cpu(struct shadow *shadow)
+{
+    const struct cpu *cpu = shadow->emulator->cpu;
+    bool paging = cpu->cr0 & CR0_PG, wp = cpu->cr0 & CR0_WP, pse = cpu->cr4 & CR4_PSE;
+    bool same_mode = shadow->valid && paging == shadow->paging && wp == shadow->write_protect &&
+                     pse == shadow->large_pages;
+    if (!same_mode || (paging && cpu->cr3 != shadow->cr3)) {
+        shadow_flush(shadow);
+        if (same_mode)
+            stats_count(shadow->cr3_switches, 0);
+        shadow->valid = true;
+        shadow->paging = paging;
+        shadow->write_protect = wp;
+        shadow->large_pages = pse;
+        shadow->cr3 = cpu->cr3;
+        if (!paging)
+            map_physical_identity(shadow);
+    }
+    unsigned cpl = cpu_cpl(cpu);
+    if (cpl == 3 && shadow->cpl != 3)
+        revoke_privileged(shadow);
+    else if (cpl != 3 && shadow->privileged_revoked)
+        regrant_privileged(shadow);
+    shadow->cpl = cpl;
+}
+
+/* ---- page faults --------------------------------------------------------------- */
+
+static uint32_t read_physical32(struct shadow *shadow, uint32_t physical)
+{
+    uint8_t *p = guest_ram_pointer(shadow->emulator->ram, physical);
+    uint32_t value = 0;
+    if (p)
+        memcpy(&value, p, sizeof value);
+    return value;
+}
+
+/* Mark a frame as part of the guest's paging structure. If it was mapped
+ * writable before, some mapping lets the guest edit it unseen: flush. */
+static void mark_frame(struct shadow *shadow, uint32_t physical, uint8_t kind, int region)
+{
+    uint32_t frame = physical >> 12;
+    if (frame >= shadow->frame_count)
+        return;
+    uint8_t *flags = &shadow->frame_flags[frame];
+    bool known = *flags & kind;
+    if (!known && (*flags & FRAME_MAPPED_WRITABLE))
+        shadow_flush(shadow);
+    shadow->frame_flags[frame] |= kind;
+    if (kind == FRAME_TABLE) {
+        int16_t *mapped = &shadow->table_region[frame];
+        *mapped = (*mapped == REGION_NONE || *mapped == region) ? (int16_t)region : REGION_SEVERAL;
+    }
+}
+
+/* Remember the page directory and the page table a walk of linear used. */
+static void note_paging_structures(struct shadow *shadow, uint32_t linear)
+{
+    uint32_t directory = shadow->emulator->cpu->cr3 & ~0xfffu;
+    uint32_t pde = read_physical32(shadow, directory + (linear >> 22) * 4);
+    mark_frame(shadow, directory, FRAME_DIRECTORY, REGION_NONE);
+    bool large = (pde & PDE_LARGE) && (shadow->emulator->cpu->cr4 & CR4_PSE);
+    if ((pde & PDE_PRESENT) && !large)
+        mark_frame(shadow, pde & ~0xfffu, FRAME_TABLE, (int)(linear >> 22));
+}
+
+static bool is_paging_structure(const struct shadow *shadow, uint32_t physical)
+{
+    uint32_t frame = physical >> 12;
+    return frame < shadow->frame_count &&
+           (shadow->frame_flags[frame] & (FRAME_DIRECTORY | FRAME_TABLE));
+}
+
+static bool mirrorable(const struct shadow *shadow, uint32_t linear, uint32_t physical)
+{
+    return linear >= shadow->lowest_mappable &&
+           guest_ram_pointer(shadow->emulator->ram, physical) != NULL &&
+           bus_find_mmio(shadow->emulator->bus, physical) == NULL;
+}
+
+/* Would CPL 3 have these rights? (the U/S and R/W rules, 4.6) */
+static int user_rights(struct shadow *shadow, uint32_t linear)
+{
+    uint32_t physical, error;
+    int rights = 0;
+    if (x86_translate(shadow->emulator, linear, ACCESS_READ, true, false, &physical, &error))
+        rights |= SHADOW_READ;
+    if (x86_translate(shadow->emulator, linear, ACCESS_WRITE, true, false, &physical, &error))
+        rights |= SHADOW_WRITE;
+    return rights;
+}
+
+static enum shadow_outcome install(struct shadow *shadow, uint32_t page, uint32_t physical,
+                                   int rights)
+{
+    if (shadow->ops.map(shadow->ops.context, page, physical & ~0xfffu, 4096, rights) < 0) {
+        /* Out of host mappings (vm.max_map_count): start over. */
+        shadow_flush(shadow);
+        if (shadow->ops.map(shadow->ops.context, page, physical & ~0xfffu, 4096, rights) < 0)
+            return SHADOW_EMULATE;
+    }
+    if (rights & SHADOW_WRITE)
+        shadow->frame_flags[physical >> 12] |= FRAME_MAPPED_WRITABLE;
+    if (shadow->paging && shadow->cpl < 3 && (rights & ~user_rights(shadow, page)))
+        remember_privileged(shadow, page, physical, rights);
+    return SHADOW_MAPPED;
+}
+
+enum shadow_outcome shadow_fault(struct shadow *shadow, uint32_t linear, bool write, bool present)
+{
+    struct emulator *e = shadow->emulator;
+    uint32_t page = linear & ~0xfffu, physical = page, error;
+    shadow->cpl = cpu_cpl(e->cpu);
+    if (shadow->paging) {
+        /* The guest's walk, with the accessed (and for a write, dirty) bit
+         * set as the hardware would set it (4.8). A failure is the guest's
+         * own #PF: the emulator raises it. */
+        if (!x86_translate(e, linear, write ? ACCESS_WRITE : ACCESS_READ, shadow->cpl == 3, true,
+                           &physical, &error))
+            return SHADOW_EMULATE;
+        note_paging_structures(shadow, linear);
+    }
+    if (!mirrorable(shadow, page, physical)) {
+        stats_count(shadow->emulated, 0);
+        return SHADOW_EMULATE;
+    }
+    bool table = shadow->paging && is_paging_structure(shadow, physical);
+    if (table && write) {
+        if (!present)
+            install(shadow, page, physical, SHADOW_READ);
+        return SHADOW_PT_WRITE;
+    }
+    /* Read-only until the first write, so that D is set exactly when the
+     * guest first writes (paging off: there are no D bits). */
+    int rights = SHADOW_READ | (write || !shadow->paging ? SHADOW_WRITE : 0);
+    stats_count(present ? shadow->dirty_faults : shadow->hidden_faults, 0);
+    return install(shadow, page, physical, rights);
+}
+
+void shadow_pt_written(struct shadow *shadow, uint32_t physical, unsigned size, bool whole_page)
+{
+    uint32_t frame = physical >> 12;
+    stats_count(shadow->pt_writes, 0);
+    if (frame >= shadow->frame_count)
+        return;
+    uint8_t flags = shadow->frame_flags[frame];
+    int region = shadow->table_region[frame];
+    if (whole_page || (flags & FRAME_DIRECTORY && flags & FRAME_TABLE) || region == REGION_SEVERAL) {
+        shadow_flush(shadow);
+        return;
+    }
+    forget_exactness(shadow);
+    uint32_t first = (physical & 0xfffu) >> 2, last = ((physical & 0xfffu) + size - 1) >> 2;
+    if (last > 1023)
+        last = 1023;
+    for (uint32_t entry = first; entry <= last; entry++) {
+        if (flags & FRAME_DIRECTORY)
+            shadow->ops.unmap(shadow->ops.context, (uint64_t)entry << 22, 0x400000);
+        else if (region >= 0)
+            shadow->ops.unmap(shadow->ops.context, ((uint64_t)region << 22) | (entry << 12), 4096);
+    }
+    x86_tlb_flush_all(shadow->emulator);
+}

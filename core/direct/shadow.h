@@ -1,0 +1,113 @@
+/*
+ * shadow.h - shadow paging: the host's mappings of the guest's 4 GiB,
+ * kept consistent with the guest's page tables and privilege level.
+ *
+ * The guest believes CR3 points at its page tables; the host CPU actually
+ * walks Linux's page tables for our process. So the host mappings are the
+ * "shadow" page table: built lazily, one page per host page fault.
+ *
+ *   - A host fault on a page we have not mapped walks the guest page table
+ *     (x86_translate, the core's walk, setting the accessed bit as the CPU
+ *     would). If the guest's walk succeeds the page is mapped from the RAM
+ *     memfd with the guest's rights - a "hidden" fault the guest never
+ *     sees. If it fails the faulting instruction is emulated, and the
+ *     emulator raises the guest's own #PF with its CR2 and error code.
+ *   - Dirty bits: a page is mapped read-only until the first write, which
+ *     faults again and sets D in the guest PTE (SDM vol. 3, 4.8).
+ *   - Guest page-table pages (the page directory at CR3 and every page
+ *     table we walked through) are never mapped writable, so the guest's
+ *     edits trap ("pt-write"); the technique emulates the write and we drop
+ *     the mappings derived from the edited entry.
+ *   - MOV to CR3 with a new value, and changes of CR0.PG/WP or CR4.PSE,
+ *     drop everything (a shadow flush); INVLPG drops one page.
+ *   - U/S: guest kernel and guest user code both run at host ring 3, so
+ *     the host cannot tell them apart. Pages mapped while the guest was at
+ *     CPL 0-2 with more rights than CPL 3 has are remembered, and taken
+ *     away when the guest enters CPL 3.
+ *   - Pages the host cannot mirror (below vm.mmap_min_addr, the legacy VGA
+ *     hole, MMIO, physical addresses without RAM) stay unmapped: every
+ *     access to them faults and is emulated.
+ *
+ * The host side (mmap) goes through struct shadow_ops, so the unit tests
+ * (tests/unit/test_shadow.c) can watch the decisions without the low 4 GiB.
+ */
+#ifndef VMLAB_DIRECT_SHADOW_H
+#define VMLAB_DIRECT_SHADOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/stats.h"
+#include "core/x86/emulator.h"
+
+#define SHADOW_READ  1
+#define SHADOW_WRITE 2
+
+struct shadow_ops {
+    /* Map [linear, linear+length) to guest-physical [physical, ...). 0 or -1. */
+    int (*map)(void *context, uint32_t linear, uint32_t physical, uint32_t length, int rights);
+    /* Make [linear, linear+length) fault again. */
+    void (*unmap)(void *context, uint64_t linear, uint64_t length);
+    /* Change the rights of mapped pages (0: none). 0 or -1. */
+    int (*protect)(void *context, uint32_t linear, uint32_t length, int rights);
+    void *context;
+};
+
+enum shadow_outcome {
+    SHADOW_MAPPED,      /* the host now maps the page: retry the instruction natively */
+    SHADOW_EMULATE,     /* a true guest fault, or a page the host cannot mirror: emulate */
+    SHADOW_PT_WRITE,    /* a write to a guest page table: emulate, then shadow_pt_written */
+};
+
+struct shadow {
+    struct shadow_ops ops;
+    struct emulator *emulator;     /* for the guest walk; its cpu is the guest's */
+    uint32_t lowest_mappable;      /* below this the host maps nothing */
+    uint32_t frame_count;
+    uint8_t *frame_flags;          /* per guest-physical frame, SHADOW_FRAME_* */
+    int16_t *table_region;         /* page tables: the 4 MiB region they map, or -2 for several */
+
+    /* Pages mapped while the guest was at CPL 0-2 with more rights than
+     * CPL 3 has. Entering CPL 3 protects them (no access); leaving CPL 3
+     * gives their rights back in a few mprotect calls instead of one fault
+     * each - if nothing was invalidated meanwhile (privileged_exact: every
+     * entry is still the guest's current translation). */
+    struct shadow_privileged_page {
+        uint32_t page, physical;       /* linear and physical page numbers */
+        int rights;
+    } *privileged;
+    uint32_t privileged_count, privileged_capacity;
+    uint32_t privileged_sorted;    /* the first entries, sorted and unique */
+    bool privileged_exact, privileged_revoked;
+
+    /* The guest state the mappings were built for. */
+    bool valid, paging, write_protect, large_pages;
+    uint32_t cr3;
+    unsigned cpl;
+
+    struct stats *stats;
+    struct stats_counter *hidden_faults, *dirty_faults, *flushes, *cr3_switches,
+        *invlpgs, *pt_writes, *revocations, *regrants, *emulated;
+};
+
+int shadow_init(struct shadow *shadow, struct emulator *emulator, const struct shadow_ops *ops,
+                uint32_t lowest_mappable, struct stats *stats);
+void shadow_destroy(struct shadow *shadow);
+
+/* A host page fault at linear while the guest ran. present: the host page
+ * was mapped (so this was a write to a read-only page). */
+enum shadow_outcome shadow_fault(struct shadow *shadow, uint32_t linear, bool write, bool present);
+
+/* Bring the mappings in line with the CPU state (paging mode, CR3, CPL):
+ * call after anything that may have changed it. */
+void shadow_follow_cpu(struct shadow *shadow);
+
+/* Drop everything. */
+void shadow_flush(struct shadow *shadow);
+/* INVLPG linear. */
+void shadow_invalidate_page(struct shadow *shadow, uint32_t linear);
+/* The guest wrote page-table frame physical (size bytes at that address;
+ * whole_page for string instructions). */
+void shadow_pt_written(struct shadow *shadow, uint32_t physical, unsigned size, bool whole_page);
+
+#endif

@@ -1,0 +1,250 @@
+/*
+ * test_shadow.c - the shadow MMU of the direct-execution substrate
+ * (core/direct/shadow.c), watched through recording shadow_ops: no host
+ * mapping is made, so this runs under AddressSanitizer like every unit
+ * test. What it checks: identity mapping with paging off; hidden faults map
+ * the guest's frame read-only and set A; the first write maps it writable
+ * and sets D; a true guest fault is left to the emulator; page-table frames
+ * are never writable and a write to them drops exactly the derived
+ * mapping; CPL 3 loses what only the kernel may touch (and CPL 0 gets it
+ * back without faults); CR3 switches and
+ * INVLPG drop mappings; pages below vm.mmap_min_addr are never mapped.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/direct/shadow.h"
+#include "core/x86/system.h"
+
+#define RAM_SIZE (8u << 20)
+#define LOWEST 0x10000u
+#define PD 0x20000u               /* page directory */
+#define PT 0x21000u               /* page table for linear 0-4 MiB */
+
+struct call {
+    bool is_map;
+    uint64_t linear, length;
+    uint32_t physical;
+    int rights;
+};
+
+struct recorder {
+    struct call calls[64];
+    int count;
+};
+
+static struct cpu cpu;
+static struct guest_ram ram;
+static struct bus bus;
+static struct stats stats;
+static struct emulator emulator;
+static struct shadow shadow;
+static struct recorder recorder;
+
+static int record_map(void *context, uint32_t linear, uint32_t physical, uint32_t length, int rights)
+{
+    struct recorder *r = context;
+    if (r->count < 64)
+        r->calls[r->count++] = (struct call){true, linear, length, physical, rights};
+    return 0;
+}
+
+static void record_unmap(void *context, uint64_t linear, uint64_t length)
+{
+    struct recorder *r = context;
+    if (r->count < 64)
+        r->calls[r->count++] = (struct call){false, linear, length, 0, 0};
+}
+
+static int record_protect(void *context, uint32_t linear, uint32_t length, int rights)
+{
+    struct recorder *r = context;
+    if (r->count < 64)
+        r->calls[r->count++] = (struct call){false, linear, length, 0, rights | 0x100};
+    return 0;
+}
+
+static uint32_t *pte(uint32_t physical)
+{
+    return (uint32_t *)(ram.host + physical);
+}
+
+static void setup(void)
+{
+    memset(&cpu, 0, sizeof cpu);
+    memset(&bus, 0, sizeof bus);
+    memset(&recorder, 0, sizeof recorder);
+    ram.size = RAM_SIZE;
+    ram.host = calloc(1, RAM_SIZE);
+    ram.page_flags = calloc(RAM_SIZE / PAGE_SIZE, 1);
+    cpu_reset_to_flat_protected_mode(&cpu);
+    stats_init(&stats, 0);
+    memset(&emulator, 0, sizeof emulator);
+    emulator.cpu = &cpu;
+    emulator.ram = &ram;
+    emulator.bus = &bus;
+    emulator.stats = &stats;
+    x86_tlb_flush_all(&emulator);
+    struct shadow_ops ops = {.map = record_map, .unmap = record_unmap, .protect = record_protect,
+                             .context = &recorder};
+    cr_assert_eq(shadow_init(&shadow, &emulator, &ops, LOWEST, &stats), 0);
+}
+
+static void teardown(void)
+{
+    shadow_destroy(&shadow);
+    free(ram.host);
+    free(ram.page_flags);
+}
+
+/* Linear 0-4 MiB identity-mapped by PT; entries get the flags given. */
+static void paging_on(uint32_t pte_flags)
+{
+    for (uint32_t i = 0; i < 1024; i++)
+        *pte(PT + i * 4) = (i << 12) | pte_flags;
+    *pte(PD) = PT | 7;
+    cpu.cr3 = PD;
+    cpu.cr0 |= CR0_PG | CR0_WP;
+    shadow_follow_cpu(&shadow);
+    recorder.count = 0;
+}
+
+static void set_cpl(unsigned cpl)
+{
+    cpu.segments[SEG_CS].attributes = (cpu.segments[SEG_CS].attributes & ~(3u << 5)) | cpl << 5;
+}
+
+static const struct call *last(void)
+{
+    cr_assert_gt(recorder.count, 0);
+    return &recorder.calls[recorder.count - 1];
+}
+
+TestSuite(shadow, .init = setup, .fini = teardown);
+
+Test(shadow, paging_off_maps_ram_at_its_physical_address_around_the_vga_hole)
+{
+    shadow_follow_cpu(&shadow);
+    bool low = false, high = false, hole = false;
+    for (int i = 0; i < recorder.count; i++) {
+        const struct call *c = &recorder.calls[i];
+        if (!c->is_map)
+            continue;
+        low |= c->linear == LOWEST && c->physical == LOWEST && c->length == 0xA0000 - LOWEST;
+        high |= c->linear == 0x100000 && c->physical == 0x100000 && c->length == RAM_SIZE - 0x100000;
+        hole |= c->linear < 0x100000 && c->linear + c->length > 0xA0000;
+        cr_assert_eq(c->rights, SHADOW_READ | SHADOW_WRITE);
+    }
+    cr_assert(low && high && !hole);
+}
+
+Test(shadow, a_hidden_fault_maps_read_only_and_sets_accessed)
+{
+    paging_on(7);
+    cr_assert_eq(shadow_fault(&shadow, 0x300123, false, false), SHADOW_MAPPED);
+    cr_assert(last()->is_map);
+    cr_assert_eq(last()->linear, 0x300000);
+    cr_assert_eq(last()->physical, 0x300000);
+    cr_assert_eq(last()->rights, SHADOW_READ, "read-only until the first write (D bit)");
+    cr_assert(*pte(PT + 0x300 * 4) & 0x20, "A set");
+    cr_assert_not(*pte(PT + 0x300 * 4) & 0x40, "D still clear");
+}
+
+Test(shadow, the_first_write_maps_writable_and_sets_dirty)
+{
+    paging_on(7);
+    shadow_fault(&shadow, 0x300000, false, false);
+    cr_assert_eq(shadow_fault(&shadow, 0x300000, true, true), SHADOW_MAPPED);
+    cr_assert_eq(last()->rights, SHADOW_READ | SHADOW_WRITE);
+    cr_assert(*pte(PT + 0x300 * 4) & 0x40, "D set");
+}
+
+Test(shadow, a_true_guest_fault_is_left_to_the_emulator)
+{
+    paging_on(7);
+    *pte(PT + 0x300 * 4) = 0;                       /* not present */
+    cr_assert_eq(shadow_fault(&shadow, 0x300000, false, false), SHADOW_EMULATE);
+    *pte(PT + 0x301 * 4) = 0x301000 | 5;            /* read-only */
+    cr_assert_eq(shadow_fault(&shadow, 0x301000, true, false), SHADOW_EMULATE);
+    cr_assert_eq(recorder.count, 0, "nothing mapped");
+}
+
+Test(shadow, page_tables_are_never_writable_and_an_edit_drops_the_derived_page)
+{
+    paging_on(7);
+    shadow_fault(&shadow, 0x300000, true, false);   /* walks PD and PT */
+    /* The PT is identity-mapped at linear PT: a write there is an edit. */
+    cr_assert_eq(shadow_fault(&shadow, PT + 0x300 * 4, true, false), SHADOW_PT_WRITE);
+    cr_assert(last()->is_map);
+    cr_assert_eq(last()->rights, SHADOW_READ, "mapped for reads only");
+    recorder.count = 0;
+    shadow_pt_written(&shadow, PT + 0x300 * 4, 4, false);
+    cr_assert_eq(recorder.count, 1);
+    cr_assert_not(last()->is_map);
+    cr_assert_eq(last()->linear, 0x300000, "exactly the page the entry maps");
+    cr_assert_eq(last()->length, 4096);
+}
+
+Test(shadow, a_frame_mapped_writable_before_it_became_a_page_table_forces_a_flush)
+{
+    paging_on(7);
+    *pte(PD + 4) = 0;
+    shadow_fault(&shadow, 0x22000, true, false);    /* frame 0x22000 mapped writable */
+    *pte(PD + 4) = 0x22000 | 7;                     /* ... and now a page table */
+    for (uint32_t i = 0; i < 1024; i++)
+        *pte(0x22000 + i * 4) = (0x400000 + (i << 12)) | 7;
+    recorder.count = 0;
+    shadow_fault(&shadow, 0x400000, false, false);
+    cr_assert_not(recorder.calls[0].is_map, "flush first");
+    cr_assert_eq(recorder.calls[0].length, 1ull << 32);
+}
+
+Test(shadow, entering_cpl3_takes_away_supervisor_pages)
+{
+    paging_on(3);                                   /* supervisor only */
+    *pte(PT + 0x300 * 4) = 0x300000 | 7;            /* one user page */
+    set_cpl(0);
+    shadow_follow_cpu(&shadow);
+    shadow_fault(&shadow, 0x200000, false, false);  /* kernel page */
+    shadow_fault(&shadow, 0x300000, false, false);  /* user page */
+    recorder.count = 0;
+    set_cpl(3);
+    shadow_follow_cpu(&shadow);
+    cr_assert_eq(recorder.count, 1);
+    cr_assert_eq(last()->rights, 0x100, "protected: no access");
+    cr_assert_eq(last()->linear, 0x200000, "the kernel page goes, the user page stays");
+    cr_assert_eq(last()->length, 4096);
+    cr_assert_eq(shadow_fault(&shadow, 0x200000, false, false), SHADOW_EMULATE,
+                 "at CPL 3 it is the guest's #PF");
+    recorder.count = 0;
+    set_cpl(0);
+    shadow_follow_cpu(&shadow);
+    cr_assert_eq(recorder.count, 1);
+    cr_assert_eq(last()->rights, 0x100 | SHADOW_READ, "back at CPL 0: rights given back at once");
+    cr_assert_eq(last()->linear, 0x200000);
+}
+
+Test(shadow, a_new_cr3_drops_everything_and_invlpg_drops_one_region)
+{
+    paging_on(7);
+    shadow_fault(&shadow, 0x300000, false, false);
+    recorder.count = 0;
+    shadow_invalidate_page(&shadow, 0x300123);
+    cr_assert_eq(last()->linear, 0, "INVLPG drops the 4 MiB region (a large page is one entry)");
+    cr_assert_eq(last()->length, 0x400000);
+    memcpy(ram.host + 0x30000, ram.host + PD, 4096);
+    cpu.cr3 = 0x30000;
+    recorder.count = 0;
+    shadow_follow_cpu(&shadow);
+    cr_assert_eq(last()->length, 1ull << 32);
+    cr_assert_eq(shadow.cr3_switches->count, 1);
+}
+
+Test(shadow, pages_below_mmap_min_addr_and_outside_ram_are_emulated)
+{
+    paging_on(7);
+    cr_assert_eq(shadow_fault(&shadow, 0x1000, false, false), SHADOW_EMULATE);
+    cr_assert_eq(shadow_fault(&shadow, 0xB8000, false, false), SHADOW_EMULATE, "VGA hole");
+    cr_assert_eq(recorder.count, 0);
+}
