@@ -197,13 +197,20 @@ int vm_switch_technique(struct vm *vm, const struct technique *to)
         refuse_switch(vm, to, why, start);
         return -1;
     }
+    if (from->can_detach && !from->can_detach(vm, why, sizeof why)) {
+        refuse_switch(vm, to, why, start);
+        return -1;
+    }
     from->detach(vm);
     vm->technique = to;
     if (to->attach(vm) < 0) {
         vm->technique = from;
         refuse_switch(vm, to, vm->stop_reason, start);
         vm->stop_reason[0] = '\0';
-        if (from->attach(vm) < 0) {
+        vm->returning_after_failed_switch = true;
+        int back = from->attach(vm);
+        vm->returning_after_failed_switch = false;
+        if (back < 0) {
             vm_request_stop(vm, VMLAB_STATUS_TECHNIQUE, "could not return to the previous technique");
             return -1;
         }

@@ -36,6 +36,10 @@ struct technique {
     void (*detach)(struct vm *vm);
     /* True if run() honours vm->single_step (returns after one instruction). */
     bool can_single_step;
+    /* Optional: can the guest leave this technique now? A technique whose
+     * guest state has picked up host values another technique cannot use
+     * says no, and why. NULL means always. */
+    bool (*can_detach)(struct vm *vm, char *why, size_t why_len);
 };
 
 /* All compiled-in techniques, NULL-terminated, in dashboard-key order. */

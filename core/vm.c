@@ -288,6 +288,8 @@ int vm_run(struct vm *vm)
         if (atomic_load(&vm->stop_requested))
             break;
         switch_run_due(vm, now);
+        if (atomic_load(&vm->stop_requested))
+            break;   /* e.g. a failed switch could not give the guest back */
         if (atomic_load(&vm->paused)) {
             run_paused(vm);
             continue;

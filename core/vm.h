@@ -72,6 +72,9 @@ struct vm {
     const struct technique *technique;
     void *technique_state;          /* owned by the attached technique */
     struct switch_plan switches;
+    /* Set while a technique is re-attached because a switch away from it
+     * failed: nothing ran in between, so it may take back what it gave. */
+    bool returning_after_failed_switch;
     _Atomic(const struct technique *) switch_request;   /* from another thread */
     uint64_t switch_count;
 

@@ -72,7 +72,9 @@ static void on_stop_signal(int signal_number)
 
 static void install_signal_handlers(void)
 {
-    struct sigaction action = {.sa_handler = on_stop_signal};
+    /* SA_ONSTACK: under direct execution the signal may arrive while the
+     * guest's stack (guest memory) is the current stack. */
+    struct sigaction action = {.sa_handler = on_stop_signal, .sa_flags = SA_ONSTACK};
     sigemptyset(&action.sa_mask);
     sigaction(SIGINT, &action, NULL);
     sigaction(SIGTERM, &action, NULL);

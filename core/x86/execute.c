@@ -901,6 +901,9 @@ static const x86_handler handlers[OP_COUNT] = {
 x86_handler x86_select_handler(const struct x86_instruction *insn)
 {
     bool wide = insn->operand_size == 4, memory = insn->has_memory;
+    x86_handler fast = x86_select_fast_handler(insn);
+    if (fast)
+        return fast;
     switch (insn->operation) {
     case OP_MOV_REG_RM:
         if (wide)

@@ -98,6 +98,10 @@ static inline bool condition_holds(struct x86_executor *executor, unsigned condi
     return flags_condition(&executor->flags, executor->cpu->eflags, condition);
 }
 
+/* A handler specialised for the instruction's exact form (execute_fast.c),
+ * or NULL if there is none. */
+x86_handler x86_select_fast_handler(const struct x86_instruction *insn);
+
 enum x86_step execute_string(struct x86_executor *executor, const struct x86_instruction *insn);
 enum x86_step execute_system(struct x86_executor *executor, const struct x86_instruction *insn);
 uint32_t execute_port_read(struct x86_executor *executor, uint16_t port, unsigned size);

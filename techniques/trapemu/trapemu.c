@@ -594,17 +594,26 @@ static void setup_emulator(struct trapemu *t, struct vm *vm)
 }
 
 /*
- * The vm->switch_count at which trapemu last gave a guest back. If a
- * switch to another technique fails, the core re-attaches trapemu with no
- * successful switch in between: nothing else ran, so taking the guest back
- * is always safe, TR loaded or not. (A plain global: one VM per process.)
+ * A guest with privilege levels (TR loaded) keeps its segment selectors in
+ * trap frames that native `push %ds` wrote: under trapemu those are host
+ * stand-in selectors (guest selector | 4, see core/direct), which another
+ * technique would load as garbage. So such a guest cannot leave trapemu,
+ * and trapemu cannot take one over from elsewhere - except when the core
+ * gives it back after a failed switch, when nothing else has run.
  */
-static struct vm *last_detached_vm;
-static uint64_t last_detached_at_switch;
-
-static bool returning_after_failed_switch(const struct vm *vm)
+static bool guest_has_privilege_levels(const struct vm *vm)
 {
-    return last_detached_vm == vm && last_detached_at_switch == vm->switch_count;
+    return (vm->cpu.tr.selector & ~3u) != 0;
+}
+
+static bool trapemu_can_detach(struct vm *vm, char *why, size_t why_len)
+{
+    if (!guest_has_privilege_levels(vm))
+        return true;
+    snprintf(why, why_len, "not implemented: handing a guest with privilege levels (TR loaded) "
+             "from trapemu to another technique: its trap frames hold host stand-in selectors "
+             "that only trapemu understands");
+    return false;
 }
 
 static int trapemu_attach(struct vm *vm)
@@ -617,7 +626,7 @@ static int trapemu_attach(struct vm *vm)
                           "EFLAGS.VM=1)");
     if (!direct_segments_runnable(&vm->cpu, why, sizeof why))
         return refuse(vm, why);
-    if ((vm->cpu.tr.selector & ~3u) && !returning_after_failed_switch(vm))
+    if (guest_has_privilege_levels(vm) && !vm->returning_after_failed_switch)
         return refuse(vm, "not implemented: taking over a guest that already runs with privilege "
                           "levels (TR is loaded). Its trap frames would collect host selectors "
                           "from native `push %ds` (not virtualizable), which the next technique "
@@ -654,8 +663,6 @@ static void trapemu_detach(struct vm *vm)
         return;
     direct_vcpu_detach(&t->vcpu);
     shadow_flush(&t->shadow);           /* no guest page stays in the low 4 GiB */
-    last_detached_vm = vm;
-    last_detached_at_switch = vm->switch_count;
     shadow_destroy(&t->shadow);
     free(t);
     vm->technique_state = NULL;
@@ -688,4 +695,5 @@ const struct technique trapemu_technique = {
     .attach = trapemu_attach,
     .run = trapemu_run,
     .detach = trapemu_detach,
+    .can_detach = trapemu_can_detach,
 };
