@@ -66,6 +66,17 @@ static void count_unclaimed_port(void *context, uint16_t port, bool is_write)
     stats_count(stats_counter(&vm->stats, "io", reason), 0);
 }
 
+void vm_interrupt_name(const struct vm *vm, int vector, char *name, size_t length)
+{
+    int master = vm->pic.master.vector_base, slave = vm->pic.slave.vector_base;
+    if (vector >= master && vector < master + 8)
+        snprintf(name, length, "irq%d", vector - master);
+    else if (vector >= slave && vector < slave + 8)
+        snprintf(name, length, "irq%d", vector - slave + 8);
+    else
+        snprintf(name, length, "vector-0x%x", vector);
+}
+
 int vm_acknowledge_interrupt(struct vm *vm)
 {
     return pic_acknowledge(&vm->pic);

@@ -115,6 +115,10 @@ static inline bool vm_interrupt_deliverable(const struct vm *vm)
     return vm->pic.intr && (vm->cpu.eflags & EFLAGS_IF) && !vm->cpu.interrupt_shadow;
 }
 
+/* The statistics name of an interrupt vector: "irq0".."irq15" by where the
+ * guest programmed the PICs, else "vector-0x41". */
+void vm_interrupt_name(const struct vm *vm, int vector, char *name, size_t length);
+
 /* Acknowledge the highest-priority interrupt: returns its vector (INTA cycle). */
 int vm_acknowledge_interrupt(struct vm *vm);
 

@@ -87,11 +87,16 @@ static bool makes_double_fault(const struct event *first, const struct event *se
     return false;
 }
 
-static const char *const exception_names[32] = {
+static const char *const exception_names[32] = {   /* SDM vol. 3, table 6-1 */
     "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#CSO", "#TS", "#NP",
     "#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM", "#VE", "#21", "#22", "#23",
     "#24", "#25", "#26", "#27", "#28", "#29", "#30", "#31",
 };
+
+const char *x86_exception_name(int vector)
+{
+    return exception_names[vector & 31];
+}
 
 /* "#PF(0x0002)", "#DF", "#UD", "interrupt 0x20", "int 0x80". */
 static void event_name(const struct event *event, char *name, size_t length)

@@ -936,3 +936,20 @@ enum x86_step x86_execute(struct x86_executor *executor, const struct x86_instru
 {
     return x86_select_handler(insn)(executor, insn);
 }
+
+void x86_fetch_and_decode(struct emulator *emulator, struct x86_instruction *instruction)
+{
+    const struct cpu *cpu = emulator->cpu;
+    bool big = cpu->segments[SEG_CS].attributes & SEG_ATTR_DB;
+    uint8_t bytes[X86_MAX_INSTRUCTION_LENGTH];
+    unsigned fetched = x86_fetch_code(emulator, cpu->eip, bytes, 1, sizeof bytes);
+    int length = x86_decode(instruction, bytes, fetched, big);
+    while (length == X86_DECODE_NEED_MORE) {
+        fetched = x86_fetch_code(emulator, cpu->eip, bytes, fetched + 1, sizeof bytes);
+        length = x86_decode(instruction, bytes, fetched, big);
+    }
+    if (length == X86_DECODE_TOO_LONG)
+        x86_raise(emulator, EXC_GP, 0);
+    if (length < 0)
+        x86_raise(emulator, EXC_UD, 0);
+}

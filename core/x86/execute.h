@@ -58,6 +58,12 @@ static inline void x86_executor_sync_flags(struct x86_executor *executor)
     flags_materialize(&executor->flags, &executor->cpu->eflags);
 }
 
+/* Fetch and decode the instruction at CS:EIP, as the CPU does: raises #PF
+ * or #GP for the bytes it cannot fetch, #GP(0) past 15 bytes (SDM vol. 2,
+ * 2.3.11) and #UD for an invalid encoding. Used by the techniques that
+ * emulate one instruction at a time (hvm's fallback, trapemu's traps). */
+void x86_fetch_and_decode(struct emulator *emulator, struct x86_instruction *instruction);
+
 /* The CPUID leaves vmlab reports (documented in execute_system.c). */
 void x86_cpuid(uint32_t leaf, uint32_t out[4]);
 

@@ -36,6 +36,9 @@ enum event_kind {
 bool x86_deliver_event(struct emulator *emulator, int vector, enum event_kind kind,
                        bool has_error_code, uint32_t error_code);
 
+/* "#DE", "#PF", ... for vectors 0-31 (SDM vol. 3, table 6-1). */
+const char *x86_exception_name(int vector);
+
 /* Vectors that push an error code (SDM vol. 3, 6.13). */
 bool x86_exception_has_error_code(int vector);
 

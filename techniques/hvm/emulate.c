@@ -56,24 +56,6 @@ void hvm_emulation_destroy(struct hvm_emulation *emulation)
     free(emulation);
 }
 
-/* Fetch and decode at CS:EIP; faults (#PF, #GP, #UD) longjmp. */
-static void fetch_and_decode(struct emulator *emulator, const struct cpu *cpu,
-                             struct x86_instruction *instruction)
-{
-    bool big = cpu->segments[SEG_CS].attributes & SEG_ATTR_DB;
-    uint8_t bytes[X86_MAX_INSTRUCTION_LENGTH];
-    unsigned fetched = x86_fetch_code(emulator, cpu->eip, bytes, 1, sizeof bytes);
-    int length = x86_decode(instruction, bytes, fetched, big);
-    while (length == X86_DECODE_NEED_MORE) {
-        fetched = x86_fetch_code(emulator, cpu->eip, bytes, fetched + 1, sizeof bytes);
-        length = x86_decode(instruction, bytes, fetched, big);
-    }
-    if (length == X86_DECODE_TOO_LONG)
-        x86_raise(emulator, EXC_GP, 0);   /* SDM vol. 2, 2.3.11 */
-    if (length < 0)
-        x86_raise(emulator, EXC_UD, 0);
-}
-
 /* Executes the instruction at vm->cpu.eip, or delivers the exception it
  * raises (SDM vol. 3, 6.12). Returns the step; STEP_SHUTDOWN on a triple
  * fault. *operation names what ran (for the statistics). */
@@ -97,7 +79,7 @@ static enum x86_step execute_one(struct hvm_emulation *emulation, struct cpu *cp
     struct x86_instruction instruction;
     bool shadowed = cpu->interrupt_shadow;
     emulator->instruction_eip = cpu->eip;
-    fetch_and_decode(emulator, cpu, &instruction);
+    x86_fetch_and_decode(emulator, &instruction);
     *operation = instruction.operation;
     cpu->eip += instruction.length;
     if (!instruction.default_32bit)

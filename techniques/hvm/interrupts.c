@@ -39,18 +39,13 @@ static void count_injection(struct vm *vm, struct hvm *hvm, int vector)
     int irq = irq_of_vector(&vm->pic, vector);
     char detail[32];
     snprintf(detail, sizeof detail, "vector 0x%02x", vector);
-    struct stats_counter *row;
-    if (irq >= 0) {
-        if (!hvm->irq_rows[irq]) {
-            char reason[STATS_NAME_LEN];
-            snprintf(reason, sizeof reason, "irq%d", irq);
-            hvm->irq_rows[irq] = stats_counter(&vm->stats, "inject", reason);
-        }
-        row = hvm->irq_rows[irq];
-    } else {
-        char reason[STATS_NAME_LEN];   /* named as interp names it */
-        snprintf(reason, sizeof reason, "vector-0x%x", vector);
+    struct stats_counter *row = irq >= 0 ? hvm->irq_rows[irq] : NULL;
+    if (!row) {
+        char reason[STATS_NAME_LEN];
+        vm_interrupt_name(vm, vector, reason, sizeof reason);
         row = stats_counter(&vm->stats, "inject", reason);
+        if (irq >= 0)
+            hvm->irq_rows[irq] = row;
     }
     /* Where the interrupt lands: the EIP of the last exit, or vm->cpu's if
      * the registers were set since (attach, emulate.c). */

@@ -233,19 +233,13 @@ static bool handle_system_call(struct trapemu *t, const struct direct_trap *trap
 
 /* ---- emulating one instruction --------------------------------------------------------- */
 
-static const char *const exception_names[32] = {
-    "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#CSO", "#TS", "#NP",
-    "#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM", "#VE", "#21", "#22", "#23",
-    "#24", "#25", "#26", "#27", "#28", "#29", "#30", "#31",
-};
-
 static void count_exception(struct trapemu *t, int vector)
 {
     struct emulator *e = &t->emulator;
     vector &= 31;
     if (!e->exception_counters[vector])
         e->exception_counters[vector] =
-            stats_counter(&t->vm->stats, "guest-exception", exception_names[vector]);
+            stats_counter(&t->vm->stats, "guest-exception", x86_exception_name(vector));
     stats_log(&t->vm->stats, e->exception_counters[vector], 0, stats_now_ns(),
               e->instruction_eip, NULL);
 }
@@ -255,24 +249,6 @@ static enum vm_exit triple_fault(struct trapemu *t)
     snprintf(t->vm->stop_reason, sizeof t->vm->stop_reason, "%s",
              t->emulator.triple_fault_report);
     return VM_EXIT_TRIPLE_FAULT;
-}
-
-static void decode_at_eip(struct trapemu *t, struct x86_instruction *insn)
-{
-    struct emulator *e = &t->emulator;
-    struct cpu *cpu = e->cpu;
-    bool big = cpu->segments[SEG_CS].attributes & SEG_ATTR_DB;
-    uint8_t bytes[X86_MAX_INSTRUCTION_LENGTH];
-    unsigned fetched = x86_fetch_code(e, cpu->eip, bytes, 1, sizeof bytes);
-    int length = x86_decode(insn, bytes, fetched, big);
-    while (length == X86_DECODE_NEED_MORE) {
-        fetched = x86_fetch_code(e, cpu->eip, bytes, fetched + 1, sizeof bytes);
-        length = x86_decode(insn, bytes, fetched, big);
-    }
-    if (length == X86_DECODE_TOO_LONG)
-        x86_raise(e, EXC_GP, 0);          /* SDM vol. 2, 2.3.11 */
-    if (length < 0)
-        x86_raise(e, EXC_UD, 0);
 }
 
 /* INVLPG's operand: the address itself, never read (SDM vol. 2, INVLPG). */
@@ -342,7 +318,7 @@ static bool emulate_instruction(struct trapemu *t, enum vm_exit *exit)
         return false;
     }
     e->instruction_eip = cpu->eip;
-    decode_at_eip(t, &insn);
+    x86_fetch_and_decode(e, &insn);
     t->trap_reason = trap_name(&insn);
     cpu->eip += insn.length;
     bool shadowed = cpu->interrupt_shadow;
@@ -367,13 +343,7 @@ static void count_interrupt(struct trapemu *t, int vector)
     struct stats_counter **slot = &t->inject_rows[vector & 0xff];
     if (!*slot) {
         char reason[STATS_NAME_LEN];
-        int master = vm->pic.master.vector_base, slave = vm->pic.slave.vector_base;
-        if (vector >= master && vector < master + 8)
-            snprintf(reason, sizeof reason, "irq%d", vector - master);
-        else if (vector >= slave && vector < slave + 8)
-            snprintf(reason, sizeof reason, "irq%d", vector - slave + 8);
-        else
-            snprintf(reason, sizeof reason, "vector-0x%x", vector);
+        vm_interrupt_name(vm, vector, reason, sizeof reason);
         *slot = stats_counter(&vm->stats, "inject", reason);
     }
     stats_log(&vm->stats, *slot, 0, stats_now_ns(), vm->cpu.eip, NULL);
