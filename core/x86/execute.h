@@ -33,7 +33,25 @@ struct x86_executor {
 
     /* Optional: one statistics row per I/O port, looked up on first use. */
     struct stats_counter **port_counters;
+
+    /* Optional: segment registers (bit 1 << enum segment_register) that are
+     * flat - base 0, limit 4 GiB, usable for reads / for writes - so that
+     * a data access through them skips the segment checks. Zero (the
+     * default) is always correct. A caller that sets them with
+     * x86_executor_note_flat_segments must clear them before anything can
+     * load a segment register (far transfers, IRET, MOV/POP to a segment
+     * register, event delivery, the core between runs) and may set them
+     * again once that is over. */
+    uint8_t flat_reads, flat_writes;
 };
+
+/* Set flat_reads and flat_writes from the current segment registers. */
+void x86_executor_note_flat_segments(struct x86_executor *executor);
+
+static inline void x86_executor_forget_flat_segments(struct x86_executor *executor)
+{
+    executor->flat_reads = executor->flat_writes = 0;
+}
 
 enum x86_step {
     STEP_DONE,          /* next instruction at cpu->eip */

@@ -65,52 +65,76 @@ static inline bool segment_fast_ok(const struct segment *segment, bool write)
 static inline uint8_t *fast_pointer(struct x86_executor *executor, int segment_number,
                                     uint32_t offset, unsigned size, bool write)
 {
-    const struct segment *segment = &executor->cpu->segments[segment_number];
-    if (!segment_fast_ok(segment, write))
-        return NULL;
-    if (offset > segment->limit || segment->limit - offset < size - 1)
-        return NULL;
-    uint32_t linear = segment->base + offset;
+    uint32_t linear = offset;
+    /* A flat segment (see x86_executor_note_flat_segments) needs no checks:
+     * an access that would run past 4 GiB crosses a page and is caught
+     * below. */
+    if (!((write ? executor->flat_writes : executor->flat_reads) & (1u << segment_number))) {
+        const struct segment *segment = &executor->cpu->segments[segment_number];
+        if (!segment_fast_ok(segment, write))
+            return NULL;
+        if (offset > segment->limit || segment->limit - offset < size - 1)
+            return NULL;
+        linear = segment->base + offset;
+    }
     if ((linear & (PAGE_SIZE - 1)) > PAGE_SIZE - size)
         return NULL;                 /* crosses a page: slow path */
     return tlb_lookup(&executor->emulator->tlb, cpu_cpl(executor->cpu) == 3, write, linear);
 }
 
-static inline uint32_t memory_read(struct x86_executor *executor, int segment, uint32_t offset,
-                                   unsigned size)
+/* The slow paths: everything the fast path does not take (system.h applies
+ * all the rules and raises the faults). Out of line, so that the inline
+ * fast paths below stay small where they are used. */
+static __attribute__((noinline, unused)) uint32_t memory_read_slow(struct x86_executor *executor,
+                                                                  int segment, uint32_t offset,
+                                                                  unsigned size)
 {
-    uint8_t *host = fast_pointer(executor, segment, offset, size, false);
-    if (host) {
-        if (size == 4) { uint32_t v; memcpy(&v, host, 4); return v; }
-        if (size == 2) { uint16_t v; memcpy(&v, host, 2); return v; }
-        return *host;
-    }
-    uint32_t value;
     if (size == 4)
-        value = x86_read32(executor->emulator, segment, offset);
-    else if (size == 2)
-        value = x86_read16(executor->emulator, segment, offset);
-    else
-        value = x86_read8(executor->emulator, segment, offset);
-    return value;
+        return x86_read32(executor->emulator, segment, offset);
+    if (size == 2)
+        return x86_read16(executor->emulator, segment, offset);
+    return x86_read8(executor->emulator, segment, offset);
 }
 
-static inline void memory_write(struct x86_executor *executor, int segment, uint32_t offset,
-                                unsigned size, uint32_t value)
+static __attribute__((noinline, unused)) void memory_write_slow(struct x86_executor *executor,
+                                                               int segment, uint32_t offset,
+                                                               unsigned size, uint32_t value)
 {
-    uint8_t *host = fast_pointer(executor, segment, offset, size, true);
-    if (host) {
-        if (size == 4) { uint32_t v = value; memcpy(host, &v, 4); }
-        else if (size == 2) { uint16_t v = (uint16_t)value; memcpy(host, &v, 2); }
-        else *host = (uint8_t)value;
-        return;
-    }
     if (size == 4)
         x86_write32(executor->emulator, segment, offset, value);
     else if (size == 2)
         x86_write16(executor->emulator, segment, offset, (uint16_t)value);
     else
         x86_write8(executor->emulator, segment, offset, (uint8_t)value);
+}
+
+/* Always inlined: the size is nearly always a constant at the call, and
+ * the checks of fast_pointer then fold to a few instructions. */
+static inline __attribute__((always_inline)) uint32_t memory_read(struct x86_executor *executor,
+                                                                  int segment, uint32_t offset,
+                                                                  unsigned size)
+{
+    uint8_t *host = fast_pointer(executor, segment, offset, size, false);
+    if (__builtin_expect(host != NULL, 1)) {
+        if (size == 4) { uint32_t v; memcpy(&v, host, 4); return v; }
+        if (size == 2) { uint16_t v; memcpy(&v, host, 2); return v; }
+        return *host;
+    }
+    return memory_read_slow(executor, segment, offset, size);
+}
+
+static inline __attribute__((always_inline)) void memory_write(struct x86_executor *executor,
+                                                               int segment, uint32_t offset,
+                                                               unsigned size, uint32_t value)
+{
+    uint8_t *host = fast_pointer(executor, segment, offset, size, true);
+    if (__builtin_expect(host != NULL, 1)) {
+        if (size == 4) { uint32_t v = value; memcpy(host, &v, 4); }
+        else if (size == 2) { uint16_t v = (uint16_t)value; memcpy(host, &v, 2); }
+        else *host = (uint8_t)value;
+        return;
+    }
+    memory_write_slow(executor, segment, offset, size, value);
 }
 
 #endif

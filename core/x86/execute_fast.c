@@ -4,7 +4,7 @@
  * (one handler per operation, so no switch on the ALU operation at run
  * time), Jcc with the condition built in (flags_condition() then folds to
  * one comparison after CMP/SUB/TEST), shifts by an immediate, NEG/NOT/MOV
- * on registers, near CALL/RET on a flat 32-bit stack.
+ * on registers, MOV to and from [base + displacement], IMUL, near CALL/RET.
  *
  * Each one does exactly what the generic handler in execute.c does for
  * that form - same result, same lazy-flags record, same faults in the same
@@ -206,6 +206,53 @@ HANDLER(h_neg_reg32)
 
 HANDLER(h_not_reg32) { executor->cpu->regs[insn->rm] = ~executor->cpu->regs[insn->rm]; return STEP_DONE; }
 
+/* ---- MOV between a register and [base + displacement], 32-bit addressing ---- */
+
+/* The commonest memory operand of compiled code (locals, fields, globals
+ * through a pointer): effective_address() without the index, the scale and
+ * the 16-bit wrap. */
+static inline int base_only(const struct x86_instruction *insn)
+{
+    return insn->has_memory && insn->address_size == 4 && insn->index < 0 && insn->base >= 0;
+}
+
+HANDLER(h_mov_reg32_base)
+{
+    struct cpu *cpu = executor->cpu;
+    cpu->regs[insn->reg] = memory_read(executor, insn->segment,
+                                       cpu->regs[insn->base] + insn->displacement, 4);
+    return STEP_DONE;
+}
+
+HANDLER(h_mov_base_reg32)
+{
+    struct cpu *cpu = executor->cpu;
+    memory_write(executor, insn->segment, cpu->regs[insn->base] + insn->displacement, 4,
+                 cpu->regs[insn->reg]);
+    return STEP_DONE;
+}
+
+/* ---- two- and three-operand IMUL, 32-bit (alu_imul, specialised) ------------ */
+
+/* reg = r/m * factor, truncated; CF = OF = the signed product does not fit. */
+static void imul32(struct x86_executor *executor, const struct x86_instruction *insn,
+                   uint32_t factor)
+{
+    struct cpu *cpu = executor->cpu;
+    uint32_t source = insn->has_memory
+                          ? memory_read(executor, insn->segment, effective_address(cpu, insn), 4)
+                          : cpu->regs[insn->rm];
+    int64_t product = (int64_t)(int32_t)source * (int64_t)(int32_t)factor;
+    uint32_t low = (uint32_t)product;
+    bool overflow = (int64_t)(int32_t)low != product;
+    flags_record(&executor->flags, FLAGS_EXPLICIT, 4, low, 0, 0);
+    executor->flags.explicit_bits = overflow ? EFLAGS_CF | EFLAGS_OF : 0;
+    cpu->regs[insn->reg] = low;
+}
+
+HANDLER(h_imul_reg32_rm) { imul32(executor, insn, executor->cpu->regs[insn->reg]); return STEP_DONE; }
+HANDLER(h_imul_reg32_rm_imm) { imul32(executor, insn, insn->immediate); return STEP_DONE; }
+
 /* ---- near CALL and RET with a 32-bit operand size ---------------------------- */
 
 /* The generic order: the target is checked against the CS limit, then the
@@ -243,12 +290,32 @@ x86_handler x86_select_fast_handler(const struct x86_instruction *insn)
     case OP_JCC: return jcc32[insn->sub & 15];
     case OP_SHIFT: return select_shift(insn);
     case OP_MOV_REG_IMM: return h_mov_reg32_imm;
+    case OP_MOV_REG_RM: return base_only(insn) ? h_mov_reg32_base : NULL;
+    case OP_MOV_RM_REG: return base_only(insn) ? h_mov_base_reg32 : NULL;
     case OP_MOV_RM_IMM: return insn->has_memory ? h_mov_mem32_imm : NULL;
     case OP_LEA: return h_lea32;
     case OP_NEG: return insn->has_memory ? NULL : h_neg_reg32;
     case OP_NOT: return insn->has_memory ? NULL : h_not_reg32;
+    case OP_IMUL_REG_RM: return h_imul_reg32_rm;
+    case OP_IMUL_REG_RM_IMM: return h_imul_reg32_rm_imm;
     case OP_CALL_REL: return h_call_rel32;
     case OP_RET_NEAR: return h_ret_near32;
     default: return NULL;
     }
+}
+
+void x86_executor_note_flat_segments(struct x86_executor *executor)
+{
+    uint8_t reads = 0, writes = 0;
+    for (int number = 0; number < SEG_COUNT; number++) {
+        const struct segment *segment = &executor->cpu->segments[number];
+        if (segment->base != 0 || segment->limit != 0xffffffffu)
+            continue;
+        if (segment_fast_ok(segment, false))
+            reads |= (uint8_t)(1u << number);
+        if (segment_fast_ok(segment, true))
+            writes |= (uint8_t)(1u << number);
+    }
+    executor->flat_reads = reads;
+    executor->flat_writes = writes;
 }

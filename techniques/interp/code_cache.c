@@ -1,5 +1,5 @@
 /*
- * code_cache.c - the decoded-instruction cache (see code_cache.h).
+ * code_cache.c - the block cache (see code_cache.h).
  */
 #include "code_cache.h"
 
@@ -13,39 +13,51 @@ int code_cache_create(struct code_cache *cache, uint32_t ram_bytes)
     return cache->pages ? 0 : -1;
 }
 
+static void free_page(struct code_page *page)
+{
+    for (uint32_t offset = 0; offset < PAGE_SIZE; offset++)
+        free(page->blocks[offset]);
+    free(page);
+}
+
 void code_cache_destroy(struct code_cache *cache)
 {
     if (!cache->pages)
         return;
     for (uint32_t i = 0; i < cache->frame_count; i++)
-        free(cache->pages[i]);
+        if (cache->pages[i])
+            free_page(cache->pages[i]);
     free(cache->pages);
     cache->pages = NULL;
 }
 
-bool code_cache_insert(struct code_cache *cache, uint32_t physical,
-                       const struct x86_instruction *insn, bool page_is_marked)
+struct code_block *code_cache_block_for_build(struct code_cache *cache, uint32_t physical)
 {
     uint32_t frame = physical >> PAGE_SHIFT;
     if (frame >= cache->frame_count)
-        return false;
+        return NULL;
     struct code_page *page = cache->pages[frame];
     if (!page) {
-        /* calloc of a large block comes from fresh zero pages: only the
-         * slots actually used cost memory. */
         page = calloc(1, sizeof *page);
         if (!page)
-            return false;               /* no memory: run uncached */
+            return NULL;                /* no memory: run uncached */
         page->generation = 1;
         cache->pages[frame] = page;
     }
     if (page->uncacheable)
-        return false;
-    struct code_slot *slot = &page->slots[physical & (PAGE_SIZE - 1)];
-    slot->insn = *insn;
-    slot->handler = x86_select_handler(insn);
-    slot->generation = page->generation;
-    return !page_is_marked;
+        return NULL;
+    struct code_block **slot = &page->blocks[physical & (PAGE_SIZE - 1)];
+    /* A stale block is reused in place: the loop never builds while a
+     * block runs, so nobody is reading it. */
+    if (!*slot)
+        *slot = malloc(sizeof **slot);
+    if (!*slot)
+        return NULL;
+    (*slot)->generation = page->generation;
+    (*slot)->count = 0;
+    (*slot)->bytes = 0;
+    (*slot)->links[0].epoch = (*slot)->links[1].epoch = 0;
+    return *slot;
 }
 
 void code_cache_invalidate_page(struct code_cache *cache, uint32_t physical_page)

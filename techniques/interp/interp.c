@@ -1,13 +1,44 @@
 /*
  * interp.c - the interpreter technique's run loop.
  *
- * Between two instructions the loop does what the CPU does between two
- * instructions (SDM vol. 3, 6.9): take a pending external interrupt if
- * EFLAGS.IF allows and no STI/MOV SS shadow blocks it, wake from HLT. Then
- * it fetches the next instruction - from the decoded-instruction cache when
- * possible - and executes it. Faults arrive by longjmp from x86_raise() at a
- * landing pad set up once per run(): EIP goes back to the faulting
- * instruction and the exception is delivered through the IDT.
+ * Between two instructions the CPU takes a pending external interrupt if
+ * EFLAGS.IF allows and no STI/MOV SS shadow blocks it, and wakes from HLT
+ * (SDM vol. 3, 6.9). Doing those checks - and the lookup of the next
+ * decoded instruction - before every guest instruction costs more than most
+ * instructions do, so the loop runs *blocks* (code_cache.h): straight-line
+ * runs of decoded instructions that end at the first branch or at the first
+ * instruction that may change what the checks look at (IF, the shadow, a
+ * device, CS, paging). Inside a block nothing can make an interrupt
+ * deliverable that was not before (devices are reached by port I/O, which
+ * ends a block), so checking between blocks is as good as checking between
+ * instructions for everything the guest can observe.
+ *
+ * Three things keep the work between blocks small:
+ *
+ *   - the fetch cursor (struct fetch_cursor) finds the next block of the
+ *     same code page without a TLB lookup;
+ *   - links (struct block_link) remember which block followed a block at
+ *     which EIP, so a loop or a call to a known function finds its next
+ *     block with two compares; an epoch counter invalidates all links at
+ *     once whenever code is overwritten or CS/CPL/paging may have changed;
+ *   - run_chain runs block after block without going back to the outer
+ *     loop while the blocks end in near branches: the interrupt line is one
+ *     load, the clock is a countdown of retired instructions.
+ *
+ * The one-instruction path (run_one) serves what blocks cannot:
+ *
+ *   - an interrupt shadow is pending (after STI, MOV SS, POP SS): exactly one
+ *     instruction runs, then the interrupt is taken if one is deliverable;
+ *   - vm->single_step: one instruction (or one interrupt delivery) per run();
+ *   - code that the block cache cannot hold (no TLB entry for the page yet,
+ *     an instruction crossing a page or the CS limit, undecodable bytes,
+ *     pages that are rewritten all the time).
+ *
+ * Faults arrive by longjmp from x86_raise() at a landing pad set up once per
+ * run(). The loop notes which slot of which block is running (run_block),
+ * so EIP goes back to the faulting instruction exactly, the instructions of
+ * the block before it are counted as retired and the rest are not, and the
+ * exception is delivered through the IDT.
  */
 #include "interp.h"
 
@@ -21,25 +52,25 @@
 #include "core/x86/execute.h"
 #include "core/x86/system.h"
 
-/* How often (in instructions) the loop reads the clock. */
-#define CLOCK_CHECK_INTERVAL 4096u
+/* How often (in instructions, roughly: checked between blocks) the loop
+ * reads the clock and the stop request. */
+#define CLOCK_CHECK_INTERVAL 4096
 
 /*
- * The fetch cursor remembers the code page of the last fetch, so that the
- * next instruction in the same linear page is found with one index - no TLB
- * or page-table lookups. It is valid while CS and the linear-to-physical
- * mapping cannot have changed: straight-line code and near branches. Every
- * instruction that can change CS, CPL, paging or the TLB (far transfers,
- * IRET, INT, SYSENTER/SYSEXIT, MOV CR, INVLPG, LMSW, CLTS, task switches),
- * every fault and every interrupt forgets it. Writes to the page are caught
- * by the per-slot generation check, as for any cached instruction.
+ * The fetch cursor remembers the code page of the last block lookup, so that
+ * the next block in the same linear page is found with one index - no TLB
+ * lookup. It is valid while CS, the CPL and the linear-to-physical mapping
+ * cannot have changed: after straight-line code and near branches (see
+ * keeps_fetch_context). Every other instruction, every fault and every
+ * interrupt forgets it. Writes to the page are caught by the generation
+ * check, as for any cached block.
  */
 struct fetch_cursor {
     uint32_t linear_page;        /* TLB_INVALID: no cursor */
-    uint32_t cs_base, cs_limit;
-    uint32_t cs_limit_fast;      /* EIP up to here: any instruction is inside the limit */
+    uint32_t cs_base;
+    uint32_t code_end;           /* code_end() of CS */
     bool cs32;
-    struct code_page *page;
+    const struct code_page *page;
 };
 
 struct interp {
@@ -49,20 +80,32 @@ struct interp {
     struct code_cache cache;
     struct stats_counter *port_counters[65536];
     struct stats_counter *inject_counters[256];
-    uint32_t until_clock_check;
+    int32_t until_clock_check;       /* instructions left before the next clock check */
+    /* The block being executed (NULL between blocks), the EIP of its first
+     * instruction and the slot being executed: on a fault they tell which
+     * instruction faulted and how many before it retired. */
+    const struct code_block *running_block;
+    uint32_t running_block_eip;
+    const struct block_slot *running_slot;
+    /* run_block executes the slots below this one and then the block's
+     * last instruction; code_written lowers it to the block's first slot,
+     * so that a block that overwrote code stops after the writing
+     * instruction (the rest may be stale). */
+    const struct block_slot *run_until;
+    /* Block links (struct block_link) are valid while this has not moved
+     * on: it moves whenever the fetch cursor is forgotten (CS, CPL or paging
+     * may have changed) and whenever guest code is overwritten, the two
+     * things after which EIP may no longer lead to the same block. */
+    uint64_t link_epoch;
 };
 
 static void forget_cursor(struct interp *interp)
 {
     interp->cursor.linear_page = TLB_INVALID;
-}
-
-/* The countdown to the next clock check doubles as the retired-instruction
- * counter: fold what it counted into the statistics. */
-static void count_retired(struct interp *interp, struct vm *vm)
-{
-    vm->stats.guest_instructions += CLOCK_CHECK_INTERVAL - interp->until_clock_check;
-    interp->until_clock_check = CLOCK_CHECK_INTERVAL;
+    interp->link_epoch++;
+    /* Segment registers may change too: no flat-segment shortcut until
+     * find_block_slow looks at them again. */
+    x86_executor_forget_flat_segments(&interp->executor);
 }
 
 static const char *const exception_names[32] = {
@@ -84,6 +127,9 @@ static void code_written(struct emulator *emulator, uint32_t physical_page)
     struct interp *interp = emulator->code_cache;
     code_cache_invalidate_page(&interp->cache, physical_page);
     emulator->ram->page_flags[physical_page >> PAGE_SHIFT] &= (uint8_t)~PAGE_FLAG_CODE;
+    interp->link_epoch++;
+    if (interp->running_block)
+        interp->run_until = interp->running_block->slots;
 }
 
 static int interp_attach(struct vm *vm)
@@ -112,6 +158,7 @@ static int interp_attach(struct vm *vm)
     interp->executor.flags.operation = FLAGS_KNOWN;
     interp->executor.port_counters = interp->port_counters;
     interp->until_clock_check = CLOCK_CHECK_INTERVAL;
+    forget_cursor(interp);
     vm->technique_state = interp;
     return 0;
 }
@@ -168,24 +215,250 @@ static enum vm_exit triple_fault(struct interp *interp, struct vm *vm)
     return VM_EXIT_TRIPLE_FAULT;
 }
 
+/* Count the instructions that retired before `retired`. */
+static void count_retired(struct interp *interp, struct vm *vm, uint32_t retired)
+{
+    vm->stats.guest_instructions += retired;
+    interp->until_clock_check -= (int32_t)retired;
+}
+
+/* The EIP of slot `index` of the running block. */
+static uint32_t slot_eip(const struct interp *interp, uint32_t index)
+{
+    uint32_t eip = interp->running_block_eip;
+    for (uint32_t i = 0; i < index; i++)
+        eip += interp->running_block->slots[i].insn.length;
+    return eip;
+}
+
 /* After x86_raise(): the instruction is undone, deliver the exception. */
 static bool deliver_fault(struct interp *interp, struct vm *vm)
 {
     struct emulator *emulator = &interp->emulator;
     x86_executor_sync_flags(&interp->executor);
     forget_cursor(interp);
-    count_retired(interp, vm);
+    if (interp->running_block) {
+        /* The instructions before the faulting one retired. */
+        uint32_t index = (uint32_t)(interp->running_slot - interp->running_block->slots);
+        emulator->instruction_eip = slot_eip(interp, index);
+        count_retired(interp, vm, index);
+        interp->running_block = NULL;
+    }
     vm->cpu.eip = emulator->instruction_eip;
     count_exception(interp, vm, emulator->fault_vector);
     return x86_deliver_event(emulator, emulator->fault_vector, EVENT_FAULT,
                              emulator->fault_has_error_code, emulator->fault_error_code);
 }
 
-/* ---- fetch ------------------------------------------------------------------ */
+/* ---- building blocks -------------------------------------------------------- */
+
+/* Operations that may stand anywhere in a block, not just last: after them
+ * the next instruction is the next one in memory, and they change nothing
+ * but registers, the arithmetic flags, DF and guest memory (see
+ * code_cache.h). Everything else ends its block. */
+static const bool block_continues[OP_COUNT] = {
+    [OP_ALU_RM_REG] = true, [OP_ALU_REG_RM] = true, [OP_ALU_ACC_IMM] = true,
+    [OP_ALU_RM_IMM] = true, [OP_INC_REG] = true, [OP_DEC_REG] = true,
+    [OP_PUSH_REG] = true, [OP_POP_REG] = true, [OP_PUSH_SEG] = true,
+    [OP_DAA] = true, [OP_DAS] = true, [OP_AAA] = true, [OP_AAS] = true,
+    [OP_PUSHA] = true, [OP_POPA] = true, [OP_BOUND] = true, [OP_ARPL] = true,
+    [OP_PUSH_IMM] = true, [OP_IMUL_REG_RM_IMM] = true, [OP_TEST_RM_REG] = true,
+    [OP_XCHG_RM_REG] = true, [OP_MOV_RM_REG] = true, [OP_MOV_REG_RM] = true,
+    [OP_MOV_RM_SEG] = true, [OP_LEA] = true, [OP_POP_RM] = true, [OP_NOP] = true,
+    [OP_XCHG_ACC_REG] = true, [OP_CBW] = true, [OP_CWD] = true, [OP_SAHF] = true,
+    [OP_LAHF] = true, [OP_MOV_ACC_MOFFS] = true, [OP_MOV_MOFFS_ACC] = true,
+    [OP_TEST_ACC_IMM] = true, [OP_MOV_REG_IMM] = true, [OP_SHIFT] = true,
+    [OP_SHIFT_CL] = true, [OP_MOV_RM_IMM] = true, [OP_ENTER] = true, [OP_LEAVE] = true,
+    [OP_AAM] = true, [OP_AAD] = true, [OP_SALC] = true, [OP_XLAT] = true, [OP_CMC] = true,
+    [OP_TEST_RM_IMM] = true, [OP_NOT] = true, [OP_NEG] = true, [OP_MUL] = true,
+    [OP_IMUL_ACC] = true, [OP_DIV] = true, [OP_IDIV] = true, [OP_CLC] = true,
+    [OP_STC] = true, [OP_CLD] = true, [OP_STD] = true, [OP_INC_RM] = true,
+    [OP_DEC_RM] = true, [OP_PUSH_RM] = true, [OP_CMOVCC] = true, [OP_SETCC] = true,
+    [OP_BT_RM_REG] = true, [OP_BT_RM_IMM] = true, [OP_SHLD_IMM] = true,
+    [OP_SHLD_CL] = true, [OP_SHRD_IMM] = true, [OP_SHRD_CL] = true, [OP_CMPXCHG] = true,
+    [OP_XADD] = true, [OP_CMPXCHG8B] = true, [OP_MOVZX] = true, [OP_MOVSX] = true,
+    [OP_BSF] = true, [OP_BSR] = true, [OP_BSWAP] = true, [OP_IMUL_REG_RM] = true,
+};
+
+/* Operations after which the fetch cursor stays valid: those that may
+ * continue a block, and near control transfers and string instructions,
+ * which change neither CS, nor the CPL, nor paging. */
+static bool keeps_fetch_context(unsigned operation)
+{
+    switch (operation) {
+    case OP_JCC: case OP_JMP_REL: case OP_JMP_RM: case OP_CALL_REL: case OP_CALL_RM:
+    case OP_RET_NEAR: case OP_LOOP: case OP_LOOPE: case OP_LOOPNE: case OP_JCXZ:
+    case OP_MOVS: case OP_CMPS: case OP_STOS: case OP_LODS: case OP_SCAS:
+        return true;
+    default:
+        return operation < OP_COUNT && block_continues[operation];
+    }
+}
+
+/* The highest EIP (inclusive) that a block's bytes may reach under the
+ * current CS: its limit, and for 16-bit code at most 0xfffe, so that IP
+ * never reaches 0x10000 inside a block and needs no masking there (an
+ * instruction ending at 0xffff, after which IP wraps to 0, takes the
+ * one-instruction path). */
+static uint32_t code_end(const struct segment *cs)
+{
+    if (!(cs->attributes & SEG_ATTR_DB) && cs->limit > 0xfffe)
+        return 0xfffe;
+    return cs->limit;
+}
+
+/* Decode the block that starts at `eip` (physical address `physical`,
+ * host bytes `host`) into `block`. Stops before anything it cannot decode:
+ * if that is the first instruction the block stays empty, and the
+ * one-instruction path raises the fault. */
+static void build_block(struct code_block *block, const uint8_t *host, uint32_t physical,
+                        uint32_t eip, const struct segment *cs)
+{
+    bool big = cs->attributes & SEG_ATTR_DB;
+    uint32_t end = code_end(cs), offset = physical & (PAGE_SIZE - 1);
+    block->cs32 = big;
+    while (block->count < BLOCK_MAX_INSTRUCTIONS) {
+        uint32_t at = eip + block->bytes;
+        if (at > end || at < eip)
+            break;
+        uint64_t available = (uint64_t)end - at + 1;
+        if (available > PAGE_SIZE - offset - block->bytes)
+            available = PAGE_SIZE - offset - block->bytes;
+        if (available > X86_MAX_INSTRUCTION_LENGTH)
+            available = X86_MAX_INSTRUCTION_LENGTH;
+        struct block_slot *slot = &block->slots[block->count];
+        if (available == 0 || x86_decode(&slot->insn, host + block->bytes, (unsigned)available, big) <= 0)
+            break;
+        slot->handler = x86_select_handler(&slot->insn);
+        block->last_offset = block->bytes;
+        block->count++;
+        block->bytes += slot->insn.length;
+        if (!block_continues[slot->insn.operation])
+            break;
+    }
+    block->keeps_fetch_context =
+        block->count > 0 && keeps_fetch_context(block->slots[block->count - 1].insn.operation);
+}
+
+/* The block to run at CS:EIP, built if needed, or NULL to take the
+ * one-instruction path. Never faults: it only looks at the TLB and at RAM. */
+static struct code_block *find_block_slow(struct interp *interp, struct cpu *cpu);
+
+static inline struct code_block *find_block(struct interp *interp, struct cpu *cpu)
+{
+    const struct fetch_cursor *cursor = &interp->cursor;
+    uint32_t eip = cpu->eip, linear = cursor->cs_base + eip;
+    if (linear >> PAGE_SHIFT == cursor->linear_page) {
+        struct code_block *block = cursor->page->blocks[linear & (PAGE_SIZE - 1)];
+        if (block && block->generation == cursor->page->generation &&
+            block->cs32 == cursor->cs32 && eip <= cursor->code_end &&
+            cursor->code_end - eip >= block->bytes - 1u)
+            return block;
+    }
+    return find_block_slow(interp, cpu);
+}
+
+static void set_cursor(struct interp *interp, const struct segment *cs, uint32_t linear,
+                       uint32_t physical)
+{
+    const struct code_page *page = code_cache_page(&interp->cache, physical);
+    if (!page)
+        return;
+    interp->cursor.linear_page = linear >> PAGE_SHIFT;
+    interp->cursor.cs_base = cs->base;
+    interp->cursor.code_end = code_end(cs);
+    interp->cursor.cs32 = cs->attributes & SEG_ATTR_DB;
+    interp->cursor.page = page;
+}
+
+static struct code_block *find_block_slow(struct interp *interp, struct cpu *cpu)
+{
+    /* Between instructions the segment registers are what they are until
+     * the next instruction that ends the fetch context (see forget_cursor,
+     * and run_block and run_one, which forget before such an instruction). */
+    x86_executor_note_flat_segments(&interp->executor);
+    const struct segment *cs = &cpu->segments[SEG_CS];
+    uint32_t eip = cpu->eip, linear = cs->base + eip;
+    struct tlb_entry *entry = tlb_entry_for(&interp->emulator.tlb, cpu_cpl(cpu) == 3, linear);
+    if (entry->read_tag != linear >> PAGE_SHIFT)
+        return NULL;           /* the one-instruction path walks the page tables */
+    uint32_t physical = entry->physical_page | (linear & (PAGE_SIZE - 1));
+    bool big = cs->attributes & SEG_ATTR_DB;
+    struct code_block *block = code_cache_lookup(&interp->cache, physical);
+    if (!block || block->cs32 != big) {
+        struct code_block *built = code_cache_block_for_build(&interp->cache, physical);
+        if (!built)
+            return NULL;
+        build_block(built, entry->host + (linear & (PAGE_SIZE - 1)), physical, eip, cs);
+        if (built->count == 0) {
+            built->generation = 0;          /* never valid: pages start at 1 */
+            return NULL;
+        }
+        uint8_t *flags = &interp->emulator.ram->page_flags[physical >> PAGE_SHIFT];
+        if (!(*flags & PAGE_FLAG_CODE)) {
+            /* From now on writes to the page must reach code_written. */
+            *flags |= PAGE_FLAG_CODE;
+            tlb_forget_writes_to_physical_page(&interp->emulator.tlb, physical & ~(PAGE_SIZE - 1));
+        }
+        block = built;
+    }
+    set_cursor(interp, cs, linear, physical);
+    uint32_t end = code_end(cs);
+    if (eip > end || end - eip < block->bytes - 1u)
+        return NULL;           /* runs past the CS limit: the slow path faults where due */
+    return block;
+}
+
+/* ---- running --------------------------------------------------------------- */
+
+/*
+ * Run one block. The executor's contract (execute.h) asks for cpu->eip =
+ * the next instruction before each handler, and for instruction_eip = the
+ * instruction's own EIP. The instructions in the middle of a block never
+ * read either (they are not control transfers, and x86_raise does not look
+ * at them), so only the slot being run is noted for them - the fault path
+ * works both EIPs out from it (see deliver_fault) - and cpu->eip and
+ * instruction_eip are set properly for the last instruction, which may be
+ * a string, system or software-interrupt instruction that reads them.
+ */
+static enum x86_step run_block(struct interp *interp, struct vm *vm, const struct code_block *block)
+{
+    struct x86_executor *executor = &interp->executor;
+    const struct block_slot *slot = block->slots, *last = slot + block->count - 1;
+    uint32_t eip = vm->cpu.eip;
+
+    interp->running_block = block;
+    interp->running_block_eip = eip;
+    interp->run_until = last;
+    while (slot < interp->run_until) {
+        interp->running_slot = slot;
+        slot->handler(executor, &slot->insn);     /* STEP_DONE: they continue blocks */
+        slot++;
+    }
+    uint32_t done = block->count;
+    enum x86_step step = STEP_DONE;
+    if (interp->run_until != last) {
+        /* Guest code was overwritten: stop here, as if the block ended. */
+        done = (uint32_t)(slot - block->slots);
+        vm->cpu.eip = slot_eip(interp, done);
+    } else {
+        uint32_t last_eip = eip + block->last_offset;
+        interp->running_slot = last;
+        interp->emulator.instruction_eip = last_eip;
+        if (!block->keeps_fetch_context)
+            x86_executor_forget_flat_segments(executor);   /* it may load one */
+        vm->cpu.eip = last_eip + last->insn.length;
+        step = last->handler(executor, &last->insn);
+        if (!block->keeps_fetch_context)
+            forget_cursor(interp);
+    }
+    interp->running_block = NULL;
+    count_retired(interp, vm, done);
+    return step;
+}
 
 /* Decode at CS:EIP through system.h (limit, paging and their faults). */
-static const struct x86_instruction *decode_slow(struct interp *interp, uint32_t eip, bool big,
-                                                 struct x86_instruction *out)
+static void decode_slow(struct interp *interp, uint32_t eip, bool big, struct x86_instruction *out)
 {
     struct emulator *emulator = &interp->emulator;
     uint8_t bytes[X86_MAX_INSTRUCTION_LENGTH];
@@ -200,94 +473,41 @@ static const struct x86_instruction *decode_slow(struct interp *interp, uint32_t
         x86_raise(emulator, EXC_GP, 0);     /* SDM vol. 2, 2.3.11 */
     if (length < 0)
         x86_raise(emulator, EXC_UD, 0);
-    return out;
 }
 
-/* Physical address of a linear code address if the TLB knows it. */
-static bool code_physical(struct interp *interp, uint32_t linear, bool user, uint32_t *physical)
+/* Run exactly one instruction, wherever it is, and end an interrupt shadow
+ * that was pending before it (the shadow covers one instruction). */
+static enum x86_step run_one(struct interp *interp, struct vm *vm)
 {
-    struct tlb_entry *entry = tlb_entry_for(&interp->emulator.tlb, user, linear);
-    if (entry->read_tag != linear >> PAGE_SHIFT)
-        return false;
-    *physical = entry->physical_page | (linear & (PAGE_SIZE - 1));
-    return true;
-}
+    struct cpu *cpu = &vm->cpu;
+    bool shadowed = cpu->interrupt_shadow;
+    struct x86_instruction scratch;
+    const struct x86_instruction *insn = &scratch;
+    x86_handler handler;
 
-/* Operations after which the fetch cursor may be wrong (see struct fetch_cursor). */
-static const bool changes_fetch_context[OP_COUNT] = {
-    [OP_CALL_FAR_IMM] = true, [OP_JMP_FAR_IMM] = true, [OP_CALL_FAR_MEM] = true,
-    [OP_JMP_FAR_MEM] = true, [OP_RET_FAR] = true, [OP_IRET] = true, [OP_INT3] = true,
-    [OP_INT] = true, [OP_INTO] = true, [OP_SYSENTER] = true, [OP_SYSEXIT] = true,
-    [OP_MOV_CR_REG] = true, [OP_INVLPG] = true, [OP_LMSW] = true, [OP_CLTS] = true,
-    [OP_HLT] = true, [OP_LTR] = true, [OP_LLDT] = true, [OP_MOV_SEG_RM] = true,
-    [OP_POP_SEG] = true, [OP_LOAD_FAR_POINTER] = true, [OP_WRMSR] = true,
-};
-
-static void set_cursor(struct interp *interp, uint32_t linear, uint32_t physical)
-{
-    const struct segment *cs = &interp->executor.cpu->segments[SEG_CS];
-    struct code_page *page = code_cache_page(&interp->cache, physical);
-    if (!page || page->uncacheable)
-        return;
-    interp->cursor.linear_page = linear >> PAGE_SHIFT;
-    interp->cursor.cs_base = cs->base;
-    interp->cursor.cs_limit = cs->limit;
-    interp->cursor.cs_limit_fast = cs->limit >= X86_MAX_INSTRUCTION_LENGTH - 1
-                                       ? cs->limit - (X86_MAX_INSTRUCTION_LENGTH - 1) : 0;
-    interp->cursor.cs32 = cs->attributes & SEG_ATTR_DB;
-    interp->cursor.page = page;
-}
-
-static const struct code_slot *fetch_slow(struct interp *interp, struct code_slot *scratch)
-{
-    struct cpu *cpu = interp->executor.cpu;
-    const struct segment *cs = &cpu->segments[SEG_CS];
-    bool big = cs->attributes & SEG_ATTR_DB;
-    bool user = cpu_cpl(cpu) == 3;
-    uint32_t eip = cpu->eip, linear = cs->base + eip, physical;
-
-    if (code_physical(interp, linear, user, &physical)) {
-        const struct code_slot *cached = code_cache_lookup(&interp->cache, physical);
-        if (cached && cached->insn.default_32bit == big && eip <= cs->limit &&
-            cs->limit - eip >= cached->insn.length - 1u) {
-            set_cursor(interp, linear, physical);
-            return cached;
-        }
+    interp->emulator.instruction_eip = cpu->eip;
+    const struct code_block *block = find_block(interp, cpu);
+    if (block) {
+        insn = &block->slots[0].insn;
+        handler = block->slots[0].handler;
+    } else {
+        decode_slow(interp, cpu->eip, cpu->segments[SEG_CS].attributes & SEG_ATTR_DB, &scratch);
+        handler = x86_select_handler(&scratch);
     }
-    const struct x86_instruction *insn = decode_slow(interp, eip, big, &scratch->insn);
-    scratch->handler = x86_select_handler(insn);
-    /* Cache only instructions inside one page whose frame the TLB now knows. */
-    if ((linear & (PAGE_SIZE - 1)) + insn->length <= PAGE_SIZE &&
-        code_physical(interp, linear, user, &physical)) {
-        struct guest_ram *ram = interp->emulator.ram;
-        uint8_t *flags = &ram->page_flags[physical >> PAGE_SHIFT];
-        if (code_cache_insert(&interp->cache, physical, insn, *flags & PAGE_FLAG_CODE)) {
-            *flags |= PAGE_FLAG_CODE;
-            tlb_forget_writes_to_physical_page(&interp->emulator.tlb, physical & ~(PAGE_SIZE - 1));
-        }
-        set_cursor(interp, linear, physical);
-    }
-    return scratch;
+    cpu->eip += insn->length;
+    if (!insn->default_32bit)
+        cpu->eip &= 0xffff;          /* 16-bit code segment: IP wraps */
+    if (!keeps_fetch_context(insn->operation))
+        x86_executor_forget_flat_segments(&interp->executor);   /* it may load one */
+    enum x86_step step = handler(&interp->executor, insn);
+    if (shadowed)
+        cpu->interrupt_shadow = false;
+    if (!keeps_fetch_context(insn->operation))
+        forget_cursor(interp);
+    count_retired(interp, vm, 1);
+    return step;
 }
 
-static inline const struct code_slot *fetch(struct interp *interp, struct code_slot *scratch)
-{
-    const struct fetch_cursor *cursor = &interp->cursor;
-    uint32_t eip = interp->executor.cpu->eip;
-    uint32_t linear = cursor->cs_base + eip;
-    if (linear >> PAGE_SHIFT == cursor->linear_page) {
-        const struct code_slot *slot = &cursor->page->slots[linear & (PAGE_SIZE - 1)];
-        if (slot->generation == cursor->page->generation && slot->insn.default_32bit == cursor->cs32 &&
-            (eip <= cursor->cs_limit_fast ||
-             (eip <= cursor->cs_limit && cursor->cs_limit - eip >= slot->insn.length - 1u)))
-            return slot;
-    }
-    return fetch_slow(interp, scratch);
-}
-
-/* ---- the loop ------------------------------------------------------------------ */
-
-/* Checks made every CLOCK_CHECK_INTERVAL instructions. Returns true to leave. */
 /* Checks made every CLOCK_CHECK_INTERVAL instructions, and on entry
  * without the clock: each run() executes at least one interval, so a
  * deadline that is already past when run() starts cannot stop all progress.
@@ -295,7 +515,8 @@ static inline const struct code_slot *fetch(struct interp *interp, struct code_s
 static bool periodic_check(struct interp *interp, struct vm *vm, bool check_clock,
                            enum vm_exit *exit)
 {
-    count_retired(interp, vm);
+    if (check_clock)
+        interp->until_clock_check = CLOCK_CHECK_INTERVAL;
     if (atomic_load_explicit(&vm->stop_requested, memory_order_relaxed)) {
         *exit = VM_EXIT_STOP;
         return true;
@@ -330,56 +551,92 @@ static bool take_interrupt(struct interp *interp, struct vm *vm, enum vm_exit *e
 }
 
 /*
- * The hot loop. The stop request and the clock are looked at every
- * CLOCK_CHECK_INTERVAL instructions (a few tens of microseconds), the
- * interrupt line before every instruction.
+ * vm->single_step: one step is one instruction, or - when an interrupt is
+ * deliverable before it - the delivery of that interrupt (as a CPU with
+ * EFLAGS.TF traps after the first instruction... of the handler; here the
+ * step ends at the handler's first instruction, not after it). A halted CPU
+ * with nothing to deliver does not step: run() reports VM_EXIT_HALT.
  */
-static enum vm_exit run_instructions(struct interp *interp, struct vm *vm)
+static enum vm_exit run_single_step(struct interp *interp, struct vm *vm)
+{
+    enum vm_exit exit = VM_EXIT_DEADLINE;
+    if (vm_interrupt_deliverable(vm)) {
+        take_interrupt(interp, vm, &exit);
+        return exit;
+    }
+    if (vm->cpu.halted)
+        return VM_EXIT_HALT;
+    if (run_one(interp, vm) == STEP_SHUTDOWN)
+        return triple_fault(interp, vm);
+    return VM_EXIT_DEADLINE;
+}
+
+/*
+ * The block after `block`, which just ran and left the CPU at EIP: from
+ * its links if one matches (no lookup at all), else found and linked.
+ */
+static inline struct code_block *next_block(struct interp *interp, struct code_block *block,
+                                            struct cpu *cpu)
+{
+    uint32_t eip = cpu->eip;
+    for (int i = 0; i < 2; i++)
+        if (block->links[i].eip == eip && block->links[i].epoch == interp->link_epoch)
+            return block->links[i].block;
+    struct code_block *next = find_block(interp, cpu);
+    if (next) {
+        block->links[1] = block->links[0];
+        block->links[0] = (struct block_link){ eip, interp->link_epoch, next };
+    }
+    return next;
+}
+
+/*
+ * Run blocks one after the other for as long as nothing that the checks
+ * between instructions look at can have changed: the blocks that keep the
+ * fetch context contain no instruction that touches EFLAGS.IF, the
+ * interrupt shadow, a device (port I/O) or the CPU mode. Returns the last
+ * step; leaves when a block ends otherwise, when the clock check is due or
+ * when an interrupt is pending.
+ */
+static enum x86_step run_chain(struct interp *interp, struct vm *vm, struct code_block *block)
+{
+    for (;;) {
+        enum x86_step step = run_block(interp, vm, block);
+        if (step != STEP_DONE || !block->keeps_fetch_context || interp->until_clock_check <= 0 ||
+            vm_interrupt_deliverable(vm))
+            return step;
+        block = next_block(interp, block, &vm->cpu);
+        if (!block)
+            return STEP_DONE;
+    }
+}
+
+/*
+ * The hot loop: a chain of blocks per iteration. The interrupt line is
+ * looked at between blocks; the stop request and the clock about every
+ * CLOCK_CHECK_INTERVAL instructions (a few tens of microseconds).
+ */
+static enum vm_exit run_blocks(struct interp *interp, struct vm *vm)
 {
     struct cpu *cpu = &vm->cpu;
-    struct emulator *emulator = &interp->emulator;
-    struct x86_executor *executor = &interp->executor;
-    struct code_slot scratch;
     enum vm_exit exit;
 
     if (periodic_check(interp, vm, false, &exit))
         return exit;
     for (;;) {
         if (vm_interrupt_deliverable(vm) && take_interrupt(interp, vm, &exit))
-            break;
-        if (cpu->halted) {
-            exit = VM_EXIT_HALT;
-            break;
-        }
-        do {
-            bool shadowed = cpu->interrupt_shadow;
-            emulator->instruction_eip = cpu->eip;
-            const struct code_slot *slot = fetch(interp, &scratch);
-            const struct x86_instruction *insn = &slot->insn;
-            cpu->eip += insn->length;
-            if (!insn->default_32bit)
-                cpu->eip &= 0xffff;          /* 16-bit code segment: IP wraps */
-            enum x86_step step = slot->handler(executor, insn);
-            /* The shadow of STI / MOV SS covers exactly one instruction. */
-            if (shadowed)
-                cpu->interrupt_shadow = false;
-            if (changes_fetch_context[insn->operation])
-                forget_cursor(interp);
-            if (step == STEP_SHUTDOWN) {
-                exit = triple_fault(interp, vm);
-                goto out;
-            }
-            if (--interp->until_clock_check == 0 && periodic_check(interp, vm, true, &exit))
-                goto out;
-            /* STEP_HALT: cpu->halted is set; the outer loop takes a pending
-             * interrupt at once or returns VM_EXIT_HALT. */
-            if (step != STEP_DONE)
-                break;
-        } while (!vm_interrupt_deliverable(vm));
+            return exit;
+        if (cpu->halted)
+            return VM_EXIT_HALT;
+        struct code_block *block = cpu->interrupt_shadow ? NULL : find_block(interp, cpu);
+        /* STEP_HALT: cpu->halted is set; the next iteration takes a
+         * pending interrupt at once or returns VM_EXIT_HALT. */
+        enum x86_step step = block ? run_chain(interp, vm, block) : run_one(interp, vm);
+        if (step == STEP_SHUTDOWN)
+            return triple_fault(interp, vm);
+        if (interp->until_clock_check <= 0 && periodic_check(interp, vm, true, &exit))
+            return exit;
     }
-out:
-    count_retired(interp, vm);
-    return exit;
 }
 
 static enum vm_exit interp_run(struct vm *vm)
@@ -389,14 +646,22 @@ static enum vm_exit interp_run(struct vm *vm)
     enum vm_exit exit;
 
     interp->emulator.fault = &landing;
+    interp->running_block = NULL;
     forget_cursor(interp);            /* the core may have changed anything */
+    /* Set once per run(), not after each fault: a guest that faults every
+     * few instructions must still see the clock. */
+    interp->until_clock_check = CLOCK_CHECK_INTERVAL;
     if (setjmp(landing) != 0) {
         if (!deliver_fault(interp, vm)) {
             exit = triple_fault(interp, vm);
             goto out;
         }
+        if (vm->single_step) {
+            exit = VM_EXIT_DEADLINE;    /* the faulting instruction was the step */
+            goto out;
+        }
     }
-    exit = run_instructions(interp, vm);
+    exit = vm->single_step ? run_single_step(interp, vm) : run_blocks(interp, vm);
 out:
     x86_executor_sync_flags(&interp->executor);
     interp->emulator.fault = NULL;
@@ -410,4 +675,5 @@ const struct technique interp_technique = {
     .attach = interp_attach,
     .run = interp_run,
     .detach = interp_detach,
+    .can_single_step = true,
 };
