@@ -108,11 +108,6 @@ static void forget_cursor(struct interp *interp)
     x86_executor_forget_flat_segments(&interp->executor);
 }
 
-static const char *const exception_names[32] = {
-    "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#CSO", "#TS", "#NP",
-    "#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM", "#VE", "#21", "#22", "#23",
-    "#24", "#25", "#26", "#27", "#28", "#29", "#30", "#31",
-};
 
 static bool interp_available(char *why, size_t why_len)
 {
@@ -185,7 +180,7 @@ static void count_exception(struct interp *interp, struct vm *vm, int vector)
     vector &= 31;
     if (!emulator->exception_counters[vector])
         emulator->exception_counters[vector] =
-            stats_counter(&vm->stats, "guest-exception", exception_names[vector]);
+            stats_counter(&vm->stats, "guest-exception", x86_exception_name(vector));
     char detail[32];
     snprintf(detail, sizeof detail, "error code 0x%x", emulator->fault_error_code);
     stats_log(&vm->stats, emulator->exception_counters[vector], 0, stats_now_ns(),
@@ -197,13 +192,7 @@ static void count_interrupt(struct interp *interp, struct vm *vm, int vector)
     struct stats_counter **slot = &interp->inject_counters[vector & 0xff];
     if (!*slot) {
         char reason[STATS_NAME_LEN];
-        int master = vm->pic.master.vector_base, slave = vm->pic.slave.vector_base;
-        if (vector >= master && vector < master + 8)
-            snprintf(reason, sizeof reason, "irq%d", vector - master);
-        else if (vector >= slave && vector < slave + 8)
-            snprintf(reason, sizeof reason, "irq%d", vector - slave + 8);
-        else
-            snprintf(reason, sizeof reason, "vector-0x%x", vector);
+        vm_interrupt_name(vm, vector, reason, sizeof reason);
         *slot = stats_counter(&vm->stats, "inject", reason);
     }
     stats_log(&vm->stats, *slot, 0, stats_now_ns(), vm->cpu.eip, NULL);
@@ -457,24 +446,6 @@ static enum x86_step run_block(struct interp *interp, struct vm *vm, const struc
     return step;
 }
 
-/* Decode at CS:EIP through system.h (limit, paging and their faults). */
-static void decode_slow(struct interp *interp, uint32_t eip, bool big, struct x86_instruction *out)
-{
-    struct emulator *emulator = &interp->emulator;
-    uint8_t bytes[X86_MAX_INSTRUCTION_LENGTH];
-    unsigned fetched = x86_fetch_code(emulator, eip, bytes, 1, sizeof bytes);
-    int length = x86_decode(out, bytes, fetched, big);
-    while (length == X86_DECODE_NEED_MORE) {
-        /* Needs bytes the prefetch could not get: fetching them faults. */
-        fetched = x86_fetch_code(emulator, eip, bytes, fetched + 1, sizeof bytes);
-        length = x86_decode(out, bytes, fetched, big);
-    }
-    if (length == X86_DECODE_TOO_LONG)
-        x86_raise(emulator, EXC_GP, 0);     /* SDM vol. 2, 2.3.11 */
-    if (length < 0)
-        x86_raise(emulator, EXC_UD, 0);
-}
-
 /* Run exactly one instruction, wherever it is, and end an interrupt shadow
  * that was pending before it (the shadow covers one instruction). */
 static enum x86_step run_one(struct interp *interp, struct vm *vm)
@@ -491,7 +462,7 @@ static enum x86_step run_one(struct interp *interp, struct vm *vm)
         insn = &block->slots[0].insn;
         handler = block->slots[0].handler;
     } else {
-        decode_slow(interp, cpu->eip, cpu->segments[SEG_CS].attributes & SEG_ATTR_DB, &scratch);
+        x86_fetch_and_decode(&interp->emulator, &scratch);
         handler = x86_select_handler(&scratch);
     }
     cpu->eip += insn->length;
