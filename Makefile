@@ -77,9 +77,13 @@ test: all unit-tests guest-tests
 deps:
 	@scripts/install-deps.sh
 
+# A guest that passes writes 0 to isa-debug-exit, which is vmlab's status 1.
 demo: deps
 	$(MAKE) all
-	$(BUILD)/vmlab run $(BUILD)/guests/hello.elf -- greeting=demo
+	@echo "== the teaching kernel's scheduler scenario, under the interpreter:"
+	@$(BUILD)/vmlab run --timeout 60 $(BUILD)/guests/kernel.elf -- test=sched; status=$$?; \
+	 if [ $$status -eq 1 ]; then echo "== the guest passed (status 1: it wrote 0 to isa-debug-exit)"; \
+	 else echo "== the guest failed: vmlab status $$status (see vmlab --help)"; exit 1; fi
 
 bench: all
 	@tests/bench/run.sh
