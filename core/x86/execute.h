@@ -43,6 +43,10 @@ struct x86_executor {
      * register, event delivery, the core between runs) and may set them
      * again once that is over. */
     uint8_t flat_reads, flat_writes;
+    /* CPL == 3 when the flat bits were noted. Valid while any flat bit is
+     * set: the CPL changes only with CS, and nothing may load CS while they
+     * are set (see above), so a flat access skips cpu_cpl(). */
+    bool flat_user;
 };
 
 /* Set flat_reads and flat_writes from the current segment registers. */

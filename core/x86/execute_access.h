@@ -66,20 +66,24 @@ static inline uint8_t *fast_pointer(struct x86_executor *executor, int segment_n
                                     uint32_t offset, unsigned size, bool write)
 {
     uint32_t linear = offset;
+    bool user;
     /* A flat segment (see x86_executor_note_flat_segments) needs no checks:
      * an access that would run past 4 GiB crosses a page and is caught
-     * below. */
-    if (!((write ? executor->flat_writes : executor->flat_reads) & (1u << segment_number))) {
+     * below; the CPL was noted with it. */
+    if ((write ? executor->flat_writes : executor->flat_reads) & (1u << segment_number)) {
+        user = executor->flat_user;
+    } else {
         const struct segment *segment = &executor->cpu->segments[segment_number];
         if (!segment_fast_ok(segment, write))
             return NULL;
         if (offset > segment->limit || segment->limit - offset < size - 1)
             return NULL;
         linear = segment->base + offset;
+        user = cpu_cpl(executor->cpu) == 3;
     }
     if ((linear & (PAGE_SIZE - 1)) > PAGE_SIZE - size)
         return NULL;                 /* crosses a page: slow path */
-    return tlb_lookup(&executor->emulator->tlb, cpu_cpl(executor->cpu) == 3, write, linear);
+    return tlb_lookup(&executor->emulator->tlb, user, write, linear);
 }
 
 /* The slow paths: everything the fast path does not take (system.h applies

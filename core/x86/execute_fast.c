@@ -4,7 +4,9 @@
  * (one handler per operation, so no switch on the ALU operation at run
  * time), Jcc with the condition built in (flags_condition() then folds to
  * one comparison after CMP/SUB/TEST), shifts by an immediate, NEG/NOT/MOV
- * on registers, MOV to and from [base + displacement], IMUL, near CALL/RET.
+ * on registers, MOV to and from [base + displacement], IMUL, near CALL/RET,
+ * read-modify-write ALU operations on 32-bit memory, and the byte forms
+ * compiled code uses most (ALU/TEST on r/m8, MOV stores of a byte).
  *
  * Each one does exactly what the generic handler in execute.c does for
  * that form - same result, same lazy-flags record, same faults in the same
@@ -69,11 +71,41 @@ ALU_HANDLER(h_test_rm_reg, OP_AND, FLAGS_LOGIC, false, insn->rm, SOURCE_REG)
 ALU_HANDLER(h_test_rm_imm, OP_AND, FLAGS_LOGIC, false, insn->rm, SOURCE_IMM)
 ALU_HANDLER(h_test_acc_imm, OP_AND, FLAGS_LOGIC, false, REG_EAX, SOURCE_IMM)
 
+/*
+ * The read-modify-write forms, r/m(memory) op= reg or imm: read, compute,
+ * write back, then record the flags - the order of alu_rm(), so that a
+ * faulting write leaves the flags as they were.
+ */
+#define ALU_MEM_HANDLER(name, OPERATION, FLAGS, STORE, SOURCE)                   \
+    HANDLER(name)                                                                \
+    {                                                                            \
+        struct cpu *cpu = executor->cpu;                                         \
+        uint32_t address = effective_address(cpu, insn), b = (SOURCE);           \
+        uint32_t a = memory_read(executor, insn->segment, address, 4);           \
+        uint32_t r = OPERATION(a, b);                                            \
+        if (STORE)                                                               \
+            memory_write(executor, insn->segment, address, 4, r);                \
+        flags_record(&executor->flags, FLAGS, 4, r, a, b);                       \
+        return STEP_DONE;                                                        \
+    }
+
+#define ALU_MEM_FORMS(op, OPERATION, FLAGS, STORE)                                   \
+    ALU_MEM_HANDLER(h_##op##_mem_reg, OPERATION, FLAGS, STORE, SOURCE_REG)          \
+    ALU_MEM_HANDLER(h_##op##_mem_imm, OPERATION, FLAGS, STORE, SOURCE_IMM)
+
+ALU_MEM_FORMS(add, OP_ADD, FLAGS_ADD, true)
+ALU_MEM_FORMS(sub, OP_SUB, FLAGS_SUB, true)
+ALU_MEM_FORMS(cmp, OP_SUB, FLAGS_SUB, false)
+ALU_MEM_FORMS(and, OP_AND, FLAGS_LOGIC, true)
+ALU_MEM_FORMS(or, OP_OR, FLAGS_LOGIC, true)
+ALU_MEM_FORMS(xor, OP_XOR, FLAGS_LOGIC, true)
+
 /* Indexed by enum x86_alu; NULL for ADC and SBB (they need the carry). */
 struct alu_forms {
-    x86_handler rm_reg, rm_imm, reg_rm, reg_mem, acc_imm;
+    x86_handler rm_reg, rm_imm, reg_rm, reg_mem, acc_imm, mem_reg, mem_imm;
 };
-#define FORMS(op) { h_##op##_rm_reg, h_##op##_rm_imm, h_##op##_reg_rm, h_##op##_reg_mem, h_##op##_acc_imm }
+#define FORMS(op) { h_##op##_rm_reg, h_##op##_rm_imm, h_##op##_reg_rm, h_##op##_reg_mem, \
+                    h_##op##_acc_imm, h_##op##_mem_reg, h_##op##_mem_imm }
 static const struct alu_forms alu_forms[8] = {
     [ALU_ADD] = FORMS(add), [ALU_SUB] = FORMS(sub), [ALU_CMP] = FORMS(cmp),
     [ALU_AND] = FORMS(and), [ALU_OR] = FORMS(or), [ALU_XOR] = FORMS(xor),
@@ -83,8 +115,8 @@ static x86_handler select_alu(const struct x86_instruction *insn)
 {
     const struct alu_forms *forms = &alu_forms[insn->sub & 7];
     switch (insn->operation) {
-    case OP_ALU_RM_REG: return insn->has_memory ? NULL : forms->rm_reg;
-    case OP_ALU_RM_IMM: return insn->has_memory ? NULL : forms->rm_imm;
+    case OP_ALU_RM_REG: return insn->has_memory ? forms->mem_reg : forms->rm_reg;
+    case OP_ALU_RM_IMM: return insn->has_memory ? forms->mem_imm : forms->rm_imm;
     case OP_ALU_REG_RM: return insn->has_memory ? forms->reg_mem : forms->reg_rm;
     case OP_ALU_ACC_IMM: return forms->acc_imm;
     case OP_TEST_RM_REG: return insn->has_memory ? NULL : h_test_rm_reg;
@@ -96,16 +128,40 @@ static x86_handler select_alu(const struct x86_instruction *insn)
 
 /* ---- Jcc with a 32-bit displacement, one handler per condition --------------- */
 
+/* Taken: jump to EIP + displacement (#GP(0) past the CS limit). */
+static inline enum x86_step jcc32_jump(struct x86_executor *executor,
+                                       const struct x86_instruction *insn)
+{
+    struct cpu *cpu = executor->cpu;
+    uint32_t target = cpu->eip + insn->immediate;
+    if (target > cpu->segments[SEG_CS].limit)
+        x86_raise(executor->emulator, EXC_GP, 0);
+    cpu->eip = target;
+    return STEP_DONE;
+}
+
+/* Any condition after any operation; out of line, so that the handlers
+ * below need no call of flags_condition_slow (and no saved registers) on
+ * their common path. */
+static __attribute__((noinline)) enum x86_step jcc32_general(struct x86_executor *executor,
+                                                             const struct x86_instruction *insn,
+                                                             unsigned condition)
+{
+    if (flags_condition(&executor->flags, executor->cpu->eflags, condition))
+        return jcc32_jump(executor, insn);
+    return STEP_DONE;
+}
+
+/* After SUB/CMP and logic operations flags_condition() folds to a compare
+ * for the common conditions; everything else goes to jcc32_general. */
 #define JCC_HANDLER(condition)                                                   \
     HANDLER(h_jcc32_##condition)                                                 \
     {                                                                            \
-        struct cpu *cpu = executor->cpu;                                         \
-        if (flags_condition(&executor->flags, cpu->eflags, condition)) {         \
-            uint32_t target = cpu->eip + insn->immediate;                        \
-            if (target > cpu->segments[SEG_CS].limit)                            \
-                x86_raise(executor->emulator, EXC_GP, 0);                        \
-            cpu->eip = target;                                                   \
-        }                                                                        \
+        const struct lazy_flags *flags = &executor->flags;                       \
+        if (flags->operation != FLAGS_SUB && flags->operation != FLAGS_LOGIC)    \
+            return jcc32_general(executor, insn, condition);                     \
+        if (flags_condition(flags, executor->cpu->eflags, condition))            \
+            return jcc32_jump(executor, insn);                                   \
         return STEP_DONE;                                                        \
     }
 
@@ -279,8 +335,86 @@ HANDLER(h_ret_near32)
     return STEP_DONE;
 }
 
+/* ---- byte stores: MOV r/m8(memory), reg8 / imm8 ----------------------------- */
+
+HANDLER(h_mov_mem8_reg)
+{
+    struct cpu *cpu = executor->cpu;
+    memory_write(executor, insn->segment, effective_address(cpu, insn), 1,
+                 register_read(cpu, 1, insn->reg));
+    return STEP_DONE;
+}
+
+HANDLER(h_mov_mem8_imm)
+{
+    memory_write(executor, insn->segment, effective_address(executor->cpu, insn), 1,
+                 insn->immediate);
+    return STEP_DONE;
+}
+
+/* ---- ALU on r/m8, by reg8 or imm8 (alu_rm() with size 1) -------------------- */
+
+#define ALU8_HANDLER(name, OPERATION, FLAGS, STORE, SOURCE)                      \
+    HANDLER(name)                                                                \
+    {                                                                            \
+        struct cpu *cpu = executor->cpu;                                         \
+        uint32_t b = (SOURCE) & 0xff, a, r;                                      \
+        if (insn->has_memory) {                                                  \
+            uint32_t address = effective_address(cpu, insn);                     \
+            a = memory_read(executor, insn->segment, address, 1);                \
+            r = OPERATION(a, b) & 0xff;                                          \
+            if (STORE)                                                           \
+                memory_write(executor, insn->segment, address, 1, r);            \
+        } else {                                                                 \
+            a = register_read(cpu, 1, insn->rm);                                 \
+            r = OPERATION(a, b) & 0xff;                                          \
+            if (STORE)                                                           \
+                register_write(cpu, 1, insn->rm, r);                             \
+        }                                                                        \
+        flags_record(&executor->flags, FLAGS, 1, r, a, b);                       \
+        return STEP_DONE;                                                        \
+    }
+
+#define SOURCE_REG8 (register_read(cpu, 1, insn->reg))
+#define ALU8_FORMS(op, OPERATION, FLAGS, STORE)                                      \
+    ALU8_HANDLER(h_##op##8_rm_reg, OPERATION, FLAGS, STORE, SOURCE_REG8)            \
+    ALU8_HANDLER(h_##op##8_rm_imm, OPERATION, FLAGS, STORE, SOURCE_IMM)
+
+ALU8_FORMS(add, OP_ADD, FLAGS_ADD, true)
+ALU8_FORMS(sub, OP_SUB, FLAGS_SUB, true)
+ALU8_FORMS(cmp, OP_SUB, FLAGS_SUB, false)
+ALU8_FORMS(and, OP_AND, FLAGS_LOGIC, true)
+ALU8_FORMS(or, OP_OR, FLAGS_LOGIC, true)
+ALU8_FORMS(xor, OP_XOR, FLAGS_LOGIC, true)
+ALU8_FORMS(test, OP_AND, FLAGS_LOGIC, false)
+
+/* Indexed by enum x86_alu; NULL for ADC and SBB. */
+static const x86_handler alu8_rm_reg[8] = {
+    [ALU_ADD] = h_add8_rm_reg, [ALU_SUB] = h_sub8_rm_reg, [ALU_CMP] = h_cmp8_rm_reg,
+    [ALU_AND] = h_and8_rm_reg, [ALU_OR] = h_or8_rm_reg, [ALU_XOR] = h_xor8_rm_reg,
+};
+static const x86_handler alu8_rm_imm[8] = {
+    [ALU_ADD] = h_add8_rm_imm, [ALU_SUB] = h_sub8_rm_imm, [ALU_CMP] = h_cmp8_rm_imm,
+    [ALU_AND] = h_and8_rm_imm, [ALU_OR] = h_or8_rm_imm, [ALU_XOR] = h_xor8_rm_imm,
+};
+
+static x86_handler select_byte(const struct x86_instruction *insn)
+{
+    switch (insn->operation) {
+    case OP_MOV_RM_REG: return insn->has_memory ? h_mov_mem8_reg : NULL;
+    case OP_MOV_RM_IMM: return insn->has_memory ? h_mov_mem8_imm : NULL;
+    case OP_ALU_RM_REG: return alu8_rm_reg[insn->sub & 7];
+    case OP_ALU_RM_IMM: return alu8_rm_imm[insn->sub & 7];
+    case OP_TEST_RM_REG: return h_test8_rm_reg;
+    case OP_TEST_RM_IMM: return h_test8_rm_imm;
+    default: return NULL;
+    }
+}
+
 x86_handler x86_select_fast_handler(const struct x86_instruction *insn)
 {
+    if (insn->operand_size == 1)
+        return select_byte(insn);
     if (insn->operand_size != 4)
         return NULL;
     switch (insn->operation) {
@@ -318,4 +452,5 @@ void x86_executor_note_flat_segments(struct x86_executor *executor)
     }
     executor->flat_reads = reads;
     executor->flat_writes = writes;
+    executor->flat_user = cpu_cpl(executor->cpu) == 3;
 }

@@ -78,6 +78,7 @@ struct code_block {
     uint8_t count;               /* instructions, 1..BLOCK_MAX_INSTRUCTIONS */
     bool cs32;                   /* the CS.D it was decoded under */
     bool keeps_fetch_context;    /* its last instruction leaves CS, CPL and paging alone */
+    const struct block_slot *last;   /* &slots[count - 1] */
     struct block_link links[2];  /* [0]: the last one found, [1]: the one before */
     struct block_slot slots[BLOCK_MAX_INSTRUCTIONS];
 };

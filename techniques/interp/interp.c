@@ -320,6 +320,7 @@ static void build_block(struct code_block *block, const uint8_t *host, uint32_t 
             break;
         slot->handler = x86_select_handler(&slot->insn);
         block->last_offset = block->bytes;
+        block->last = slot;
         block->count++;
         block->bytes += slot->insn.length;
         if (!block_continues[slot->insn.operation])
@@ -413,7 +414,7 @@ static struct code_block *find_block_slow(struct interp *interp, struct cpu *cpu
 static enum x86_step run_block(struct interp *interp, struct vm *vm, const struct code_block *block)
 {
     struct x86_executor *executor = &interp->executor;
-    const struct block_slot *slot = block->slots, *last = slot + block->count - 1;
+    const struct block_slot *slot = block->slots, *last = block->last;
     uint32_t eip = vm->cpu.eip;
 
     interp->running_block = block;
@@ -424,25 +425,25 @@ static enum x86_step run_block(struct interp *interp, struct vm *vm, const struc
         slot->handler(executor, &slot->insn);     /* STEP_DONE: they continue blocks */
         slot++;
     }
-    uint32_t done = block->count;
-    enum x86_step step = STEP_DONE;
-    if (interp->run_until != last) {
+    if (__builtin_expect(interp->run_until != last, 0)) {
         /* Guest code was overwritten: stop here, as if the block ended. */
-        done = (uint32_t)(slot - block->slots);
+        uint32_t done = (uint32_t)(slot - block->slots);
         vm->cpu.eip = slot_eip(interp, done);
-    } else {
-        uint32_t last_eip = eip + block->last_offset;
-        interp->running_slot = last;
-        interp->emulator.instruction_eip = last_eip;
-        if (!block->keeps_fetch_context)
-            x86_executor_forget_flat_segments(executor);   /* it may load one */
-        vm->cpu.eip = last_eip + last->insn.length;
-        step = last->handler(executor, &last->insn);
-        if (!block->keeps_fetch_context)
-            forget_cursor(interp);
+        count_retired(interp, vm, done);
+        return STEP_DONE;
     }
-    interp->running_block = NULL;
-    count_retired(interp, vm, done);
+    interp->running_slot = last;
+    interp->emulator.instruction_eip = eip + block->last_offset;
+    vm->cpu.eip = eip + block->bytes;         /* the end of the last instruction */
+    enum x86_step step;
+    if (block->keeps_fetch_context) {
+        step = last->handler(executor, &last->insn);
+    } else {
+        x86_executor_forget_flat_segments(executor);   /* it may load one */
+        step = last->handler(executor, &last->insn);
+        forget_cursor(interp);
+    }
+    count_retired(interp, vm, block->count);
     return step;
 }
 
@@ -574,11 +575,15 @@ static enum x86_step run_chain(struct interp *interp, struct vm *vm, struct code
     for (;;) {
         enum x86_step step = run_block(interp, vm, block);
         if (step != STEP_DONE || !block->keeps_fetch_context || interp->until_clock_check <= 0 ||
-            vm_interrupt_deliverable(vm))
+            vm_interrupt_deliverable(vm) || interp->run_until != block->last) {
+            interp->running_block = NULL;
             return step;
+        }
         block = next_block(interp, block, &vm->cpu);
-        if (!block)
+        if (!block) {
+            interp->running_block = NULL;
             return STEP_DONE;
+        }
     }
 }
 
