@@ -88,6 +88,7 @@ demo: deps
 bench: all
 	@tests/bench/run.sh
 	@tests/hvm/bench.sh
+	@tests/trapemu/bench.sh
 
 clean:
 	rm -rf $(BUILD)
