@@ -427,26 +427,6 @@ Test(exception, iret_to_outer_level_checks_the_stack_segment)
  * out, must either deliver (leaving CS.RPL = SS.RPL = SS.DPL = CPL) or shut
  * down with a report and the registers as they were before the event. */
 
-static uint32_t next_random(uint32_t *state)
-{
-    *state ^= *state << 13;     /* xorshift32: fixed seed, reproducible */
-    *state ^= *state >> 17;
-    *state ^= *state << 5;
-    return *state;
-}
-
-static bool same_registers(const struct cpu *a, const struct cpu *b)
-{
-    for (int s = 0; s < SEG_COUNT; s++) {
-        const struct segment *x = &a->segments[s], *y = &b->segments[s];
-        if (x->selector != y->selector || x->base != y->base || x->limit != y->limit ||
-            x->attributes != y->attributes)
-            return false;
-    }
-    return memcmp(a->regs, b->regs, sizeof a->regs) == 0 && a->eip == b->eip &&
-           a->eflags == b->eflags;
-}
-
 static void randomize_tables(uint32_t *seed)
 {
     static const unsigned code_access[] = { 0x9a, 0xba, 0xfa, 0x9e, 0x92, 0x1a, 0x98 };

@@ -476,28 +476,6 @@ Test(segment, lldt_needs_cpl0)
  * sits in a read-only page with CR0.WP = 1, so even setting an accessed bit
  * can fault after all other checks passed. */
 
-static uint32_t next_random(uint32_t *state)
-{
-    /* xorshift32 (Marsaglia 2003): fixed seed, reproducible failures */
-    *state ^= *state << 13;
-    *state ^= *state >> 17;
-    *state ^= *state << 5;
-    return *state;
-}
-
-static bool same_registers(const struct cpu *a, const struct cpu *b)
-{
-    for (int s = 0; s < SEG_COUNT; s++) {
-        const struct segment *x = &a->segments[s], *y = &b->segments[s];
-        if (x->selector != y->selector || x->base != y->base || x->limit != y->limit ||
-            x->attributes != y->attributes)
-            return false;
-    }
-    return memcmp(a->regs, b->regs, sizeof a->regs) == 0 && a->eip == b->eip &&
-           a->eflags == b->eflags && a->ldtr.selector == b->ldtr.selector &&
-           a->ldtr.attributes == b->ldtr.attributes && a->tr.selector == b->tr.selector &&
-           a->tr.attributes == b->tr.attributes && a->interrupt_shadow == b->interrupt_shadow;
-}
 
 static void random_gdt(uint32_t *seed, uint32_t gdt)
 {

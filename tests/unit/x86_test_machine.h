@@ -68,6 +68,33 @@ static inline void set_ram32(uint32_t physical, uint32_t value)
     memcpy(m->ram.host + physical, &value, 4);
 }
 
+/* xorshift32 (Marsaglia 2003) for the randomized tests: a fixed seed makes
+ * every failure reproducible. */
+static inline uint32_t next_random(uint32_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 17;
+    *state ^= *state << 5;
+    return *state;
+}
+
+/* The architectural state a faulting or shut-down transfer must leave as it
+ * was: every segment register with its cache, the general registers, EIP,
+ * EFLAGS, LDTR, TR and the interrupt shadow. */
+static inline bool same_registers(const struct cpu *a, const struct cpu *b)
+{
+    for (int s = 0; s < SEG_COUNT; s++) {
+        const struct segment *x = &a->segments[s], *y = &b->segments[s];
+        if (x->selector != y->selector || x->base != y->base || x->limit != y->limit ||
+            x->attributes != y->attributes)
+            return false;
+    }
+    return memcmp(a->regs, b->regs, sizeof a->regs) == 0 && a->eip == b->eip &&
+           a->eflags == b->eflags && a->ldtr.selector == b->ldtr.selector &&
+           a->ldtr.attributes == b->ldtr.attributes && a->tr.selector == b->tr.selector &&
+           a->tr.attributes == b->tr.attributes && a->interrupt_shadow == b->interrupt_shadow;
+}
+
 /* Runs stmt and fails the test if it faults. */
 #define NO_FAULT(stmt)                                                                  \
     do {                                                                                \
