@@ -49,6 +49,7 @@ $(BUILD)/vmlab-san: $(SAN_LIB_OBJS) $(SAN_OBJ)/$(VMM_MAIN:.c=.o)
 # ---- guests (32-bit, freestanding) ------------------------------------------
 include labs/guests/guests.mk
 -include labs/guests/kernel/kernel.mk
+include tests/diff/diff.mk
 
 # ---- unit tests (Criterion, under the sanitizers) ---------------------------
 UNIT_SOURCES := $(wildcard tests/unit/*.c)
@@ -64,7 +65,7 @@ unit-tests: $(UNIT_TESTS)
 guest-tests: all
 	@tests/guests/run.sh
 
-test: all unit-tests guest-tests
+test: all unit-tests guest-tests diff-test
 	@tests/kernel/run.sh
 	@tests/switch/run.sh
 	@tests/hvm/run.sh

@@ -23,7 +23,9 @@ static void alu_rm(struct x86_executor *executor, const struct x86_instruction *
     unsigned size = insn->operand_size;
     if (insn->has_memory) {
         uint32_t address = effective_address(cpu, insn);
-        uint32_t destination = memory_read(executor, insn->segment, address, size);
+        uint32_t destination = insn->sub == ALU_CMP
+                                   ? memory_read(executor, insn->segment, address, size)
+                                   : memory_read_for_update(executor, insn->segment, address, size);
         struct lazy_flags flags = executor->flags;
         uint32_t result = alu_binary(&flags, cpu->eflags, insn->sub, size, destination, source);
         if (insn->sub != ALU_CMP)
@@ -57,7 +59,7 @@ static void unary_rm(struct x86_executor *executor, const struct x86_instruction
     struct cpu *cpu = executor->cpu;
     unsigned size = insn->operand_size;
     uint32_t address = insn->has_memory ? effective_address(cpu, insn) : 0;
-    uint32_t value = insn->has_memory ? memory_read(executor, insn->segment, address, size)
+    uint32_t value = insn->has_memory ? memory_read_for_update(executor, insn->segment, address, size)
                                       : register_read(cpu, size, insn->rm);
     struct lazy_flags flags = executor->flags;
     uint32_t result;
@@ -80,7 +82,7 @@ static void shift_rm(struct x86_executor *executor, const struct x86_instruction
     struct cpu *cpu = executor->cpu;
     unsigned size = insn->operand_size;
     uint32_t address = insn->has_memory ? effective_address(cpu, insn) : 0;
-    uint32_t value = insn->has_memory ? memory_read(executor, insn->segment, address, size)
+    uint32_t value = insn->has_memory ? memory_read_for_update(executor, insn->segment, address, size)
                                       : register_read(cpu, size, insn->rm);
     struct lazy_flags flags = executor->flags;
     uint32_t eflags = cpu->eflags;
@@ -156,7 +158,7 @@ static void exchange(struct x86_executor *executor, const struct x86_instruction
     uint32_t reg_value = register_read(cpu, size, insn->reg);
     if (insn->has_memory) {
         uint32_t address = effective_address(cpu, insn);
-        uint32_t memory = memory_read(executor, insn->segment, address, size);
+        uint32_t memory = memory_read_for_update(executor, insn->segment, address, size);
         memory_write(executor, insn->segment, address, size, reg_value);
         register_write(cpu, size, insn->reg, memory);
         return;
@@ -173,7 +175,7 @@ static void compare_exchange(struct x86_executor *executor, const struct x86_ins
     struct cpu *cpu = executor->cpu;
     unsigned size = insn->operand_size;
     uint32_t address = insn->has_memory ? effective_address(cpu, insn) : 0;
-    uint32_t destination = insn->has_memory ? memory_read(executor, insn->segment, address, size)
+    uint32_t destination = insn->has_memory ? memory_read_for_update(executor, insn->segment, address, size)
                                             : register_read(cpu, size, insn->rm);
     uint32_t acc = accumulator(cpu, size);
     bool equal = acc == destination;
@@ -195,7 +197,7 @@ static void exchange_add(struct x86_executor *executor, const struct x86_instruc
     struct lazy_flags flags = executor->flags;
     if (insn->has_memory) {
         uint32_t address = effective_address(cpu, insn);
-        uint32_t destination = memory_read(executor, insn->segment, address, size);
+        uint32_t destination = memory_read_for_update(executor, insn->segment, address, size);
         uint32_t sum = alu_binary(&flags, cpu->eflags, ALU_ADD, size, destination, source);
         memory_write(executor, insn->segment, address, size, sum);
         register_write(cpu, size, insn->reg, destination);
@@ -255,7 +257,8 @@ static void bit_test(struct x86_executor *executor, const struct x86_instruction
             if (insn->address_size == 2)
                 address &= 0xffff;
         }
-        uint32_t value = memory_read(executor, insn->segment, address, size);
+        uint32_t value = insn->sub == BIT_BT ? memory_read(executor, insn->segment, address, size)
+                         : memory_read_for_update(executor, insn->segment, address, size);
         uint32_t result = alu_bit_test(&flags, &eflags, insn->sub, size, value, offset);
         if (insn->sub != BIT_BT)
             memory_write(executor, insn->segment, address, size, result);
@@ -338,8 +341,10 @@ static void enter(struct x86_executor *executor, const struct x86_instruction *i
         memory_write(executor, SEG_SS, stack_offset(cpu, esp), size, frame);
     }
     esp = stack_moved(cpu, esp, 0u - insn->immediate);
-    /* Touch the lowest byte of the new frame: hardware faults here too. */
-    memory_read(executor, SEG_SS, stack_offset(cpu, esp), 1);
+    /* #PF "if a write using the final value of the stack pointer would
+     * cause a page fault" (SDM vol. 2 ENTER): a write probe - a read would
+     * pass on a read-only page. */
+    x86_check_write(executor->emulator, SEG_SS, stack_offset(cpu, esp), 1);
     register_write(cpu, size, REG_EBP, frame);
     cpu->regs[REG_ESP] = esp;
 }

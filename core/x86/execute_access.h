@@ -141,4 +141,19 @@ static inline __attribute__((always_inline)) void memory_write(struct x86_execut
     memory_write_slow(executor, segment, offset, size, value);
 }
 
+/*
+ * The memory operand of a read-modify-write instruction is read with write
+ * intent: if it faults, the CPU reports a write (#PF error code W/R = 1,
+ * SDM vol. 3, 4.7; #GP for a read-only segment) even though the read comes
+ * first - as the host CPU does (found by tests/diff). A TLB hit for writing
+ * means no fault is possible.
+ */
+static inline uint32_t memory_read_for_update(struct x86_executor *executor, int segment,
+                                              uint32_t offset, unsigned size)
+{
+    if (!fast_pointer(executor, segment, offset, size, true))
+        x86_check_write(executor->emulator, segment, offset, size);
+    return memory_read(executor, segment, offset, size);
+}
+
 #endif

@@ -71,6 +71,15 @@ ALU_HANDLER(h_test_rm_reg, OP_AND, FLAGS_LOGIC, false, insn->rm, SOURCE_REG)
 ALU_HANDLER(h_test_rm_imm, OP_AND, FLAGS_LOGIC, false, insn->rm, SOURCE_IMM)
 ALU_HANDLER(h_test_acc_imm, OP_AND, FLAGS_LOGIC, false, REG_EAX, SOURCE_IMM)
 
+/* A read-modify-write operand is read with write intent
+ * (memory_read_for_update, execute_access.h); CMP and TEST only read. */
+static inline uint32_t read_for_update(struct x86_executor *executor, const struct x86_instruction *insn,
+                                       uint32_t address, unsigned size, bool store)
+{
+    return store ? memory_read_for_update(executor, insn->segment, address, size)
+                 : memory_read(executor, insn->segment, address, size);
+}
+
 /*
  * The read-modify-write forms, r/m(memory) op= reg or imm: read, compute,
  * write back, then record the flags - the order of alu_rm(), so that a
@@ -81,7 +90,7 @@ ALU_HANDLER(h_test_acc_imm, OP_AND, FLAGS_LOGIC, false, REG_EAX, SOURCE_IMM)
     {                                                                            \
         struct cpu *cpu = executor->cpu;                                         \
         uint32_t address = effective_address(cpu, insn), b = (SOURCE);           \
-        uint32_t a = memory_read(executor, insn->segment, address, 4);           \
+        uint32_t a = read_for_update(executor, insn, address, 4, STORE);         \
         uint32_t r = OPERATION(a, b);                                            \
         if (STORE)                                                               \
             memory_write(executor, insn->segment, address, 4, r);                \
@@ -361,7 +370,7 @@ HANDLER(h_mov_mem8_imm)
         uint32_t b = (SOURCE) & 0xff, a, r;                                      \
         if (insn->has_memory) {                                                  \
             uint32_t address = effective_address(cpu, insn);                     \
-            a = memory_read(executor, insn->segment, address, 1);                \
+            a = read_for_update(executor, insn, address, 1, STORE);              \
             r = OPERATION(a, b) & 0xff;                                          \
             if (STORE)                                                           \
                 memory_write(executor, insn->segment, address, 1, r);            \

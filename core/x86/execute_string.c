@@ -60,7 +60,10 @@ static void iterate(struct x86_executor *executor, const struct x86_instruction 
         break;
     case OP_INS: {
         uint16_t port = (uint16_t)cpu->regs[REG_EDX];
-        /* Check the destination first so a fault does not lose port data. */
+        /* The I/O permission comes before any memory access (SDM vol. 2 INS
+         * "Operation"): a denied port is #GP(0) even if ES:EDI would fault.
+         * Then the destination, so a fault does not lose port data. */
+        x86_check_io_permission(executor->emulator, port, size);
         x86_check_write(executor->emulator, SEG_ES, destination, size);
         a = execute_port_read(executor, port, size);
         memory_write(executor, SEG_ES, destination, size, a);
@@ -69,6 +72,7 @@ static void iterate(struct x86_executor *executor, const struct x86_instruction 
     }
     case OP_OUTS: {
         uint16_t port = (uint16_t)cpu->regs[REG_EDX];
+        x86_check_io_permission(executor->emulator, port, size);   /* before the read, as INS */
         a = memory_read(executor, insn->segment, source, size);
         execute_port_write(executor, port, size, a);
         advance(cpu, asize, REG_ESI, delta);
