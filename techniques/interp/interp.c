@@ -34,6 +34,15 @@
  *     an instruction crossing a page or the CS limit, undecodable bytes,
  *     pages that are rewritten all the time).
  *
+ * Where the time goes (callgrind on cpubench: about 41 host instructions per
+ * guest instruction, roughly 200 million guest instructions per second on
+ * the development machines): about 10 in the loop that calls each slot's
+ * handler, 7 between blocks (blocks average under 3 instructions), the rest
+ * in the handlers, mostly memory access. The next steps, for whoever wants
+ * to go further: threaded dispatch (each handler jumps to the next slot's),
+ * operands resolved when a block is built, and superblocks that continue
+ * past a not-taken branch with side exits.
+ *
  * Faults arrive by longjmp from x86_raise() at a landing pad set up once per
  * run(). The loop notes which slot of which block is running (run_block),
  * so EIP goes back to the faulting instruction exactly, the instructions of
