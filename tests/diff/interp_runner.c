@@ -143,14 +143,10 @@ static bool step_until(uint32_t end, struct interp_result *result)
         }
         struct x86_instruction insn;
         emulator.instruction_eip = cpu.eip;
-        int length = x86_decode(&insn, ram.host + cpu.eip, X86_MAX_INSTRUCTION_LENGTH, true);
-        /* As techniques/interp's decode_slow: too long is #GP(0) (SDM vol. 2,
-         * 2.3.11), an undefined encoding #UD. 15 bytes are always there. */
-        if (length == X86_DECODE_TOO_LONG)
-            x86_raise(&emulator, EXC_GP, 0);
-        if (length <= 0)
-            x86_raise(&emulator, EXC_UD, 0);
-        cpu.eip += (uint32_t)length;
+        /* As every technique fetches: through CS and paging; too long is
+         * #GP(0), an undefined encoding #UD. */
+        x86_fetch_and_decode(&emulator, &insn);
+        cpu.eip += insn.length;
         x86_select_handler(&insn)(&executor, &insn);
     }
     return true;

@@ -101,12 +101,8 @@ static int run(const uint8_t *code, unsigned length)
         cr_assert(cpu.eip >= CODE && cpu.eip < CODE + length, "EIP 0x%x left the code", cpu.eip);
         struct x86_instruction insn;
         emulator.instruction_eip = cpu.eip;
-        int decoded = x86_decode(&insn, ram.host + cpu.eip, X86_MAX_INSTRUCTION_LENGTH, true);
-        if (decoded == X86_DECODE_TOO_LONG)
-            x86_raise(&emulator, EXC_GP, 0);
-        if (decoded <= 0)
-            x86_raise(&emulator, EXC_UD, 0);
-        cpu.eip += (uint32_t)decoded;
+        x86_fetch_and_decode(&emulator, &insn);
+        cpu.eip += insn.length;
         x86_select_handler(&insn)(&executor, &insn);
     }
     x86_executor_sync_flags(&executor);
