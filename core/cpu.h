@@ -124,6 +124,15 @@ struct cpu {
     /* Run state and events in flight. */
     bool halted;                   /* HLT executed, waiting for an interrupt */
     bool interrupt_shadow;         /* STI or MOV SS just ran: block one instruction */
+
+    /* Not architectural, but it travels with the guest like the rest: set
+     * once the guest has run under trapemu. There, a native `push %ds` or
+     * `mov %ds, mem` stores the host's stand-in selector (guest selector | 4,
+     * an LDT selector; see core/direct/traps.c) - the non-virtualizable leak
+     * Popek and Goldberg describe. The core's segment loader maps such a
+     * selector back when the guest reloads it (x86_load_segment); a real CPU
+     * cannot, so hvm refuses a guest with this set. */
+    bool stand_in_selectors_leaked;
 };
 
 /* The current privilege level is the DPL of CS (SDM vol. 3, 5.5). */

@@ -98,6 +98,24 @@ static void load_data_segment(struct emulator *e, int segment, uint16_t selector
     segment_load_from_descriptor(&cpu->segments[segment], selector, &d);
 }
 
+/*
+ * A selector trapemu leaked into guest memory (see stand_in_selectors_leaked
+ * in cpu.h): an LDT selector (TI = 1) while the guest has no LDT. A real CPU
+ * would raise #GP on it (SDM vol. 3, 3.4.2: TI selects the LDT); it can only
+ * be trapemu's stand-in for the GDT selector with TI clear, so we load that
+ * one, and count it so the leak stays visible.
+ */
+static uint16_t undo_stand_in(struct emulator *e, uint16_t selector)
+{
+    struct cpu *cpu = e->cpu;
+    bool no_ldt = (cpu->ldtr.attributes & SEG_ATTR_UNUSABLE) || (cpu->ldtr.selector & ~3u) == 0;
+    if (!cpu->stand_in_selectors_leaked || !(selector & 4) || !no_ldt)
+        return selector;
+    if (e->stats)
+        stats_count(stats_counter(e->stats, "leak", "trapemu-stand-in-selector"), 0);
+    return (uint16_t)(selector & ~4u);
+}
+
 void x86_load_segment(struct emulator *e, int segment, uint16_t selector)
 {
     struct cpu *cpu = e->cpu;
@@ -109,7 +127,7 @@ void x86_load_segment(struct emulator *e, int segment, uint16_t selector)
     else if (segment == SEG_SS)
         load_stack_segment(e, selector);
     else
-        load_data_segment(e, segment, selector);
+        load_data_segment(e, segment, undo_stand_in(e, selector));
     /* SDM vol. 2, MOV: a load of SS inhibits interrupts until after the
      * next instruction, so SS:ESP can be changed as a pair. */
     if (segment == SEG_SS)

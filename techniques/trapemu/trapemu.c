@@ -563,29 +563,6 @@ static void setup_emulator(struct trapemu *t, struct vm *vm)
     t->vm = vm;
 }
 
-/*
- * A guest with privilege levels (TR loaded) keeps its segment selectors in
- * trap frames that native `push %ds` wrote: under trapemu those are host
- * stand-in selectors (guest selector | 4, see core/direct), which another
- * technique would load as garbage. So such a guest cannot leave trapemu,
- * and trapemu cannot take one over from elsewhere - except when the core
- * gives it back after a failed switch, when nothing else has run.
- */
-static bool guest_has_privilege_levels(const struct vm *vm)
-{
-    return (vm->cpu.tr.selector & ~3u) != 0;
-}
-
-static bool trapemu_can_detach(struct vm *vm, char *why, size_t why_len)
-{
-    if (!guest_has_privilege_levels(vm))
-        return true;
-    snprintf(why, why_len, "not implemented: handing a guest with privilege levels (TR loaded) "
-             "from trapemu to another technique: its trap frames hold host stand-in selectors "
-             "that only trapemu understands");
-    return false;
-}
-
 static int trapemu_attach(struct vm *vm)
 {
     char why[300];
@@ -596,11 +573,6 @@ static int trapemu_attach(struct vm *vm)
                           "EFLAGS.VM=1)");
     if (!direct_segments_runnable(&vm->cpu, why, sizeof why))
         return refuse(vm, why);
-    if (guest_has_privilege_levels(vm) && !vm->returning_after_failed_switch)
-        return refuse(vm, "not implemented: taking over a guest that already runs with privilege "
-                          "levels (TR is loaded). Its trap frames would collect host selectors "
-                          "from native `push %ds` (not virtualizable), which the next technique "
-                          "cannot load; start such a guest under trapemu instead");
     if (direct_reserve_guest_space(why, sizeof why) < 0 || direct_contain_process(why, sizeof why) < 0)
         return refuse(vm, why);
     struct trapemu *t = calloc(1, sizeof *t);
@@ -623,6 +595,10 @@ static int trapemu_attach(struct vm *vm)
     }
     shadow_follow_cpu(&t->shadow);
     vm->technique_state = t;
+    /* From the first native instruction on, the guest may store stand-in
+     * selectors (push %ds runs natively and is not virtualizable): every
+     * later technique must know (cpu.h). */
+    vm->cpu.stand_in_selectors_leaked = true;
     return 0;
 }
 
@@ -665,5 +641,4 @@ const struct technique trapemu_technique = {
     .attach = trapemu_attach,
     .run = trapemu_run,
     .detach = trapemu_detach,
-    .can_detach = trapemu_can_detach,
 };

@@ -172,6 +172,26 @@ Test(segment, ldt_selectors)
     cr_assert(m->cpu.ldtr.attributes & SEG_ATTR_UNUSABLE);
 }
 
+/* After trapemu, guest memory may hold its stand-in selectors (guest
+ * selector | 4). Without an LDT, the loader reads them as the GDT selector;
+ * with an LDT, or if trapemu never ran, TI = 1 means the LDT as on hardware. */
+Test(segment, trapemu_stand_in_selectors)
+{
+    EXPECT_FAULT(x86_load_segment(e, SEG_DS, USER_DATA | 4), EXC_GP, 0x24); /* never leaked */
+    m->cpu.stand_in_selectors_leaked = true;
+    NO_FAULT(x86_load_segment(e, SEG_DS, KERNEL_DATA | 4));
+    cr_assert_eq(m->cpu.segments[SEG_DS].selector, KERNEL_DATA);
+    NO_FAULT(x86_load_segment(e, SEG_ES, 0x50 | 4));                       /* expand-down */
+    cr_assert_eq(m->cpu.segments[SEG_ES].base, 0x200000);
+    EXPECT_FAULT(x86_load_segment(e, SEG_GS, ABSENT_DATA | 4), EXC_NP, 0x30); /* its own checks */
+    EXPECT_FAULT(x86_load_segment(e, SEG_SS, KERNEL_DATA | 4), EXC_GP, 0x14); /* no SS stand-ins */
+    set_descriptor(LDT, 2, 0x300000, 0xfffff, 0x92, 0xc);
+    NO_FAULT(x86_load_ldtr(e, LDT_SELECTOR));
+    NO_FAULT(x86_load_segment(e, SEG_DS, KERNEL_DATA | 4));                 /* the LDT's entry 2 */
+    cr_assert_eq(m->cpu.segments[SEG_DS].base, 0x300000);
+    cr_assert_eq(m->cpu.segments[SEG_DS].selector, KERNEL_DATA | 4);
+}
+
 /* ---- limit checks ---- */
 
 Test(segment, expand_up_limits)
