@@ -958,3 +958,18 @@ void x86_fetch_and_decode(struct emulator *emulator, struct x86_instruction *ins
     if (length < 0)
         x86_raise(emulator, EXC_UD, 0);
 }
+
+void x86_executor_init(struct x86_executor *executor, struct emulator *emulator, struct cpu *cpu,
+                       struct guest_ram *ram, struct bus *bus, struct stats *stats)
+{
+    memset(emulator, 0, sizeof *emulator);
+    emulator->cpu = cpu;
+    emulator->ram = ram;
+    emulator->bus = bus;
+    emulator->stats = stats;
+    x86_tlb_flush_all(emulator);
+    memset(executor, 0, sizeof *executor);
+    executor->emulator = emulator;
+    executor->cpu = cpu;
+    executor->flags.operation = FLAGS_KNOWN;
+}

@@ -49,6 +49,14 @@ struct x86_executor {
     bool flat_user;
 };
 
+/* Ready an emulator and its executor to run instructions on `cpu`, with
+ * guest RAM, the bus and the statistics rows; everything else starts at
+ * zero (no fault landing, no code-cache hook), the TLB empty and no lazy
+ * flags pending (cpu->eflags is the truth). interp, trapemu and hvm's
+ * emulation path, and the tests, all start here. */
+void x86_executor_init(struct x86_executor *executor, struct emulator *emulator, struct cpu *cpu,
+                       struct guest_ram *ram, struct bus *bus, struct stats *stats);
+
 /* Set flat_reads and flat_writes from the current segment registers. */
 void x86_executor_note_flat_segments(struct x86_executor *executor);
 

@@ -150,16 +150,9 @@ static int interp_attach(struct vm *vm)
         return -1;
     }
     struct emulator *emulator = &interp->emulator;
-    emulator->cpu = &vm->cpu;
-    emulator->ram = &vm->ram;
-    emulator->bus = &vm->bus;
-    emulator->stats = &vm->stats;
+    x86_executor_init(&interp->executor, emulator, &vm->cpu, &vm->ram, &vm->bus, &vm->stats);
     emulator->code_written = code_written;
     emulator->code_cache = interp;
-    x86_tlb_flush_all(emulator);
-    interp->executor.emulator = emulator;
-    interp->executor.cpu = &vm->cpu;
-    interp->executor.flags.operation = FLAGS_KNOWN;
     interp->executor.port_counters = interp->port_counters;
     interp->until_clock_check = CLOCK_CHECK_INTERVAL;
     forget_cursor(interp);

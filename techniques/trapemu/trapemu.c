@@ -550,15 +550,7 @@ static int refuse(struct vm *vm, const char *why)
 
 static void setup_emulator(struct trapemu *t, struct vm *vm)
 {
-    struct emulator *e = &t->emulator;
-    e->cpu = &vm->cpu;
-    e->ram = &vm->ram;
-    e->bus = &vm->bus;
-    e->stats = &vm->stats;
-    x86_tlb_flush_all(e);
-    t->executor.emulator = e;
-    t->executor.cpu = &vm->cpu;
-    t->executor.flags.operation = FLAGS_KNOWN;
+    x86_executor_init(&t->executor, &t->emulator, &vm->cpu, &vm->ram, &vm->bus, &vm->stats);
     t->executor.port_counters = t->port_rows;
     t->vm = vm;
 }

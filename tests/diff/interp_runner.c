@@ -106,16 +106,7 @@ static void reset_machine(const struct machine_state *initial, struct interp_set
     memcpy(cpu.regs, initial->regs, sizeof cpu.regs);
     cpu.eflags = initial->eflags;
     cpu.eip = CODE_BASE;
-    memset(&emulator, 0, sizeof emulator);
-    emulator.cpu = &cpu;
-    emulator.ram = &ram;
-    emulator.bus = &bus;
-    emulator.stats = &stats;
-    x86_tlb_flush_all(&emulator);
-    memset(&executor, 0, sizeof executor);
-    executor.emulator = &emulator;
-    executor.cpu = &cpu;
-    executor.flags.operation = FLAGS_KNOWN;
+    x86_executor_init(&executor, &emulator, &cpu, &ram, &bus, &stats);
     /* As techniques/interp: no sequence loads a segment register, so the
      * flat-segment fast path stays valid for the whole run. */
     x86_executor_note_flat_segments(&executor);

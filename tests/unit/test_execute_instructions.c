@@ -35,16 +35,7 @@ static void setup(void)
     cpu_reset_to_flat_protected_mode(&cpu);
     memset(&bus, 0, sizeof bus);
     stats_init(&stats, 0);
-    memset(&emulator, 0, sizeof emulator);
-    emulator.cpu = &cpu;
-    emulator.ram = &ram;
-    emulator.bus = &bus;
-    emulator.stats = &stats;
-    x86_tlb_flush_all(&emulator);
-    memset(&executor, 0, sizeof executor);
-    executor.emulator = &emulator;
-    executor.cpu = &cpu;
-    executor.flags.operation = FLAGS_KNOWN;
+    x86_executor_init(&executor, &emulator, &cpu, &ram, &bus, &stats);
     cpu.regs[REG_ESP] = STACK_TOP;
 }
 
