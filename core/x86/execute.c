@@ -108,6 +108,18 @@ static void shift_rm(struct x86_executor *executor, const struct x86_instruction
 
 /* ---- multiply and divide ----------------------------------------------- */
 
+/* MUL's product and DIV's quotient and remainder: AH:AL for bytes, else
+ * DX:AX or EDX:EAX (SDM vol. 2, MUL and DIV). */
+static void write_result_pair(struct cpu *cpu, unsigned size, uint32_t low, uint32_t high)
+{
+    if (size == 1) {
+        register_write(cpu, 2, REG_EAX, (high << 8) | low);
+    } else {
+        register_write(cpu, size, REG_EAX, low);
+        register_write(cpu, size, REG_EDX, high);
+    }
+}
+
 static void multiply(struct x86_executor *executor, const struct x86_instruction *insn)
 {
     struct cpu *cpu = executor->cpu;
@@ -117,12 +129,7 @@ static void multiply(struct x86_executor *executor, const struct x86_instruction
         alu_mul(&executor->flags, size, accumulator(cpu, size), source, &low, &high);
     else
         alu_imul(&executor->flags, size, accumulator(cpu, size), source, &low, &high);
-    if (size == 1) {
-        register_write(cpu, 2, REG_EAX, (high << 8) | low);
-    } else {
-        register_write(cpu, size, REG_EAX, low);
-        register_write(cpu, size, REG_EDX, high);
-    }
+    write_result_pair(cpu, size, low, high);
 }
 
 static void divide(struct x86_executor *executor, const struct x86_instruction *insn)
@@ -141,12 +148,7 @@ static void divide(struct x86_executor *executor, const struct x86_instruction *
                                         : alu_idiv(size, high, low, divisor, &quotient, &remainder);
     if (!ok)
         x86_raise(executor->emulator, EXC_DE, 0);   /* SDM vol. 2, DIV: #DE */
-    if (size == 1) {
-        register_write(cpu, 2, REG_EAX, (remainder << 8) | quotient);
-    } else {
-        register_write(cpu, size, REG_EAX, quotient);
-        register_write(cpu, size, REG_EDX, remainder);
-    }
+    write_result_pair(cpu, size, quotient, remainder);
 }
 
 /* ---- exchange and compare ------------------------------------------------ */
