@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.."
 KERNEL=build/guests/kernel.elf
 EXPECTED=tests/kernel/expected
 SCENARIOS=(boot syscalls sched pagefault sensitive disk console)
-BENCHMARKS=(syscall in cr3 callret pgfault divzero ptemod cli-sti pushf-popf ctxsw cpu)
+BENCHMARKS=(syscall in cr3 callret pgfault divzero ptemod cli-sti pushf-popf ctxsw cpu hlt)
 BENCH_ITERS=50
 CONSOLE_INPUT=$'hello\nvirtual machines\nquit\n'
 SHELL_INPUT=$'test syscalls\nps\nticks\nhalt\n'

@@ -48,6 +48,7 @@ ROWS=(
     "cli-sti    2   cli + sti: two #GP traps"
     "in         1   in from a port: one #GP trap, one device access"
     "cr3        1   mov to cr3: one trap, and a shadow flush"
+    "hlt        9   sti+hlt woken by a pending irq 4: sti (hlt in its shadow), 3 out, in, 2 mov-seg, iret, cli"
     "syscall    2   int 0x80 + iret: SIGSYS and #GP, CPL 3 -> 0 -> 3"
     "pgfault    -   a guest #PF: reflected through the emulator"
     "ptemod     -   a PTE write: write-protected page table, emulated"
