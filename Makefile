@@ -71,6 +71,7 @@ test: all unit-tests guest-tests diff-test
 	@tests/hvm/run.sh
 	@tests/dashboard/run.sh
 	@tests/trapemu/run.sh
+	@tests/trapemu/containment.sh
 	@tests/cli/run.sh
 	@echo "make test: all suites passed"
 

@@ -131,6 +131,8 @@ static int apply_key(struct run_options *options, const cJSON *item, char **argu
         return json_string(item, key, &vm->switch_schedule, error, len);
     if (strcmp(key, "switch_every") == 0)
         return json_string(item, key, &vm->switch_every, error, len);
+    if (strcmp(key, "switch_among") == 0)
+        return json_string(item, key, &vm->switch_among, error, len);
     if (strcmp(key, "switch_seed") == 0) {
         if (!cJSON_IsNumber(item) || item->valuedouble < 0)
             return fail(error, len, "config key \"switch_seed\" must be a non-negative number");
@@ -169,7 +171,7 @@ static int apply_key(struct run_options *options, const cJSON *item, char **argu
         return set_timeout(options, item->valuedouble, "config", error, len);
     }
     return fail(error, len, "unknown config key \"%s\" (known: technique, mem, disk, "
-                "stats_json, timeout, guest, cmdline, switch, switch_every, switch_seed, dashboard, "
+                "stats_json, timeout, guest, cmdline, switch, switch_every, switch_seed, switch_among, dashboard, "
                 "dashboard_exit_on_stop, stats_interval, stats_out)", key);
 }
 
@@ -229,7 +231,7 @@ static int read_config_file(struct run_options *options, const char *path, char 
 
 enum {
     OPTION_STATS_JSON = 256, OPTION_TIMEOUT, OPTION_CONFIG, OPTION_SWITCH, OPTION_SWITCH_EVERY,
-    OPTION_SWITCH_SEED, OPTION_DASHBOARD, OPTION_DASHBOARD_EXIT_ON_STOP, OPTION_STATS_INTERVAL,
+    OPTION_SWITCH_SEED, OPTION_SWITCH_AMONG, OPTION_DASHBOARD, OPTION_DASHBOARD_EXIT_ON_STOP, OPTION_STATS_INTERVAL,
     OPTION_STATS_OUT,
 };
 
@@ -243,6 +245,7 @@ static const struct option long_options[] = {
     {"switch", required_argument, NULL, OPTION_SWITCH},
     {"switch-every", required_argument, NULL, OPTION_SWITCH_EVERY},
     {"switch-seed", required_argument, NULL, OPTION_SWITCH_SEED},
+    {"switch-among", required_argument, NULL, OPTION_SWITCH_AMONG},
     {"dashboard", no_argument, NULL, OPTION_DASHBOARD},
     {"dashboard-exit-on-stop", no_argument, NULL, OPTION_DASHBOARD_EXIT_ON_STOP},
     {"stats-interval", required_argument, NULL, OPTION_STATS_INTERVAL},
@@ -278,6 +281,7 @@ static int apply_flag(struct run_options *options, int option, char *error, size
     case OPTION_CONFIG: return 0;   /* already applied */
     case OPTION_SWITCH: options->vm.switch_schedule = optarg; return 0;
     case OPTION_SWITCH_EVERY: options->vm.switch_every = optarg; return 0;
+    case OPTION_SWITCH_AMONG: options->vm.switch_among = optarg; return 0;
     case OPTION_SWITCH_SEED:
         errno = 0;
         options->vm.switch_seed = strtoull(optarg, &end, 0);

@@ -1,10 +1,13 @@
 /*
- * stats_json.c - serialise the event table with cJSON.
+ * stats_json.c - serialise the event table with cJSON, and write the
+ * --stats-json file through a temporary acquired at start-up (see
+ * stats_json.h for why the open happens so early).
  */
 #include "stats_json.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,24 +120,133 @@ char *stats_to_json_line(const struct vm *vm, uint64_t elapsed_ns, bool final)
     return text;
 }
 
-int stats_write_json(const struct vm *vm, const char *path, char *error, size_t error_len)
+void stats_file_init(struct stats_file *file)
 {
-    char *text = stats_to_json(vm);
-    char temporary[4096];
-    snprintf(temporary, sizeof temporary, "%s.tmp.%d", path, (int)getpid());
-    FILE *file = fopen(temporary, "w");
-    if (!file) {
-        snprintf(error, error_len, "--stats-json %s: %s", path, strerror(errno));
-        free(text);
+    file->path = NULL;
+    file->temporary[0] = '\0';
+    file->fd = -1;
+    file->directory_fd = -1;
+}
+
+/* The directory that will hold path, opened so that the rename can be made
+ * durable with fsync. Best effort: a directory we may write but not read
+ * (mode -wx) cannot be opened, and then the rename is as durable as the
+ * file system makes it on its own. */
+static int open_directory_of(const char *path)
+{
+    char directory[4096];
+    snprintf(directory, sizeof directory, "%s", path);
+    char *slash = strrchr(directory, '/');
+    if (!slash)
+        snprintf(directory, sizeof directory, ".");
+    else if (slash == directory)
+        directory[1] = '\0';                  /* "/name": the root */
+    else
+        *slash = '\0';
+    return open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+int stats_file_open(struct stats_file *file, const char *path, char *error, size_t error_len)
+{
+    stats_file_init(file);
+    file->path = path;
+    int length = snprintf(file->temporary, sizeof file->temporary, "%s.tmp.%d", path,
+                          (int)getpid());
+    if (length < 0 || (size_t)length >= sizeof file->temporary) {
+        file->temporary[0] = '\0';
+        snprintf(error, error_len, "--stats-json %s: the path is too long", path);
         return -1;
     }
-    bool ok = fputs(text, file) >= 0 && fputc('\n', file) != EOF;
-    ok = (fclose(file) == 0) && ok;
-    free(text);
-    if (!ok || rename(temporary, path) < 0) {
-        snprintf(error, error_len, "--stats-json %s: %s", path, strerror(errno));
-        unlink(temporary);
+    /* O_EXCL: never follow a symbolic link someone left at the predictable
+     * name, never share a temporary with another writer. */
+    file->fd = open(file->temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (file->fd < 0) {
+        snprintf(error, error_len, "--stats-json %s: cannot create the file there: %s", path,
+                 strerror(errno));
+        file->temporary[0] = '\0';            /* not ours: do not remove it */
         return -1;
+    }
+    file->directory_fd = open_directory_of(path);
+    return 0;
+}
+
+void stats_file_discard(struct stats_file *file)
+{
+    if (file->fd >= 0)
+        close(file->fd);
+    if (file->directory_fd >= 0)
+        close(file->directory_fd);
+    if (file->temporary[0])
+        unlink(file->temporary);
+    stats_file_init(file);
+}
+
+/* write(2) until everything is written: a regular file may take less. */
+static int write_all(int fd, const char *data, size_t length)
+{
+    while (length > 0) {
+        ssize_t written = write(fd, data, length);
+        if (written < 0 && errno == EINTR)
+            continue;
+        if (written <= 0)
+            return -1;
+        data += written;
+        length -= (size_t)written;
     }
     return 0;
+}
+
+/* The document reaches the disk (fsync) before the rename publishes it:
+ * otherwise a crash after the rename could leave FILE empty - the old
+ * contents gone and the new ones never written. */
+static int write_document(int fd, const struct vm *vm)
+{
+    char *text = stats_to_json(vm);
+    if (!text) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int rc = write_all(fd, text, strlen(text));
+    free(text);
+    if (rc == 0)
+        rc = write_all(fd, "\n", 1);
+    if (rc == 0)
+        rc = fsync(fd);
+    return rc;
+}
+
+int stats_file_commit(struct stats_file *file, const struct vm *vm, char *error,
+                      size_t error_len)
+{
+    if (file->fd < 0) {
+        snprintf(error, error_len, "--stats-json %s: no temporary file to write",
+                 file->path ? file->path : "");
+        return -1;
+    }
+    bool written = write_document(file->fd, vm) == 0;
+    int saved = errno;
+    bool closed = close(file->fd) == 0;
+    file->fd = -1;
+    if (!written || !closed) {
+        snprintf(error, error_len, "--stats-json %s: %s", file->path,
+                 strerror(written ? errno : saved));
+        stats_file_discard(file);
+        return -1;
+    }
+    if (rename(file->temporary, file->path) < 0) {
+        snprintf(error, error_len, "--stats-json %s: %s", file->path, strerror(errno));
+        stats_file_discard(file);
+        return -1;
+    }
+    file->temporary[0] = '\0';               /* it is FILE now: never remove it */
+    /* The rename is an update of the directory: it is on disk only once the
+     * directory is. EINVAL: a file system that cannot sync directories. */
+    int rc = 0;
+    if (file->directory_fd >= 0 && fsync(file->directory_fd) < 0 && errno != EINVAL) {
+        snprintf(error, error_len, "--stats-json %s: fsync of its directory: %s", file->path,
+                 strerror(errno));
+        rc = -1;
+    }
+    stats_file_discard(file);
+    return rc;
 }

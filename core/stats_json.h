@@ -11,9 +11,45 @@
 
 struct vm;
 
-/* Written to a temporary file and renamed over path, so a reader never sees
- * a partial document. Returns 0, or -1 with a reason in error. */
-int stats_write_json(const struct vm *vm, const char *path, char *error, size_t error_len);
+/*
+ * --stats-json FILE is written in two steps, because once trapemu runs a
+ * guest the process may not open files any more (the seccomp filter of
+ * core/direct/containment.c allows no open at all):
+ *
+ *   stats_file_open    at start-up, before any technique attaches: creates
+ *                      the temporary FILE.tmp.PID next to FILE (same
+ *                      directory, so the final rename is atomic) and opens
+ *                      that directory too; a bad path is an error here,
+ *                      before anything runs;
+ *   stats_file_commit  when the run ends: writes the document through the
+ *                      open fd, fsyncs it, renames it over FILE and fsyncs
+ *                      the directory, so a reader sees the old file or the
+ *                      whole new one, and the rename survives a crash;
+ *   stats_file_discard on bad input or any failure: removes the temporary.
+ *
+ * The document is written once per run; the temporary is used up by the
+ * commit (a second document would need a second temporary, acquired up
+ * front like this one). The price of opening early: FILE.tmp.PID exists
+ * for the whole run, and a vmlab killed by SIGKILL or a crash leaves it
+ * behind (FILE itself is never half-written).
+ */
+struct stats_file {
+    const char *path;        /* FILE, as given */
+    char temporary[4096];    /* FILE.tmp.PID; "" when there is none */
+    int fd;                  /* the temporary, open for writing; -1 when closed */
+    int directory_fd;        /* FILE's directory, for the fsync after rename */
+};
+
+/* Returns 0, or -1 with a one-line reason in error (and nothing left behind). */
+int stats_file_open(struct stats_file *file, const char *path, char *error, size_t error_len);
+/* Returns 0, or -1 with a one-line reason (the temporary is removed). */
+int stats_file_commit(struct stats_file *file, const struct vm *vm, char *error,
+                      size_t error_len);
+/* Closes and removes the temporary, if any. Safe to call more than once. */
+void stats_file_discard(struct stats_file *file);
+/* An empty stats_file (no temporary, no fds): what discard expects when
+ * stats_file_open was never called. */
+void stats_file_init(struct stats_file *file);
 
 /* The document as a string (caller frees). */
 char *stats_to_json(const struct vm *vm);

@@ -87,6 +87,35 @@ int switch_parse_schedule(struct switch_plan *plan, const char *text, char *erro
     return result;
 }
 
+int switch_parse_among(struct switch_plan *plan, const char *text, char *error, size_t len)
+{
+    for (int i = 0; i < TECHNIQUE_MAX; i++)
+        plan->among[i] = text == NULL;
+    if (!text)
+        return 0;
+    char *copy = strdup(text);
+    char *saved;
+    int result = 0, named = 0;
+    for (char *name = strtok_r(copy, ",", &saved); name; name = strtok_r(NULL, ",", &saved)) {
+        const struct technique *t = technique_find(name);
+        if (!t) {
+            char available[128];
+            technique_list(available, sizeof available);
+            snprintf(error, len, "--switch-among: %s technique '%s' (available: %s)",
+                     technique_is_planned(name) ? "not implemented yet:" : "unknown", name,
+                     available);
+            result = -1;
+            break;
+        }
+        plan->among[technique_index(t)] = true;
+        named++;
+    }
+    if (result == 0 && named == 0)
+        result = refuse(error, len, "--switch-among '%s': name one technique or more", text);
+    free(copy);
+    return result;
+}
+
 /* xorshift64 (Marsaglia 2003): tiny, and reproducible from --switch-seed. */
 static uint64_t next_random(uint64_t *state)
 {
@@ -138,7 +167,8 @@ static const struct technique *random_other_technique(struct vm *vm)
     int count = 0;
     for (int i = 0; all_techniques[i] && i < 8; i++) {
         const struct technique *t = all_techniques[i];
-        if (t != vm->technique && plan->available[i] && !refused_in_this_mode(vm, t))
+        if (t != vm->technique && plan->available[i] && plan->among[i] &&
+            !refused_in_this_mode(vm, t))
             candidates[count++] = t;
     }
     if (count == 0)
@@ -197,20 +227,13 @@ int vm_switch_technique(struct vm *vm, const struct technique *to)
         refuse_switch(vm, to, why, start);
         return -1;
     }
-    if (from->can_detach && !from->can_detach(vm, why, sizeof why)) {
-        refuse_switch(vm, to, why, start);
-        return -1;
-    }
     from->detach(vm);
     vm->technique = to;
     if (to->attach(vm) < 0) {
         vm->technique = from;
         refuse_switch(vm, to, vm->stop_reason, start);
         vm->stop_reason[0] = '\0';
-        vm->returning_after_failed_switch = true;
-        int back = from->attach(vm);
-        vm->returning_after_failed_switch = false;
-        if (back < 0) {
+        if (from->attach(vm) < 0) {
             vm_request_stop(vm, VMLAB_STATUS_TECHNIQUE, "could not return to the previous technique");
             return -1;
         }

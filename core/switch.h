@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "technique.h"
+
 struct vm;
 struct technique;
 
@@ -35,6 +37,7 @@ struct switch_plan {
     uint64_t every_ns;              /* --switch-every: 0 for none */
     uint64_t next_random_ns;        /* since the start of the run */
     uint64_t random_state;          /* xorshift64 state, from --switch-seed */
+    bool among[TECHNIQUE_MAX];      /* --switch-among: the random candidates */
     /* Techniques that refused the guest, and the CPU mode (CR0, CR4) they
      * refused it in: the random schedule does not ask them again until the
      * mode changes, and the refusal is reported once, not every slice. */
@@ -43,15 +46,19 @@ struct switch_plan {
         uint32_t cr0, cr4;
     } refusals[8];
     int refusal_count;
-    /* available() of every technique, asked once per run: for hvm it
-     * creates a KVM VM, which is too slow to repeat at every switch. */
+    /* available() of every technique, asked once in vm_create before
+     * anything attaches (techniques acquire their files there, before
+     * trapemu's seccomp filter can forbid opening them). */
     bool availability_known;
-    bool available[8];
+    bool available[TECHNIQUE_MAX];
 };
 
 /* Parses "hvm@200ms,interp@1.5s,..." (units ns, us, ms, s). Returns 0, or -1
  * with a one-line reason. */
 int switch_parse_schedule(struct switch_plan *plan, const char *text, char *error, size_t len);
+/* Parses "interp,hvm" into plan->among (every technique when text is NULL).
+ * Returns 0, or -1 with a one-line reason. */
+int switch_parse_among(struct switch_plan *plan, const char *text, char *error, size_t len);
 /* Parses a duration such as "5ms" into ns; -1 on error. */
 int64_t switch_parse_duration(const char *text);
 

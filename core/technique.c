@@ -31,6 +31,19 @@ const struct technique *technique_find(const char *name)
     return NULL;
 }
 
+int technique_index(const struct technique *technique)
+{
+    int i = 0;
+    while (all_techniques[i] && all_techniques[i] != technique)
+        i++;
+    return i;   /* every caller passes a technique of the table */
+}
+
+/* The table, NULL included, must fit the per-technique arrays sized by
+ * TECHNIQUE_MAX: then even technique_index of a stranger stays in them. */
+_Static_assert(sizeof all_techniques / sizeof all_techniques[0] <= TECHNIQUE_MAX,
+               "more techniques than TECHNIQUE_MAX");
+
 bool technique_is_planned(const char *name)
 {
     for (int i = 0; planned_techniques[i]; i++)

@@ -36,15 +36,23 @@ struct technique {
     void (*detach)(struct vm *vm);
     /* True if run() honours vm->single_step (returns after one instruction). */
     bool can_single_step;
-    /* Optional: can the guest leave this technique now? A technique whose
-     * guest state has picked up host values another technique cannot use
-     * says no, and why. NULL means always. */
-    bool (*can_detach)(struct vm *vm, char *why, size_t why_len);
+    /* Optional: free what the technique keeps between attaches in
+     * vm->kept_state[technique_index(t)] (hvm keeps its KVM VM and vCPU
+     * there, so that a switch back is cheap). Called once by vm_destroy for
+     * every technique, after the last detach; NULL if it keeps nothing. */
+    void (*release)(struct vm *vm);
 };
+
+/* At most this many techniques are compiled in: the size of per-technique
+ * arrays such as vm->kept_state. */
+#define TECHNIQUE_MAX 8
 
 /* All compiled-in techniques, NULL-terminated, in dashboard-key order. */
 extern const struct technique *const all_techniques[];
 const struct technique *technique_find(const char *name);
+/* The technique's position in all_techniques (< TECHNIQUE_MAX): the index of
+ * its slot in per-technique arrays. */
+int technique_index(const struct technique *technique);
 /* True for the techniques of DESIGN.md that this build does not have yet. */
 bool technique_is_planned(const char *name);
 /* Writes "interp, hvm, ...": the names of the compiled-in techniques. */

@@ -143,6 +143,10 @@ static int setup_switch_plan(struct vm *vm, const struct vm_config *config)
         plan->every_ns = (uint64_t)every;
         plan->next_random_ns = (uint64_t)every;
     }
+    if (config->switch_among && !config->switch_every)
+        return fail("--switch-among", "goes with --switch-every (it limits the random choice)");
+    if (switch_parse_among(plan, config->switch_among, error, sizeof error) < 0)
+        return fail(error, NULL);
     plan->random_state = config->switch_seed ? config->switch_seed : 0x9e3779b97f4a7c15ull;
     return 0;
 }
@@ -155,8 +159,27 @@ int vm_create(struct vm *vm, const struct vm_config *config)
     const struct technique *technique = choose_technique(config->technique);
     if (!technique)
         return -1;
+    /* Every technique's available(), once, before anything attaches: it is
+     * where a technique acquires its files (hvm opens /dev/kvm and keeps
+     * it), and once trapemu attaches, its seccomp filter lets the process
+     * open nothing (core/direct/containment.c). The answers fill the switch
+     * plan's cache, so the random schedule does not ask again. */
+    struct switch_plan *plan = &vm->switches;
     char why[256] = "";
-    if (technique->available && !technique->available(why, sizeof why))
+    bool chosen_available = false;
+    for (int i = 0; all_techniques[i]; i++) {
+        char reason[256] = "";
+        const struct technique *t = all_techniques[i];
+        bool available = !t->available || t->available(reason, sizeof reason);
+        if (i < (int)(sizeof plan->available / sizeof plan->available[0]))
+            plan->available[i] = available;
+        if (t == technique) {
+            chosen_available = available;
+            snprintf(why, sizeof why, "%s", reason);
+        }
+    }
+    plan->availability_known = true;
+    if (!chosen_available)
         return fail(technique->name, why);
     char error[512];
     if (guest_ram_create(&vm->ram, config->memory_bytes, error, sizeof error) < 0)
@@ -177,6 +200,7 @@ int vm_create(struct vm *vm, const struct vm_config *config)
         vm->technique = NULL;
         return fail(technique->name, vm->stop_reason);
     }
+    vm->attach_thread = pthread_self();
     return 0;
 }
 
@@ -287,10 +311,30 @@ static void run_paused(struct vm *vm)
     stats_count(stats_counter(&vm->stats, "debug", "step"), 0);
 }
 
+/* A technique may bind state to the thread that attaches it (trapemu's
+ * signal stack and FS base, the timers that signal one thread to end a
+ * slice). The dashboard creates the VM on one thread and runs it on
+ * another, so the technique attaches again on the thread that runs it. */
+static void attach_on_running_thread(struct vm *vm)
+{
+    if (pthread_equal(vm->attach_thread, pthread_self()))
+        return;
+    vm->technique->detach(vm);
+    if (vm->technique->attach(vm) < 0) {
+        char reason[sizeof vm->stop_reason];
+        snprintf(reason, sizeof reason, "%.32s: cannot attach on the vCPU thread: %.400s",
+                 vm->technique->name, vm->stop_reason);
+        vm_request_stop(vm, VMLAB_STATUS_TECHNIQUE, reason);
+        return;
+    }
+    vm->attach_thread = pthread_self();
+}
+
 int vm_run(struct vm *vm)
 {
     uint64_t start = stats_now_ns();
     vm->stats.start_ns = start;
+    attach_on_running_thread(vm);
     if (vm->config.timeout_seconds > 0)
         vm->timeout_at_ns = start + (uint64_t)(vm->config.timeout_seconds * 1e9);
     while (!atomic_load(&vm->stop_requested)) {
@@ -318,6 +362,10 @@ void vm_destroy(struct vm *vm)
     if (vm->technique)
         vm->technique->detach(vm);
     vm->technique = NULL;
+    /* Before the RAM goes: hvm's kept KVM VM still maps it. */
+    for (int i = 0; all_techniques[i]; i++)
+        if (all_techniques[i]->release)
+            all_techniques[i]->release(vm);
     if (vm->has_disk)
         ata_close(&vm->disk);
     console_restore(&vm->console);

@@ -10,6 +10,7 @@
 #ifndef VMLAB_VM_H
 #define VMLAB_VM_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -50,6 +51,7 @@ struct vm_config {
     const char *switch_schedule;    /* --switch "hvm@200ms,interp@400ms" */
     const char *switch_every;       /* --switch-every 5ms */
     uint64_t switch_seed;           /* --switch-seed: the random schedule's seed */
+    const char *switch_among;       /* --switch-among "interp,hvm": its candidates */
     /* Where the guest's serial console goes: 0 means stdin/stdout. The
      * dashboard passes its own pipes. */
     int console_input_fd, console_output_fd;
@@ -71,10 +73,11 @@ struct vm {
 
     const struct technique *technique;
     void *technique_state;          /* owned by the attached technique */
+    pthread_t attach_thread;        /* where it attached (vm_run attaches again elsewhere) */
+    /* What a technique keeps from one attach to the next (hvm: its KVM VM
+     * and vCPU), by technique_index; freed by its release() in vm_destroy. */
+    void *kept_state[TECHNIQUE_MAX];
     struct switch_plan switches;
-    /* Set while a technique is re-attached because a switch away from it
-     * failed: nothing ran in between, so it may take back what it gave. */
-    bool returning_after_failed_switch;
     _Atomic(const struct technique *) switch_request;   /* from another thread */
     uint64_t switch_count;
 

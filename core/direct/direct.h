@@ -85,8 +85,6 @@ struct direct_vcpu {
     void *context;
     int deadline_signal;
     void *timer;                 /* timer_t, kept opaque */
-    void *signal_stack;
-    size_t signal_stack_size;
     bool timer_created;
 };
 
@@ -103,7 +101,8 @@ int direct_protect(uint32_t linear, uint32_t length, int prot);
 /* Make [linear, linear+length) inaccessible again (back to the reservation). */
 int direct_unmap(uint64_t linear, uint64_t length);
 
-/* Signals, signal stack and deadline timer for the calling thread (traps.c). */
+/* Signals, signal stack and deadline timer for the calling thread (traps.c):
+ * direct_run must be called on the thread that attached. */
 int direct_vcpu_attach(struct direct_vcpu *vcpu, char *why, size_t why_len);
 void direct_vcpu_detach(struct direct_vcpu *vcpu);
 

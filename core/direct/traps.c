@@ -361,17 +361,30 @@ static void remember_fs_base(void)
     direct_vmm_fs_base = base;
 }
 
+/* The calling thread's signal stack: the one it has, if it is big enough
+ * (a detach leaves it installed, see below), else a new one. */
+static int ensure_signal_stack(char *why, size_t why_len)
+{
+    stack_t current;
+    if (sigaltstack(NULL, &current) == 0 && !(current.ss_flags & SS_DISABLE) &&
+        current.ss_size >= SIGNAL_STACK_SIZE)
+        return 0;
+    stack_t stack = {.ss_sp = malloc(SIGNAL_STACK_SIZE), .ss_size = SIGNAL_STACK_SIZE};
+    if (!stack.ss_sp)
+        return fail(why, why_len, "signal stack");
+    if (sigaltstack(&stack, NULL) < 0) {
+        free(stack.ss_sp);
+        return fail(why, why_len, "sigaltstack");
+    }
+    return 0;
+}
+
 int direct_vcpu_attach(struct direct_vcpu *vcpu, char *why, size_t why_len)
 {
     vcpu->deadline_signal = SIGRTMIN + 2;   /* hvm's deadline uses SIGRTMIN */
-    vcpu->signal_stack_size = SIGNAL_STACK_SIZE;
-    vcpu->signal_stack = malloc(vcpu->signal_stack_size);
-    if (!vcpu->signal_stack)
-        return fail(why, why_len, "signal stack");
-    stack_t stack = {.ss_sp = vcpu->signal_stack, .ss_size = vcpu->signal_stack_size};
-    if (sigaltstack(&stack, NULL) < 0)
-        return fail(why, why_len, "sigaltstack");
-    remember_fs_base();
+    if (ensure_signal_stack(why, why_len) < 0)
+        return -1;
+    remember_fs_base();                     /* this thread's: FS is per thread */
     if (install_handlers(vcpu, why, why_len) < 0 || create_timer(vcpu, why, why_len) < 0)
         return -1;
     sigset_t mask;

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/config.h"
 #include "core/stats_json.h"
@@ -39,7 +38,8 @@ static const char usage[] =
     "  --switch PLAN       switch technique while the guest runs, e.g.\n"
     "                      'hvm@200ms,interp@400ms' (times since the start)\n"
     "  --switch-every T    switch at random among the available techniques every T\n"
-    "                      (e.g. 5ms; a stress test); --switch-seed N fixes the choice\n"
+    "                      (e.g. 5ms; a stress test); --switch-seed N fixes the choice,\n"
+    "                      --switch-among LIST limits it (e.g. interp,hvm)\n"
     "  --dashboard         show the running guest in a live ncurses screen: counters,\n"
     "                      history, guest console, event log; keys 1-5 switch technique\n"
     "                      (h there lists the keys; see docs/dashboard.md)\n"
@@ -82,22 +82,6 @@ static void install_signal_handlers(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-/* Check before the run that the stats file can be written, so a bad path is
- * a clean error up front and not a lost result at the end. */
-static int check_stats_path(const char *path)
-{
-    char probe[4096];
-    snprintf(probe, sizeof probe, "%s.tmp.%d", path, (int)getpid());
-    FILE *file = fopen(probe, "w");
-    if (!file) {
-        fprintf(stderr, "vmlab: --stats-json %s: cannot create the file there\n", path);
-        return -1;
-    }
-    fclose(file);
-    unlink(probe);
-    return 0;
-}
-
 static void report_end(const struct vm *vm)
 {
     double seconds = (double)vm->run_ns / 1e9;
@@ -107,11 +91,14 @@ static void report_end(const struct vm *vm)
             seconds > 0 ? (double)vm->stats.guest_instructions / seconds / 1e6 : 0.0);
 }
 
-/* Where the run's outputs go, opened before the VM so that a bad path is an
- * error before anything runs. */
+/* Where the run's outputs go, opened before the VM: a bad path is an error
+ * before anything runs, and once trapemu has attached, the seccomp filter
+ * (core/direct/containment.c) lets the process open nothing, so every file
+ * the run writes must already be open by then. */
 struct run_outputs {
     struct dashboard_console_pipes pipes;
     struct stats_out stream;
+    struct stats_file stats;
 };
 
 static int open_outputs(struct run_options *options, struct run_outputs *outputs)
@@ -119,8 +106,12 @@ static int open_outputs(struct run_options *options, struct run_outputs *outputs
     char error[1024];
     outputs->pipes = (struct dashboard_console_pipes){{-1, -1}, {-1, -1}};
     memset(&outputs->stream, 0, sizeof outputs->stream);
-    if (options->vm.stats_json_path && check_stats_path(options->vm.stats_json_path) < 0)
+    stats_file_init(&outputs->stats);
+    if (options->vm.stats_json_path &&
+        stats_file_open(&outputs->stats, options->vm.stats_json_path, error, sizeof error) < 0) {
+        fprintf(stderr, "vmlab: %s\n", error);
         return -1;
+    }
     if (options->dashboard && dashboard_prepare(&outputs->pipes, &options->vm) < 0)
         return -1;
     if (options->stats_out_path &&
@@ -168,6 +159,7 @@ static int command_run(int argc, char **argv)
     static struct vm vm;   /* large (the stats ring): not on the stack */
     if (open_outputs(&options, &outputs) < 0 || vm_create(&vm, &options.vm) < 0) {
         stats_out_discard(&outputs.stream);
+        stats_file_discard(&outputs.stats);
         vm_destroy(&vm);
         dashboard_close_pipes(&outputs.pipes);
         config_free(&options);
@@ -184,7 +176,7 @@ static int command_run(int argc, char **argv)
     vm.technique->detach(&vm);
     report_end(&vm);
     if (options.vm.stats_json_path &&
-        stats_write_json(&vm, options.vm.stats_json_path, error, sizeof error) < 0) {
+        stats_file_commit(&outputs.stats, &vm, error, sizeof error) < 0) {
         fprintf(stderr, "vmlab: %s\n", error);
         status = VMLAB_STATUS_ERROR;
     }

@@ -33,7 +33,9 @@ struct stats_out {
 };
 
 /* Opens the file (truncating it) before the run, so a bad path is an error
- * before anything runs. Returns 0, or -1 with a one-line reason. */
+ * before anything runs - and before trapemu's seccomp filter, which allows
+ * no open (core/direct/containment.c): the stream lives on this one FILE,
+ * never reopened. Returns 0, or -1 with a one-line reason. */
 int stats_out_open(struct stats_out *out, const char *path, unsigned interval_ms, char *error,
                    size_t error_len);
 /* Starts the periodic lines for vm. Returns 0, or -1 with a reason. */

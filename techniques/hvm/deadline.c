@@ -68,8 +68,13 @@ static int block_outside_kvm_run(struct hvm_deadline *deadline, int vcpu_fd, cha
         uint8_t bits[8];
     } mask = {.header.len = 8};
     memcpy(mask.bits, &inside, sizeof mask.bits);
+    if (deadline->kvm_mask_set && memcmp(mask.bits, deadline->kvm_mask, sizeof mask.bits) == 0)
+        return 0;   /* the kept vCPU has it already */
+    deadline->kvm_mask_set = false;
     if (ioctl(vcpu_fd, KVM_SET_SIGNAL_MASK, &mask) < 0)
         return fail(why, why_len, "KVM_SET_SIGNAL_MASK");
+    memcpy(deadline->kvm_mask, mask.bits, sizeof mask.bits);
+    deadline->kvm_mask_set = true;
     return 0;
 }
 
@@ -88,7 +93,13 @@ static int create_thread_timer(struct hvm_deadline *deadline, char *why, size_t 
 
 int hvm_deadline_start(struct hvm_deadline *deadline, int vcpu_fd, char *why, size_t why_len)
 {
+    /* Everything but the mask the vCPU keeps (above) starts afresh. */
+    bool kvm_mask_set = deadline->kvm_mask_set;
+    uint8_t kvm_mask[8];
+    memcpy(kvm_mask, deadline->kvm_mask, sizeof kvm_mask);
     memset(deadline, 0, sizeof *deadline);
+    deadline->kvm_mask_set = kvm_mask_set;
+    memcpy(deadline->kvm_mask, kvm_mask, sizeof kvm_mask);
     /* The first real-time signal: glibc keeps the ones below SIGRTMIN for
      * itself, and no other part of vmlab uses real-time signals. */
     deadline->signal_number = SIGRTMIN;

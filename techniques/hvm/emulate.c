@@ -41,13 +41,8 @@ struct hvm_emulation *hvm_emulation_create(struct vm *vm)
     struct hvm_emulation *emulation = calloc(1, sizeof *emulation);
     if (!emulation)
         return NULL;
-    struct emulator *emulator = &emulation->emulator;
-    emulator->cpu = &vm->cpu;
-    emulator->ram = &vm->ram;
-    emulator->bus = &vm->bus;
-    emulator->stats = &vm->stats;
-    emulation->executor.emulator = emulator;
-    emulation->executor.cpu = &vm->cpu;
+    x86_executor_init(&emulation->executor, &emulation->emulator, &vm->cpu, &vm->ram, &vm->bus,
+                      &vm->stats);
     return emulation;
 }
 
@@ -123,7 +118,7 @@ bool hvm_emulate_instruction(struct vm *vm, struct hvm *hvm, enum vm_exit *exit)
         *exit = VM_EXIT_TRIPLE_FAULT;
         return false;
     }
-    if (hvm_load_cpu(hvm, cpu, why, sizeof why) < 0)
+    if (hvm_load_cpu(hvm, cpu, false, why, sizeof why) < 0)
         goto failed;
     if (step == STEP_HALT) {
         *exit = VM_EXIT_HALT;   /* cpu->halted is set */

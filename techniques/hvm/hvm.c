@@ -27,6 +27,13 @@
  * host), so vm->stats.guest_instructions stays as it was, and the CLI
  * honestly reports 0 for a run that was all hvm.
  *
+ * Live switches: the first attach creates a KVM VM and its vCPU; detach
+ * writes the state back to struct cpu but keeps them (vm->kept_state), and
+ * a later attach only makes KVM forget what it cached meanwhile
+ * (hvm_reuse_vm, kvm_setup.c) and loads what changed (cpu_state.c).
+ * vm_destroy calls hvm_release, which closes them. A guest that has run
+ * under trapemu is refused (refuse_stand_in_selectors).
+ *
  * VMLAB_KVM_DEVICE=PATH replaces /dev/kvm (tests use /nonexistent to see
  * the "no KVM here" message).
  */
@@ -43,6 +50,7 @@ static bool hvm_available(char *why, size_t why_len);
 static int hvm_attach(struct vm *vm);
 static enum vm_exit hvm_run(struct vm *vm);
 static void hvm_detach(struct vm *vm);
+static void hvm_release(struct vm *vm);
 
 const struct technique hvm_technique = {
     .name = "hvm",
@@ -51,6 +59,7 @@ const struct technique hvm_technique = {
     .attach = hvm_attach,
     .run = hvm_run,
     .detach = hvm_detach,
+    .release = hvm_release,
 };
 
 static bool handle_exit(struct vm *vm, struct hvm *hvm, enum vm_exit *exit);
@@ -71,6 +80,7 @@ static enum vm_exit run_guest(struct vm *vm, struct hvm *hvm)
         hvm_offer_interrupt(vm, hvm);
         int result = ioctl(hvm->vcpu_fd, KVM_RUN, 0);
         hvm->registers_in_run = true;
+        hvm->known.valid = hvm->known.events_valid = false;   /* the guest may change anything */
         resume = result == 0 ? handle_exit(vm, hvm, &exit)
                              : handle_run_failure(vm, hvm, errno, &exit);
         /* isa-debug-exit, Ctrl-C, the timeout: promptly, not at the next
@@ -358,13 +368,14 @@ static int create_rows(struct vm *vm, struct hvm *hvm)
         .fail_entry = stats_counter(stats, "exit", "fail-entry"),
         .internal_error = stats_counter(stats, "exit", "internal-error"),
         .other = stats_counter(stats, "exit", "other"),
+        .reuse = stats_counter(stats, "attach", "hvm-reuse-reset"),
     };
     hvm->port_rows = calloc(65536, sizeof *hvm->port_rows);
     hvm->emulation = hvm_emulation_create(vm);
     return hvm->port_rows && hvm->emulation ? 0 : -1;
 }
 
-static void release(struct hvm *hvm)
+static void destroy_hvm(struct hvm *hvm)
 {
     hvm_deadline_stop(&hvm->deadline);
     hvm_close_vm(hvm);
@@ -373,26 +384,87 @@ static void release(struct hvm *hvm)
     free(hvm);
 }
 
+/* The first attach of a VM: a KVM VM, its memory, a vCPU, the rows. */
+static struct hvm *create_hvm(struct vm *vm, char *why, size_t why_len)
+{
+    struct hvm *hvm = calloc(1, sizeof *hvm);
+    if (!hvm)
+        return NULL;
+    if (hvm_open_vm(hvm, vm, why, why_len) < 0 || create_rows(vm, hvm) < 0) {
+        destroy_hvm(hvm);
+        return NULL;
+    }
+    return hvm;
+}
+
+/* The KVM VM of this vmlab VM, kept from an earlier attach; NULL if none. */
+static struct hvm *kept_hvm(struct vm *vm)
+{
+    return vm->kept_state[technique_index(&hvm_technique)];
+}
+
+static void keep_hvm(struct vm *vm, struct hvm *hvm)
+{
+    vm->kept_state[technique_index(&hvm_technique)] = hvm;
+}
+
+/* A kept VM, made ready for a guest that ran elsewhere since, or a new
+ * one. Returns NULL with why set. */
+static struct hvm *vm_for_attach(struct vm *vm, char *why, size_t why_len)
+{
+    struct hvm *hvm = kept_hvm(vm);
+    if (hvm) {
+        uint64_t start = stats_now_ns();
+        if (hvm_reuse_vm(hvm, vm, why, why_len) == 0) {
+            stats_count(hvm->rows.reuse, stats_now_ns() - start);
+            return hvm;
+        }
+        /* KVM refused: this VM is of no further use; try a new one. */
+        destroy_hvm(hvm);
+        keep_hvm(vm, NULL);
+    }
+    hvm = create_hvm(vm, why, why_len);
+    keep_hvm(vm, hvm);
+    return hvm;
+}
+
+/*
+ * trapemu runs the guest natively, where `push %ds` and `mov %ds, mem`
+ * store the host's stand-in selector (guest selector | 4, an LDT selector;
+ * core/direct/traps.c) in guest memory - they do not trap. The core's
+ * segment loader maps such a selector back when the guest loads it again;
+ * the real CPU under KVM would load it from an LDT the guest never made,
+ * and fault. So a guest that has run under trapemu stays off hvm (cpu.h).
+ */
+static int refuse_stand_in_selectors(struct vm *vm)
+{
+    snprintf(vm->stop_reason, sizeof vm->stop_reason,
+             "not possible: this guest has run under trapemu, so its memory may hold trapemu's "
+             "stand-in selectors (guest selector | 4, an LDT selector) that a later pop or mov "
+             "to a segment register loads; the real CPU under hvm would raise #GP on them "
+             "(interp can take this guest: its segment loader maps them back)");
+    return -1;
+}
+
 static int hvm_attach(struct vm *vm)
 {
     uint64_t start = stats_now_ns();
-    struct hvm *hvm = calloc(1, sizeof *hvm);
-    if (!hvm) {
-        snprintf(vm->stop_reason, sizeof vm->stop_reason, "hvm: out of memory");
-        return -1;
-    }
+    if (vm->cpu.stand_in_selectors_leaked)
+        return refuse_stand_in_selectors(vm);
     char why[400] = "out of memory";
-    if (hvm_open_vm(hvm, vm, why, sizeof why) < 0 || create_rows(vm, hvm) < 0 ||
-        hvm_load_cpu(hvm, &vm->cpu, why, sizeof why) < 0 ||
+    struct hvm *hvm = vm_for_attach(vm, why, sizeof why);
+    if (!hvm || hvm_load_cpu(hvm, &vm->cpu, true, why, sizeof why) < 0 ||
         hvm_deadline_start(&hvm->deadline, hvm->vcpu_fd, why, sizeof why) < 0) {
+        /* A VM that took no guest stays kept: the next attach loads all
+         * of the state anyway. */
+        if (hvm)
+            hvm_deadline_stop(&hvm->deadline);
         snprintf(vm->stop_reason, sizeof vm->stop_reason, "%s", why);
-        release(hvm);
         return -1;
     }
     vm->technique_state = hvm;
-    /* What an attach costs (a KVM VM and vCPU are created each time), and
-     * which hardware this is - said on the first attach, not on every
-     * switch of a stress schedule. */
+    /* What an attach costs, and which hardware this is - said on the first
+     * attach, not on every switch of a stress schedule. */
     struct stats_counter *attaches = stats_counter(&vm->stats, "attach", "hvm");
     if (attaches->count == 0) {
         hvm_describe_host();
@@ -403,6 +475,16 @@ static int hvm_attach(struct vm *vm)
     return 0;
 }
 
+/* vm_destroy, after the last detach: the KVM VM goes with the vmlab VM. */
+static void hvm_release(struct vm *vm)
+{
+    struct hvm *hvm = kept_hvm(vm);
+    if (!hvm)
+        return;
+    destroy_hvm(hvm);
+    keep_hvm(vm, NULL);
+}
+
 /*
  * An I/O or MMIO exit is complete only once KVM_RUN is entered again: the
  * data of an IN is written to EAX, EIP stepped, then (KVM API, note under
@@ -411,9 +493,16 @@ static int hvm_attach(struct vm *vm)
  */
 static void complete_pending_io(struct hvm *hvm)
 {
+    uint32_t last = hvm->run->exit_reason;
+    if (last != KVM_EXIT_IO && last != KVM_EXIT_MMIO)
+        return;   /* nothing to complete: spare the KVM_RUN */
     hvm->run->immediate_exit = 1;
+    hvm->known.valid = hvm->known.events_valid = false;
     ioctl(hvm->vcpu_fd, KVM_RUN, 0);   /* returns -1 EINTR by design */
     hvm->run->immediate_exit = 0;
+    /* KVM need not update exit_reason on this early return: say what
+     * happened, so that a second call knows there is nothing left. */
+    hvm->run->exit_reason = KVM_EXIT_INTR;
 }
 
 /*
@@ -429,15 +518,17 @@ static void deliver_events_in_flight(struct vm *vm, struct hvm *hvm)
         return;
     char reason[sizeof vm->stop_reason];
     memcpy(reason, vm->stop_reason, sizeof reason);
-    for (int attempt = 0; attempt < 8 && hvm_event_in_flight(hvm); attempt++) {
+    bool in_flight = hvm_event_in_flight(hvm);
+    for (int attempt = 0; attempt < 8 && in_flight; attempt++) {
         vm->deadline_ns = stats_now_ns() + (50000ull << attempt);
         hvm->draining = true;
         enum vm_exit exit = run_guest(vm, hvm);
         hvm->draining = false;
+        in_flight = hvm_event_in_flight(hvm);
         if (exit == VM_EXIT_TRIPLE_FAULT || exit == VM_EXIT_ERROR)
             break;
     }
-    if (hvm_event_in_flight(hvm))
+    if (in_flight)
         fprintf(stderr, "vmlab: hvm: an interrupt or exception accepted by KVM was not yet "
                 "delivered at detach and is lost\n");
     memcpy(vm->stop_reason, reason, sizeof reason);
@@ -456,6 +547,9 @@ static void hvm_detach(struct vm *vm)
         fprintf(stderr, "vmlab: hvm: the CPU state could not be read back: %s\n", why);
     kvm_stats_refresh(&hvm->vcpu_stats);
     kvm_stats_refresh(&hvm->vm_stats);
-    release(hvm);
+    /* The thread's signal mask and handler go back to what the next
+     * technique expects; the VM, the vCPU, kvm_run and the readers stay in
+     * vm->kept_state for the next attach (hvm_release frees them). */
+    hvm_deadline_stop(&hvm->deadline);
     vm->technique_state = NULL;
 }

@@ -2,7 +2,7 @@
  * hvm_internal.h - what the files of techniques/hvm share, and nobody else.
  *
  *   hvm.c         the technique table, the run loop and the exit handler
- *   kvm_setup.c   /dev/kvm, the VM, its memory slots, the vCPU, CPUID
+ *   kvm_setup.c   /dev/kvm, the VM, its memory slots, the vCPU, CPUID, reuse
  *   cpu_state.c   struct cpu <-> kvm_regs, kvm_sregs, MSRs, events
  *   interrupts.c  8259A interrupts into the vCPU (KVM_INTERRUPT)
  *   deadline.c    leaving KVM_RUN at vm->deadline_ns (a per-thread timer)
@@ -43,10 +43,15 @@ struct hvm_deadline {
     bool timer_created;
     bool handler_installed;
     uint64_t armed_ns;               /* the deadline the timer is set for; 0: not armed */
+    /* The mask last given to KVM_SET_SIGNAL_MASK: the vCPU keeps it from
+     * one attach to the next, so it is set again only if it changed. */
+    bool kvm_mask_set;
+    uint8_t kvm_mask[8];
     sigset_t thread_mask_before;     /* restored on detach */
     struct sigaction action_before;  /* restored on detach */
 };
 
+/* On every attach; the vCPU (vcpu_fd) may be one deadline has seen before. */
 int hvm_deadline_start(struct hvm_deadline *deadline, int vcpu_fd, char *why, size_t why_len);
 /* Arms the timer for an absolute CLOCK_MONOTONIC time (stats_now_ns()). */
 int hvm_deadline_arm(struct hvm_deadline *deadline, uint64_t deadline_ns);
@@ -78,8 +83,16 @@ void kvm_stats_close(struct kvm_stats_reader *reader);
 
 /* ---- the vCPU and its VM ------------------------------------------------- */
 
+/*
+ * One VM's KVM VM and vCPU. Created at the first attach and kept, with the
+ * rows and readers below, in vm->kept_state until vm_destroy calls
+ * release(): a switch back to hvm then costs the loading of the state, not
+ * the creation of a VM (hvm.c). Only deadline, registers_in_run, draining
+ * and the tr_* fields describe a single attach.
+ */
 struct hvm {
-    int kvm_fd, vm_fd, vcpu_fd;
+    int kvm_fd;                      /* the process's /dev/kvm (kvm_setup.c): not ours */
+    int vm_fd, vcpu_fd;
     struct kvm_run *run;             /* the vCPU's shared page(s) (KVM API: "The kvm_run
                                         structure") */
     size_t run_size;
@@ -95,10 +108,23 @@ struct hvm {
     struct hvm_rows {
         struct stats_counter *io, *mmio, *hlt, *irq_window, *intr, *shutdown, *fail_entry,
             *internal_error, *other;
+        struct stats_counter *reuse;   /* ("attach", "hvm-reuse-reset"): hvm_reuse_vm */
     } rows;
     struct hvm_emulation *emulation;   /* emulate.c */
     struct stats_counter **port_rows;  /* 65536 entries: ("exit", "io-port-0x...") */
     struct stats_counter *irq_rows[16]; /* ("inject", "irqN") */
+
+    /* What the vCPU holds, as cpu_state.c last read or wrote it; valid
+     * only until the next KVM_RUN (run_guest clears it). */
+    struct hvm_known {
+        bool valid;
+        struct kvm_sregs sregs;
+        struct kvm_debugregs debug;
+        uint64_t sysenter[3];        /* SYSENTER_CS, _ESP, _EIP */
+        int64_t tsc_offset;          /* with has_tsc_offset_attribute */
+        bool events_valid;           /* events, as read by hvm_event_in_flight */
+        struct kvm_vcpu_events events;
+    } known;
 
     /* The task register we invented on attach (see cpu_state.c), to give
      * the core back exactly what it gave us if the guest never loaded one. */
@@ -109,11 +135,17 @@ struct hvm {
 /* kvm_setup.c */
 bool hvm_kvm_usable(char *why, size_t why_len);
 int hvm_open_vm(struct hvm *hvm, struct vm *vm, char *why, size_t why_len);
+/* Makes a kept VM forget what KVM cached while another technique ran the
+ * guest (translations, events, kvm_run's interrupt state). */
+int hvm_reuse_vm(struct hvm *hvm, struct vm *vm, char *why, size_t why_len);
 void hvm_close_vm(struct hvm *hvm);
 void hvm_describe_host(void);
 
 /* cpu_state.c: 0, or -1 with a reason in why. */
-int hvm_load_cpu(struct hvm *hvm, const struct cpu *cpu, char *why, size_t why_len);
+/* discard_past: on attach, drop every interrupt, exception and NMI KVM
+ * still holds from an earlier attach. */
+int hvm_load_cpu(struct hvm *hvm, const struct cpu *cpu, bool discard_past, char *why,
+                 size_t why_len);
 int hvm_save_cpu(struct hvm *hvm, struct cpu *cpu, char *why, size_t why_len);
 /* The general registers, EIP and EFLAGS from the registers KVM copied into
  * kvm_run on the last exit (kvm_valid_regs = KVM_SYNC_X86_REGS). */

@@ -84,6 +84,9 @@ bool hvm_event_in_flight(struct hvm *hvm)
     struct kvm_vcpu_events events;
     if (ioctl(hvm->vcpu_fd, KVM_GET_VCPU_EVENTS, &events) < 0)
         return false;
+    /* Kept until the next KVM_RUN: detach's save need not read it again. */
+    hvm->known.events = events;
+    hvm->known.events_valid = true;
     return events.interrupt.injected || events.exception.injected || events.exception.pending ||
            events.nmi.injected || events.nmi.pending;
 }

@@ -7,6 +7,11 @@
  * (KVM_SET_USER_MEMORY_REGION), KVM_CREATE_VCPU and map its kvm_run page,
  * then KVM_SET_CPUID2 before the first KVM_RUN.
  *
+ * /dev/kvm is opened once, by available() at start-up, and kept for the
+ * process (struct kvm_host); the VM and vCPU are kept from one attach to
+ * the next (hvm.c), and hvm_reuse_vm makes a kept one forget what it
+ * cached while another technique ran the guest.
+ *
  * VMLAB_KVM_DEVICE overrides the path of /dev/kvm, so that a test can show
  * what happens on a host without KVM (VMLAB_KVM_DEVICE=/nonexistent).
  */
@@ -28,6 +33,11 @@
  * KVM_SET_TSS_ADDR) that no slot or device uses: just below 4 GiB, far
  * above GUEST_RAM_MAX, where QEMU puts it too. */
 #define TSS_ADDRESS 0xfffbd000u
+/* Linux 6.12's uapi <asm/kvm.h>; older headers lack it (KVM API:
+ * KVM_CAP_DISABLE_QUIRKS2). */
+#ifndef KVM_X86_QUIRK_SLOT_ZAP_ALL
+#define KVM_X86_QUIRK_SLOT_ZAP_ALL (1 << 7)
+#endif
 
 static const char *kvm_device_path(void)
 {
@@ -81,18 +91,55 @@ static int create_vm(int kvm_fd, char *why, size_t why_len)
     return vm_fd;
 }
 
+/*
+ * What available() learns about this host, once per process: the /dev/kvm
+ * fd (kept open for the process's lifetime), whether KVM can create a VM
+ * here and why not, and the line hvm_describe_host prints. Every open() and
+ * every read of /sys happens here, at start-up (vm_create asks every
+ * technique's available() before any attach): once trapemu has attached,
+ * its seccomp filter lets no file be opened, and hvm's attach must still
+ * work (with ioctls on the kept fd). A static because available() has no
+ * VM to keep it in, and /dev/kvm is the process's, not a VM's.
+ */
+struct kvm_host {
+    bool probed, usable;
+    bool slot_delete_zaps_all;       /* see hvm_reuse_vm */
+    int kvm_fd;
+    char why[400];                   /* if not usable */
+    char description[400];           /* "vmlab: hvm on ..." */
+};
+static struct kvm_host kvm_host = {.kvm_fd = -1};
+
+static void describe_host(char *line, size_t length);
+
+static void probe_host(struct kvm_host *host)
+{
+    host->probed = true;
+    host->kvm_fd = open_kvm(host->why, sizeof host->why);
+    if (host->kvm_fd < 0)
+        return;
+    int vm_fd = -1;
+    if (check_api_version(host->kvm_fd, host->why, sizeof host->why) == 0)
+        vm_fd = create_vm(host->kvm_fd, host->why, sizeof host->why);
+    if (vm_fd < 0) {
+        close(host->kvm_fd);
+        host->kvm_fd = -1;
+        return;
+    }
+    close(vm_fd);
+    host->usable = true;
+    int quirks = ioctl(host->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_DISABLE_QUIRKS2);
+    host->slot_delete_zaps_all = quirks > 0 && (quirks & KVM_X86_QUIRK_SLOT_ZAP_ALL);
+    describe_host(host->description, sizeof host->description);
+}
+
 bool hvm_kvm_usable(char *why, size_t why_len)
 {
-    int kvm_fd = open_kvm(why, why_len);
-    if (kvm_fd < 0)
-        return false;
-    int vm_fd = -1;
-    if (check_api_version(kvm_fd, why, why_len) == 0)
-        vm_fd = create_vm(kvm_fd, why, why_len);
-    if (vm_fd >= 0)
-        close(vm_fd);
-    close(kvm_fd);
-    return vm_fd >= 0;
+    if (!kvm_host.probed)
+        probe_host(&kvm_host);
+    if (!kvm_host.usable)
+        snprintf(why, why_len, "%s", kvm_host.why);
+    return kvm_host.usable;
 }
 
 /* ---- memory ---------------------------------------------------------------- */
@@ -123,6 +170,43 @@ static int give_ram(struct hvm *hvm, const struct guest_ram *ram, char *why, siz
     if (add_slot(hvm, 0, 0, low_end, ram, why, why_len) < 0)
         return -1;
     return add_slot(hvm, 1, LEGACY_HOLE_END, size, ram, why, why_len);
+}
+
+/* memory_size 0 deletes a slot (KVM API: KVM_SET_USER_MEMORY_REGION). */
+static int delete_slot(struct hvm *hvm, uint32_t slot, char *why, size_t why_len)
+{
+    struct kvm_userspace_memory_region region = {.slot = slot};
+    if (ioctl(hvm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) == 0)
+        return 0;
+    snprintf(why, why_len, "KVM_SET_USER_MEMORY_REGION (delete slot %u): %s", slot,
+             strerror(errno));
+    return -1;
+}
+
+/*
+ * Makes KVM drop every translation it built from guest memory: deleting a
+ * slot and adding it again. Where KVM says that deleting any slot zaps the
+ * whole VM (KVM API, KVM_CAP_DISABLE_QUIRKS2: KVM_X86_QUIRK_SLOT_ZAP_ALL,
+ * on by default, and vmlab never turns it off), the small low slot is
+ * enough; elsewhere both go, so that whatever KVM zaps per slot, it zaps
+ * all of RAM. Measured on PVM (Linux 6.18), a loop of these ioctls on an
+ * idle VM: 45 us for the low slot, 120 us for both (the big slot's
+ * bookkeeping is sized by RAM). Inside a run, ("attach",
+ * "hvm-reuse-reset") shows 110-150 us, and several ms when the host is
+ * busy: each slot change waits for an SRCU grace period, work the kernel
+ * does in a worker thread that must get a CPU.
+ */
+static int forget_translations(struct hvm *hvm, const struct guest_ram *ram, char *why,
+                               size_t why_len)
+{
+    uint64_t low_end = ram->size < LEGACY_HOLE_START ? ram->size : LEGACY_HOLE_START;
+    if (delete_slot(hvm, 0, why, why_len) < 0 || add_slot(hvm, 0, 0, low_end, ram, why, why_len) < 0)
+        return -1;
+    if (kvm_host.slot_delete_zaps_all || ram->size <= LEGACY_HOLE_END)
+        return 0;
+    if (delete_slot(hvm, 1, why, why_len) < 0)
+        return -1;
+    return add_slot(hvm, 1, LEGACY_HOLE_END, ram->size, ram, why, why_len);
 }
 
 /* ---- CPUID ------------------------------------------------------------------ */
@@ -271,10 +355,12 @@ static int set_tss_address(struct hvm *hvm, char *why, size_t why_len)
 
 int hvm_open_vm(struct hvm *hvm, struct vm *vm, char *why, size_t why_len)
 {
-    hvm->kvm_fd = hvm->vm_fd = hvm->vcpu_fd = -1;
-    hvm->kvm_fd = open_kvm(why, why_len);
-    if (hvm->kvm_fd < 0 || check_api_version(hvm->kvm_fd, why, why_len) < 0)
+    hvm->vm_fd = hvm->vcpu_fd = -1;
+    /* available() has opened /dev/kvm (vm_create and every switch ask it
+     * first); if nobody did, this is the place, still before any seccomp. */
+    if (!hvm_kvm_usable(why, why_len))
         return -1;
+    hvm->kvm_fd = kvm_host.kvm_fd;
     hvm->vm_fd = create_vm(hvm->kvm_fd, why, why_len);
     if (hvm->vm_fd < 0)
         return -1;
@@ -286,6 +372,53 @@ int hvm_open_vm(struct hvm *hvm, struct vm *vm, char *why, size_t why_len)
     return 0;
 }
 
+/*
+ * A kept VM and vCPU (hvm.c) meet a guest that another technique has run
+ * since they last did. Everything struct cpu holds is loaded again by
+ * hvm_load_cpu; this forgets what KVM itself remembers of the past:
+ *
+ * - Translations. Under shadow paging (PVM always; VT-x without EPT, AMD-V
+ *   without NPT) KVM keeps shadow page tables built from the guest's page
+ *   tables, and keeps them in sync by write-protecting those guest pages -
+ *   in the guest's view, not in ours: interp, trapemu or emulate.c writing
+ *   a page table through the core's mapping of the same memfd is not seen.
+ *   KVM also caches guest-virtual addresses it found to be MMIO, and the
+ *   real TLB holds the guest's entries under its VPID/ASID, none of which
+ *   saw the INVLPGs and CR3 loads another technique executed. Deleting the
+ *   memory slot and adding it again zaps every shadow page of the VM (all
+ *   roots become obsolete), bumps the MMIO generation, and flushes the
+ *   guest's TLB on every vCPU (forget_translations; kvm_mmu_zap_all_fast
+ *   in arch/x86/kvm/mmu/mmu.c): after it, KVM knows nothing the guest has
+ *   not shown it since. KVM_SET_SREGS alone is not enough: it rebuilds the
+ *   MMU context only if CR0, CR3, CR4 or EFER differ, and even then finds
+ *   old shadow pages again by address. On PVM, which runs no guest paging,
+ *   there is nothing stale to zap, so no test here can show the need; on
+ *   VT-x without EPT it is the difference between right and wrong, and it
+ *   costs tens of microseconds, so it is done everywhere.
+ * - Events: hvm_load_cpu drops them (discard_past, cpu_state.c).
+ * - The kvm_run page: our last exit's ready_for_interrupt_injection and
+ *   if_flag describe a CPU that has run on elsewhere; cleared, as in a new
+ *   vCPU, the first KVM_RUN asks for an interrupt window instead of
+ *   injecting into a guest that may have executed CLI meanwhile.
+ * - The TSC offset: hvm_load_cpu sets it if struct cpu's differs from the
+ *   one the vCPU holds (an absolute offset, so time spent elsewhere does
+ *   not matter).
+ */
+int hvm_reuse_vm(struct hvm *hvm, struct vm *vm, char *why, size_t why_len)
+{
+    if (forget_translations(hvm, &vm->ram, why, why_len) < 0)
+        return -1;
+    struct kvm_run *run = hvm->run;
+    run->request_interrupt_window = 0;
+    run->ready_for_interrupt_injection = 0;
+    run->if_flag = 0;
+    run->immediate_exit = 0;
+    hvm->registers_in_run = false;
+    hvm->draining = false;
+    return 0;
+}
+
+/* The /dev/kvm fd is not ours to close: it is kept for the process. */
 void hvm_close_vm(struct hvm *hvm)
 {
     kvm_stats_close(&hvm->vcpu_stats);
@@ -297,8 +430,6 @@ void hvm_close_vm(struct hvm *hvm)
         close(hvm->vcpu_fd);
     if (hvm->vm_fd >= 0)
         close(hvm->vm_fd);
-    if (hvm->kvm_fd >= 0)
-        close(hvm->kvm_fd);
     hvm->kvm_fd = hvm->vm_fd = hvm->vcpu_fd = -1;
 }
 
@@ -332,32 +463,39 @@ static void host_vendor(char vendor[13])
     vendor[12] = '\0';
 }
 
-/* One line on stderr naming the hardware extension KVM uses, so a student
- * knows what "hvm" means on this machine. The vendor comes from the host's
- * CPUID; the paging mode from the KVM module's parameters. */
-void hvm_describe_host(void)
+/* The line hvm_describe_host prints, naming the hardware extension KVM
+ * uses, so a student knows what "hvm" means on this machine. The vendor
+ * comes from the host's CPUID; the paging mode from the KVM module's
+ * parameters (read here, at start-up: see struct kvm_host). */
+static void describe_host(char *line, size_t length)
 {
     char vendor[13];
     host_vendor(vendor);
     if (module_loaded("kvm_amd")) {
         int npt = read_module_flag("/sys/module/kvm_amd/parameters/npt");
-        fprintf(stderr, "vmlab: hvm on AMD-V (nested paging %s)\n",
-                npt < 0 ? "unknown" : npt ? "on" : "off: shadow paging");
+        snprintf(line, length, "vmlab: hvm on AMD-V (nested paging %s)",
+                 npt < 0 ? "unknown" : npt ? "on" : "off: shadow paging");
     } else if (module_loaded("kvm_intel")) {
         int ept = read_module_flag("/sys/module/kvm_intel/parameters/ept");
-        fprintf(stderr, "vmlab: hvm on VT-x (EPT %s)\n",
-                ept < 0 ? "unknown" : ept ? "on" : "off: shadow paging");
+        snprintf(line, length, "vmlab: hvm on VT-x (EPT %s)",
+                 ept < 0 ? "unknown" : ept ? "on" : "off: shadow paging");
     } else if (module_loaded("kvm_pvm")) {
         /* PVM (Ant Group): KVM for hosts that are themselves VMs without
          * nested VT-x/AMD-V. It runs the guest de-privileged and executes
          * the guest's kernel-mode instructions in KVM's software emulator
          * (measured: ("kvm", "insn_emulation") equals the interpreter's
          * instruction count for a ring-0 guest). */
-        fprintf(stderr, "vmlab: hvm on PVM (kvm_pvm: no VT-x/AMD-V on this %s host; KVM emulates "
-                "the guest's kernel-mode instructions in software, see the kvm insn_emulation "
-                "row)\n", vendor);
+        snprintf(line, length, "vmlab: hvm on PVM (kvm_pvm: no VT-x/AMD-V on this %s host; KVM "
+                 "emulates the guest's kernel-mode instructions in software, see the kvm "
+                 "insn_emulation row)", vendor);
     } else {
-        fprintf(stderr, "vmlab: hvm on a %s host, KVM module not identified (none of kvm_intel, "
-                "kvm_amd, kvm_pvm in /sys/module)\n", vendor);
+        snprintf(line, length, "vmlab: hvm on a %s host, KVM module not identified (none of "
+                 "kvm_intel, kvm_amd, kvm_pvm in /sys/module)", vendor);
     }
+}
+
+/* One line on stderr (struct kvm_host says when it was composed). */
+void hvm_describe_host(void)
+{
+    fprintf(stderr, "%s\n", kvm_host.description);
 }

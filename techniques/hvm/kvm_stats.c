@@ -44,8 +44,9 @@ static void add_value(struct kvm_stats_reader *reader, const struct kvm_stats_de
     struct kvm_stats_value *value = &reader->values[reader->value_count++];
     value->index = descriptor->offset / sizeof(uint64_t);
     value->row = stats_counter(stats, "kvm", name);
-    /* A second attach (after a switch away and back) gets a new KVM VM whose
-     * counters start at zero again: keep counting from where we were. */
+    /* The KVM VM is kept across switches (hvm.c), so its counters go on;
+     * but if it ever had to be replaced, the new one's start at zero
+     * again: keep counting from where we were. */
     value->base = value->row->count;
 }
 

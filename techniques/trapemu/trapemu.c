@@ -565,7 +565,7 @@ static int trapemu_attach(struct vm *vm)
                           "EFLAGS.VM=1)");
     if (!direct_segments_runnable(&vm->cpu, why, sizeof why))
         return refuse(vm, why);
-    if (direct_reserve_guest_space(why, sizeof why) < 0 || direct_contain_process(why, sizeof why) < 0)
+    if (direct_reserve_guest_space(why, sizeof why) < 0)
         return refuse(vm, why);
     struct trapemu *t = calloc(1, sizeof *t);
     if (!t)
@@ -622,6 +622,12 @@ static enum vm_exit trapemu_run(struct vm *vm)
         return exit;
     if (stats_now_ns() >= vm->deadline_ns)
         return VM_EXIT_DEADLINE;
+    /* The seccomp filter goes on before the first native guest instruction,
+     * here rather than at attach: the VMM may still open files between the
+     * two (the dashboard reads terminfo after the VM is created). */
+    char why[300];
+    if (direct_contain_process(why, sizeof why) < 0)
+        return stop_with(t, "trapemu: cannot confine the process: %s", why);
     t->emulator.fault = NULL;
     return (enum vm_exit)direct_run(&t->vcpu, vm->deadline_ns);
 }

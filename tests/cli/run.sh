@@ -72,6 +72,9 @@ expect_error "bad timeout" "--timeout" --timeout soon "$hello"
 expect_error "no guest" "no guest image" --mem 64M
 expect_error "unknown option" "unknown option" --warp-speed "$hello"
 expect_error "stats dir missing" "--stats-json" --stats-json "$work/no/such/dir/s.json" "$hello"
+expect_error "switch-among unknown" "--switch-among: unknown technique 'warp'" --switch-every 1ms --switch-among interp,warp "$hello"
+expect_error "switch-among alone" "--switch-among: goes with --switch-every" --switch-among interp "$hello"
+expect_error "bad switch plan" "--switch 'hvm': expected TECHNIQUE@TIME" --switch hvm "$hello"
 
 # A halted guest sleeps in the run loop instead of spinning a host core: the
 # teaching kernel's shell waits in HLT for input for 2 s (then --timeout ends

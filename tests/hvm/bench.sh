@@ -18,11 +18,20 @@
 # over its exit count (the N ins and the final out to isa-debug-exit); its
 # own share, the time between KVM_RUN returning and the exit being handled,
 # is the average of the ("exit", "io") row.
+#
+# Then what a live switch costs: build/guests/cpubench.elf under
+# `--switch hvm@2ms,interp@4ms,...` (32 switches each way), SWITCH_ROUNDS
+# times; each switch event carries its cost (core/switch.c), and the
+# ("switch", "interp->hvm") and ("switch", "hvm->interp") rows' averages
+# are reported (median over the rounds, and the fastest round), with
+# ("attach", "hvm") and ("attach", "hvm-reuse-reset"), the part of an
+# attach that makes the kept KVM VM forget its translations (kvm_setup.c).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 VMLAB=${VMLAB:-build/vmlab}
 ITERATIONS=${ITERATIONS:-200000}
 ROUNDS=${ROUNDS:-5}
+SWITCH_ROUNDS=${SWITCH_ROUNDS:-5}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -92,4 +101,48 @@ awk -v b="$bare_median" -v v="$vmlab_median" -v bf="$(fastest "${bare[@]}")" \
     printf "  vmlab / bare       %9.3f   (%+.1f%%; target: within +10%%)\n", v / b,
         (v / b - 1) * 100
     printf "  of which vmlab handling the exit in user space (bus, statistics): %.1f ns\n", h
+}'
+
+# ---- live switches ---------------------------------------------------------------
+
+guest=build/guests/cpubench.elf
+if [ ! -f "$guest" ]; then
+    echo "bench: $guest missing (make guests): no switch costs"
+    exit 0
+fi
+schedule=$(for i in $(seq 1 64); do
+    if [ $((i % 2)) -eq 1 ]; then technique=hvm; else technique=interp; fi
+    printf '%s@%dms,' "$technique" $((2 * i))
+done | sed 's/,$//')
+# row_us FILE CATEGORY REASON: that row's average in microseconds.
+row_us() {
+    jq --arg c "$2" --arg r "$3" '[.counters[] | select(.category == $c and .reason == $r) |
+        .average_ns] | add // 0 | . / 100 | round / 10' "$1"
+}
+to_hvm=()
+to_interp=()
+attach=()
+reset=()
+for round in $(seq "$SWITCH_ROUNDS"); do
+    status=0
+    "$VMLAB" run --technique interp --switch "$schedule" --stats-json "$WORK/switch.json" \
+        "$guest" -- iters=200 > /dev/null 2> "$WORK/err" < /dev/null || status=$?
+    if [ "$status" -ne 1 ]; then
+        echo "bench: the switch run ended with status $status: $(cat "$WORK/err")" >&2
+        exit 1
+    fi
+    to_hvm+=("$(row_us "$WORK/switch.json" switch 'interp->hvm')")
+    to_interp+=("$(row_us "$WORK/switch.json" switch 'hvm->interp')")
+    attach+=("$(row_us "$WORK/switch.json" attach hvm)")
+    reset+=("$(row_us "$WORK/switch.json" attach hvm-reuse-reset)")
+    echo "switch round $round: interp->hvm ${to_hvm[-1]} us, hvm->interp ${to_interp[-1]} us"
+done
+awk -v th="$(median "${to_hvm[@]}")" -v ti="$(median "${to_interp[@]}")" \
+    -v thf="$(fastest "${to_hvm[@]}")" -v tif="$(fastest "${to_interp[@]}")" \
+    -v a="$(median "${attach[@]}")" -v z="$(median "${reset[@]}")" -v r="$SWITCH_ROUNDS" 'BEGIN {
+    printf "live switch, 32 each way per round, median of %d rounds (us per switch):\n", r
+    printf "  interp->hvm        %9.1f (fastest round %.1f)\n", th, thf
+    printf "  hvm->interp        %9.1f (fastest round %.1f)\n", ti, tif
+    printf "  round trip         %9.1f   (target: under 1000)\n", th + ti
+    printf "  of which hvm attach %.1f, in it the kept VM'"'"'s reset %.1f\n", a, z
 }'

@@ -79,6 +79,8 @@ static int compare_cpu(const struct cpu *before, const struct cpu *after)
                                      before->sysenter_eip == after->sysenter_eip);
     CHECK("halted", before->halted == after->halted);
     CHECK("the interrupt shadow", before->interrupt_shadow == after->interrupt_shadow);
+    CHECK("stand_in_selectors_leaked",
+          before->stand_in_selectors_leaked == after->stand_in_selectors_leaked);
 #undef CHECK
     return differences;
 }

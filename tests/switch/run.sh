@@ -5,7 +5,8 @@
 #
 #  - interp to interp every millisecond: a full detach/attach round trip of
 #    the state through struct cpu, under the sanitizer build;
-#  - if hvm can run here, random switching among all techniques every 2 ms.
+#  - if hvm can run here, random switching between interp and hvm every
+#    500 us (--switch-among; tests/trapemu/run.sh mixes in trapemu).
 #
 # The reference transcript is the one from an unswitched interp run.
 set -uo pipefail
@@ -38,7 +39,8 @@ check() {
     if [ -n "$hvm_reason" ]; then
         return
     fi
-    build/vmlab run --timeout 120 --switch-every 500us --switch-seed 7 --stats-json "$work/stats.json" \
+    build/vmlab run --timeout 120 --switch-every 500us --switch-among interp,hvm --switch-seed 7 \
+        --stats-json "$work/stats.json" \
         "$guest" -- $args > "$work/switched" 2> "$work/err" < /dev/null
     status=$?
     if [ $status -ne $reference_status ] || ! cmp -s "$work/reference" "$work/switched"; then
