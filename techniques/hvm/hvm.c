@@ -455,10 +455,15 @@ static int hvm_attach(struct vm *vm)
     struct hvm *hvm = vm_for_attach(vm, why, sizeof why);
     if (!hvm || hvm_load_cpu(hvm, &vm->cpu, true, why, sizeof why) < 0 ||
         hvm_deadline_start(&hvm->deadline, hvm->vcpu_fd, why, sizeof why) < 0) {
-        /* A VM that took no guest stays kept: the next attach loads all
-         * of the state anyway. */
-        if (hvm)
-            hvm_deadline_stop(&hvm->deadline);
+        /* KVM may have taken part of the state before refusing the rest
+         * (PVM keeps CR3 and drops CR0.PG), and what that leaves behind in
+         * KVM's MMU is not ours to reason about: a VM that refused a guest
+         * is discarded, and the next attach creates a new one. Refusals are
+         * remembered per CPU mode (core/switch.c), so this is rare. */
+        if (hvm) {
+            destroy_hvm(hvm);
+            keep_hvm(vm, NULL);
+        }
         snprintf(vm->stop_reason, sizeof vm->stop_reason, "%s", why);
         return -1;
     }
