@@ -47,6 +47,10 @@ struct x86_executor {
      * set: the CPL changes only with CS, and nothing may load CS while they
      * are set (see above), so a flat access skips cpu_cpl(). */
     bool flat_user;
+    /* The TLB table (tlb.h: emulator->tlb.user or .supervisor) for that
+     * CPL, so that a flat access goes straight to its entry. Valid under
+     * the same condition as flat_user. */
+    struct tlb_entry *flat_table;
 };
 
 /* Ready an emulator and its executor to run instructions on `cpu`, with

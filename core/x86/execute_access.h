@@ -59,31 +59,40 @@ static inline bool segment_fast_ok(const struct segment *segment, bool write)
            (pattern & ~0x4u) == (SEG_ATTR_S | SEG_ATTR_P | 0xa);    /* code, readable */
 }
 
-/* Host pointer for a data access, or NULL to take the slow path. The TLB
- * contract (tlb.h) guarantees a write hit is never on a page holding
- * decoded code. */
-static inline uint8_t *fast_pointer(struct x86_executor *executor, int segment_number,
-                                    uint32_t offset, unsigned size, bool write)
+/* The host pointer for a data access in *host, or false to take the slow
+ * path. The TLB contract (tlb.h) guarantees a write hit is never on a page
+ * holding decoded code. Written out rather than through tlb_lookup, so
+ * that a hit is a plain fall-through with no NULL to test afterwards: this
+ * is the path of nearly every guest memory access. */
+static inline __attribute__((always_inline)) bool fast_pointer(struct x86_executor *executor,
+                                                               int segment_number, uint32_t offset,
+                                                               unsigned size, bool write,
+                                                               uint8_t **host)
 {
     uint32_t linear = offset;
-    bool user;
+    const struct tlb_entry *table;
     /* A flat segment (see x86_executor_note_flat_segments) needs no checks:
      * an access that would run past 4 GiB crosses a page and is caught
-     * below; the CPL was noted with it. */
+     * below; the CPL, and with it the TLB table, was noted with it. */
     if ((write ? executor->flat_writes : executor->flat_reads) & (1u << segment_number)) {
-        user = executor->flat_user;
+        table = executor->flat_table;
     } else {
         const struct segment *segment = &executor->cpu->segments[segment_number];
         if (!segment_fast_ok(segment, write))
-            return NULL;
+            return false;
         if (offset > segment->limit || segment->limit - offset < size - 1)
-            return NULL;
+            return false;
         linear = segment->base + offset;
-        user = cpu_cpl(executor->cpu) == 3;
+        struct tlb *tlb = &executor->emulator->tlb;
+        table = cpu_cpl(executor->cpu) == 3 ? tlb->user : tlb->supervisor;
     }
     if ((linear & (PAGE_SIZE - 1)) > PAGE_SIZE - size)
-        return NULL;                 /* crosses a page: slow path */
-    return tlb_lookup(&executor->emulator->tlb, user, write, linear);
+        return false;                /* crosses a page: slow path */
+    const struct tlb_entry *entry = &table[(linear >> PAGE_SHIFT) % TLB_ENTRIES];
+    if ((write ? entry->write_tag : entry->read_tag) != linear >> PAGE_SHIFT)
+        return false;                /* TLB miss */
+    *host = entry->host + (linear & (PAGE_SIZE - 1));
+    return true;
 }
 
 /* The slow paths: everything the fast path does not take (system.h applies
@@ -118,8 +127,8 @@ static inline __attribute__((always_inline)) uint32_t memory_read(struct x86_exe
                                                                   int segment, uint32_t offset,
                                                                   unsigned size)
 {
-    uint8_t *host = fast_pointer(executor, segment, offset, size, false);
-    if (__builtin_expect(host != NULL, 1)) {
+    uint8_t *host;
+    if (__builtin_expect(fast_pointer(executor, segment, offset, size, false, &host), 1)) {
         if (size == 4) { uint32_t v; memcpy(&v, host, 4); return v; }
         if (size == 2) { uint16_t v; memcpy(&v, host, 2); return v; }
         return *host;
@@ -131,8 +140,8 @@ static inline __attribute__((always_inline)) void memory_write(struct x86_execut
                                                                int segment, uint32_t offset,
                                                                unsigned size, uint32_t value)
 {
-    uint8_t *host = fast_pointer(executor, segment, offset, size, true);
-    if (__builtin_expect(host != NULL, 1)) {
+    uint8_t *host;
+    if (__builtin_expect(fast_pointer(executor, segment, offset, size, true, &host), 1)) {
         if (size == 4) { uint32_t v = value; memcpy(host, &v, 4); }
         else if (size == 2) { uint16_t v = (uint16_t)value; memcpy(host, &v, 2); }
         else *host = (uint8_t)value;
@@ -148,10 +157,11 @@ static inline __attribute__((always_inline)) void memory_write(struct x86_execut
  * first - as the host CPU does (found by tests/diff). A TLB hit for writing
  * means no fault is possible.
  */
-static inline uint32_t memory_read_for_update(struct x86_executor *executor, int segment,
-                                              uint32_t offset, unsigned size)
+static inline __attribute__((always_inline)) uint32_t
+memory_read_for_update(struct x86_executor *executor, int segment, uint32_t offset, unsigned size)
 {
-    if (!fast_pointer(executor, segment, offset, size, true))
+    uint8_t *host;
+    if (!fast_pointer(executor, segment, offset, size, true, &host))
         x86_check_write(executor->emulator, segment, offset, size);
     return memory_read(executor, segment, offset, size);
 }

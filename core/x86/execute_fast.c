@@ -72,8 +72,12 @@ ALU_HANDLER(h_test_rm_imm, OP_AND, FLAGS_LOGIC, false, insn->rm, SOURCE_IMM)
 ALU_HANDLER(h_test_acc_imm, OP_AND, FLAGS_LOGIC, false, REG_EAX, SOURCE_IMM)
 
 /* A read-modify-write operand is read with write intent
- * (memory_read_for_update, execute_access.h); CMP and TEST only read. */
-static inline uint32_t read_for_update(struct x86_executor *executor, const struct x86_instruction *insn,
+ * (memory_read_for_update, execute_access.h); CMP and TEST only read.
+ * Always inlined, like the helpers below: with the size and `store`
+ * constant at each use the access folds to its fast path, where a call
+ * would cost as much as the rest of the handler. */
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+static ALWAYS_INLINE uint32_t read_for_update(struct x86_executor *executor, const struct x86_instruction *insn,
                                        uint32_t address, unsigned size, bool store)
 {
     return store ? memory_read_for_update(executor, insn->segment, address, size)
@@ -189,7 +193,7 @@ static const x86_handler jcc32[16] = {
 /* ---- shifts of a 32-bit register by an immediate (alu_shift, specialised) --- */
 
 /* A masked count of 0 changes neither the register nor the flags. */
-static void record_shift(struct x86_executor *executor, uint32_t result, bool carry, bool overflow)
+static ALWAYS_INLINE void record_shift(struct x86_executor *executor, uint32_t result, bool carry, bool overflow)
 {
     flags_record(&executor->flags, FLAGS_EXPLICIT, 4, result, 0, 0);
     executor->flags.explicit_bits = (carry ? EFLAGS_CF : 0) | (overflow ? EFLAGS_OF : 0);
@@ -300,7 +304,7 @@ HANDLER(h_mov_base_reg32)
 /* ---- two- and three-operand IMUL, 32-bit (alu_imul, specialised) ------------ */
 
 /* reg = r/m * factor, truncated; CF = OF = the signed product does not fit. */
-static void imul32(struct x86_executor *executor, const struct x86_instruction *insn,
+static ALWAYS_INLINE void imul32(struct x86_executor *executor, const struct x86_instruction *insn,
                    uint32_t factor)
 {
     struct cpu *cpu = executor->cpu;
@@ -462,4 +466,6 @@ void x86_executor_note_flat_segments(struct x86_executor *executor)
     executor->flat_reads = reads;
     executor->flat_writes = writes;
     executor->flat_user = cpu_cpl(executor->cpu) == 3;
+    executor->flat_table = executor->flat_user ? executor->emulator->tlb.user
+                                               : executor->emulator->tlb.supervisor;
 }

@@ -23,7 +23,8 @@
  *     once whenever code is overwritten or CS/CPL/paging may have changed;
  *   - run_chain runs block after block without going back to the outer
  *     loop while the blocks end in near branches: the interrupt line is one
- *     load, the clock is a countdown of retired instructions.
+ *     load, the clock is due when the count of retired instructions
+ *     reaches a mark.
  *
  * The one-instruction path (run_one) serves what blocks cannot:
  *
@@ -34,17 +35,34 @@
  *     an instruction crossing a page or the CS limit, undecodable bytes,
  *     pages that are rewritten all the time).
  *
- * Where the time goes (callgrind on cpubench: about 41 host instructions per
- * guest instruction, roughly 200 million guest instructions per second on
- * the development machines): about 10 in the loop that calls each slot's
- * handler, 7 between blocks (blocks average under 3 instructions), the rest
- * in the handlers, mostly memory access. The next steps, for whoever wants
- * to go further: threaded dispatch (each handler jumps to the next slot's),
- * operands resolved when a block is built, and superblocks that continue
- * past a not-taken branch with side exits.
+ * Where the time goes (callgrind on cpubench, iters=20: 34.8 host
+ * instructions per guest instruction, down from 40.9 before this
+ * run_chain and the memory fast path of execute_access.h). About 8 host
+ * instructions per instruction in the middle of a block (note the slot,
+ * call its handler, step on: ~6.6 per guest instruction), about 40 per
+ * block between blocks (blocks average 5.9 instructions: ~6.8 per guest
+ * instruction), and the rest, about 20, in the handlers (a register ALU
+ * operation costs about 15 with its call, a load from [base + disp] about
+ * 34). What made the difference, for the
+ * student who wants to see it in the assembly: run_chain is one function
+ * without setjmp, so interp, vm, the block and the slot stay in registers
+ * (the executor is the interp's first member, one register serves both);
+ * each test between blocks is made once; the retired-instruction count
+ * doubles as the clock countdown; and a guest memory access finds its TLB table
+ * without a CPL test and its entry without a NULL test.
+ *
+ * Tried and measured, not kept: superblocks that go on past a Jcc and
+ * leave at it when taken (a side exit through a wrapper handler that sets
+ * cpu->eip) ran cpubench at 37.3 host instructions per guest instruction,
+ * slower than ending blocks at every Jcc: four Jcc in five are taken here
+ * (loops), so side exits are the common case and cost more than the block
+ * ends they save. The next steps, for whoever wants to go further:
+ * threaded dispatch (each handler jumps to the next slot's; it needs a new
+ * handler signature for every fast handler) and operands resolved when a
+ * block is built.
  *
  * Faults arrive by longjmp from x86_raise() at a landing pad set up once per
- * run(). The loop notes which slot of which block is running (run_block),
+ * run(). The loop notes which slot of which block is running (run_chain),
  * so EIP goes back to the faulting instruction exactly, the instructions of
  * the block before it are counted as retired and the rest are not, and the
  * exception is delivered through the IDT.
@@ -83,20 +101,24 @@ struct fetch_cursor {
 };
 
 struct interp {
+    /* First, so that the executor's address is the interp's: the hot loop
+     * then keeps one pointer in a register for both. */
+    struct x86_executor executor;
     struct emulator emulator;
     struct fetch_cursor cursor;
-    struct x86_executor executor;
     struct code_cache cache;
     struct stats_counter *port_counters[65536];
     struct stats_counter *inject_counters[256];
-    int32_t until_clock_check;       /* instructions left before the next clock check */
+    /* The clock and the stop request are looked at when
+     * vm->stats.guest_instructions reaches this (see periodic_check). */
+    uint64_t next_clock_check;
     /* The block being executed (NULL between blocks), the EIP of its first
      * instruction and the slot being executed: on a fault they tell which
      * instruction faulted and how many before it retired. */
     const struct code_block *running_block;
     uint32_t running_block_eip;
     const struct block_slot *running_slot;
-    /* run_block executes the slots below this one and then the block's
+    /* run_chain executes the slots below this one and then the block's
      * last instruction; code_written lowers it to the block's first slot,
      * so that a block that overwrote code stops after the writing
      * instruction (the rest may be stale). */
@@ -154,7 +176,6 @@ static int interp_attach(struct vm *vm)
     emulator->code_written = code_written;
     emulator->code_cache = interp;
     interp->executor.port_counters = interp->port_counters;
-    interp->until_clock_check = CLOCK_CHECK_INTERVAL;
     forget_cursor(interp);
     vm->technique_state = interp;
     return 0;
@@ -206,11 +227,16 @@ static enum vm_exit triple_fault(struct interp *interp, struct vm *vm)
     return VM_EXIT_TRIPLE_FAULT;
 }
 
-/* Count the instructions that retired before `retired`. */
-static void count_retired(struct interp *interp, struct vm *vm, uint32_t retired)
+/* Count `retired` instructions as retired. */
+static void count_retired(struct vm *vm, uint32_t retired)
 {
     vm->stats.guest_instructions += retired;
-    interp->until_clock_check -= (int32_t)retired;
+}
+
+/* The clock check is due (see periodic_check). */
+static bool clock_check_due(const struct interp *interp, const struct vm *vm)
+{
+    return vm->stats.guest_instructions >= interp->next_clock_check;
 }
 
 /* The EIP of slot `index` of the running block. */
@@ -232,7 +258,7 @@ static bool deliver_fault(struct interp *interp, struct vm *vm)
         /* The instructions before the faulting one retired. */
         uint32_t index = (uint32_t)(interp->running_slot - interp->running_block->slots);
         emulator->instruction_eip = slot_eip(interp, index);
-        count_retired(interp, vm, index);
+        count_retired(vm, index);
         interp->running_block = NULL;
     }
     vm->cpu.eip = emulator->instruction_eip;
@@ -367,7 +393,7 @@ static struct code_block *find_block_slow(struct interp *interp, struct cpu *cpu
 {
     /* Between instructions the segment registers are what they are until
      * the next instruction that ends the fetch context (see forget_cursor,
-     * and run_block and run_one, which forget before such an instruction). */
+     * and run_chain and run_one, which forget before such an instruction). */
     x86_executor_note_flat_segments(&interp->executor);
     const struct segment *cs = &cpu->segments[SEG_CS];
     uint32_t eip = cpu->eip, linear = cs->base + eip;
@@ -403,52 +429,6 @@ static struct code_block *find_block_slow(struct interp *interp, struct cpu *cpu
 
 /* ---- running --------------------------------------------------------------- */
 
-/*
- * Run one block. The executor's contract (execute.h) asks for cpu->eip =
- * the next instruction before each handler, and for instruction_eip = the
- * instruction's own EIP. The instructions in the middle of a block never
- * read either (they are not control transfers, and x86_raise does not look
- * at them), so only the slot being run is noted for them - the fault path
- * works both EIPs out from it (see deliver_fault) - and cpu->eip and
- * instruction_eip are set properly for the last instruction, which may be
- * a string, system or software-interrupt instruction that reads them.
- */
-static enum x86_step run_block(struct interp *interp, struct vm *vm, const struct code_block *block)
-{
-    struct x86_executor *executor = &interp->executor;
-    const struct block_slot *slot = block->slots, *last = block->last;
-    uint32_t eip = vm->cpu.eip;
-
-    interp->running_block = block;
-    interp->running_block_eip = eip;
-    interp->run_until = last;
-    while (slot < interp->run_until) {
-        interp->running_slot = slot;
-        slot->handler(executor, &slot->insn);     /* STEP_DONE: they continue blocks */
-        slot++;
-    }
-    if (__builtin_expect(interp->run_until != last, 0)) {
-        /* Guest code was overwritten: stop here, as if the block ended. */
-        uint32_t done = (uint32_t)(slot - block->slots);
-        vm->cpu.eip = slot_eip(interp, done);
-        count_retired(interp, vm, done);
-        return STEP_DONE;
-    }
-    interp->running_slot = last;
-    interp->emulator.instruction_eip = eip + block->last_offset;
-    vm->cpu.eip = eip + block->bytes;         /* the end of the last instruction */
-    enum x86_step step;
-    if (block->keeps_fetch_context) {
-        step = last->handler(executor, &last->insn);
-    } else {
-        x86_executor_forget_flat_segments(executor);   /* it may load one */
-        step = last->handler(executor, &last->insn);
-        forget_cursor(interp);
-    }
-    count_retired(interp, vm, block->count);
-    return step;
-}
-
 /* Run exactly one instruction, wherever it is, and end an interrupt shadow
  * that was pending before it (the shadow covers one instruction). */
 static enum x86_step run_one(struct interp *interp, struct vm *vm)
@@ -478,7 +458,7 @@ static enum x86_step run_one(struct interp *interp, struct vm *vm)
         cpu->interrupt_shadow = false;
     if (!keeps_fetch_context(insn->operation))
         forget_cursor(interp);
-    count_retired(interp, vm, 1);
+    count_retired(vm, 1);
     return step;
 }
 
@@ -490,7 +470,7 @@ static bool periodic_check(struct interp *interp, struct vm *vm, bool check_cloc
                            enum vm_exit *exit)
 {
     if (check_clock)
-        interp->until_clock_check = CLOCK_CHECK_INTERVAL;
+        interp->next_clock_check = vm->stats.guest_instructions + CLOCK_CHECK_INTERVAL;
     if (atomic_load_explicit(&vm->stop_requested, memory_order_relaxed)) {
         *exit = VM_EXIT_STOP;
         return true;
@@ -553,9 +533,11 @@ static inline struct code_block *next_block(struct interp *interp, struct code_b
                                             struct cpu *cpu)
 {
     uint32_t eip = cpu->eip;
-    for (int i = 0; i < 2; i++)
-        if (block->links[i].eip == eip && block->links[i].epoch == interp->link_epoch)
-            return block->links[i].block;
+    /* Both links written out (no loop to index): this runs once per block. */
+    if (block->links[0].eip == eip && block->links[0].epoch == interp->link_epoch)
+        return block->links[0].block;
+    if (block->links[1].eip == eip && block->links[1].epoch == interp->link_epoch)
+        return block->links[1].block;
     struct code_block *next = find_block(interp, cpu);
     if (next) {
         block->links[1] = block->links[0];
@@ -571,22 +553,69 @@ static inline struct code_block *next_block(struct interp *interp, struct code_b
  * interrupt shadow, a device (port I/O) or the CPU mode. Returns the last
  * step; leaves when a block ends otherwise, when the clock check is due or
  * when an interrupt is pending.
+ *
+ * The executor's contract (execute.h) asks for cpu->eip = the next
+ * instruction before each handler, and for instruction_eip = the
+ * instruction's own EIP. The instructions in the middle of a block never
+ * read either (they are not control transfers, and x86_raise does not look
+ * at them), so only the slot being run is noted for them - the fault path
+ * works both EIPs out from it (see deliver_fault) - and cpu->eip and
+ * instruction_eip are set properly for the last instruction, which may be
+ * a string, system or software-interrupt instruction that reads them.
+ *
+ * This is the hottest code of vmlab: everything here runs once per guest
+ * instruction (the inner loop) or once per block (the rest), so each test
+ * is made once, and a block that may leave the fetch context takes a side
+ * path out of the loop. It is kept out of interp_run (noinline): a
+ * function that calls setjmp keeps its variables in memory, not registers.
  */
-static enum x86_step run_chain(struct interp *interp, struct vm *vm, struct code_block *block)
+static __attribute__((noinline)) enum x86_step run_chain(struct interp *interp, struct vm *vm, struct code_block *block)
 {
+    struct x86_executor *executor = &interp->executor;
+    struct cpu *cpu = &vm->cpu;
+    enum x86_step step;
+
     for (;;) {
-        enum x86_step step = run_block(interp, vm, block);
-        if (step != STEP_DONE || !block->keeps_fetch_context || interp->until_clock_check <= 0 ||
-            vm_interrupt_deliverable(vm) || interp->run_until != block->last) {
-            interp->running_block = NULL;
-            return step;
+        const struct block_slot *slot = block->slots, *last = block->last;
+        uint32_t eip = cpu->eip;
+
+        interp->running_block = block;
+        interp->running_block_eip = eip;
+        interp->run_until = last;
+        while (slot < interp->run_until) {
+            interp->running_slot = slot;
+            slot->handler(executor, &slot->insn);     /* STEP_DONE: they continue blocks */
+            slot++;
         }
-        block = next_block(interp, block, &vm->cpu);
-        if (!block) {
-            interp->running_block = NULL;
-            return STEP_DONE;
+        if (__builtin_expect(interp->run_until != last, 0)) {
+            /* Guest code was overwritten: stop here, as if the block ended. */
+            uint32_t done = (uint32_t)(slot - block->slots);
+            cpu->eip = slot_eip(interp, done);
+            count_retired(vm, done);
+            step = STEP_DONE;
+            break;
         }
+        interp->running_slot = last;
+        interp->emulator.instruction_eip = eip + block->last_offset;
+        cpu->eip = eip + block->bytes;            /* the end of the last instruction */
+        if (__builtin_expect(!block->keeps_fetch_context, 0)) {
+            x86_executor_forget_flat_segments(executor);   /* it may load one */
+            step = last->handler(executor, &last->insn);
+            forget_cursor(interp);
+            count_retired(vm, block->count);
+            break;
+        }
+        step = last->handler(executor, &last->insn);
+        count_retired(vm, block->count);
+        if (step != STEP_DONE || interp->run_until != last || clock_check_due(interp, vm) ||
+            vm_interrupt_deliverable(vm))
+            break;
+        block = next_block(interp, block, cpu);
+        if (!block)
+            break;                                  /* step is STEP_DONE */
     }
+    interp->running_block = NULL;
+    return step;
 }
 
 /*
@@ -612,7 +641,7 @@ static enum vm_exit run_blocks(struct interp *interp, struct vm *vm)
         enum x86_step step = block ? run_chain(interp, vm, block) : run_one(interp, vm);
         if (step == STEP_SHUTDOWN)
             return triple_fault(interp, vm);
-        if (interp->until_clock_check <= 0 && periodic_check(interp, vm, true, &exit))
+        if (clock_check_due(interp, vm) && periodic_check(interp, vm, true, &exit))
             return exit;
     }
 }
@@ -628,7 +657,7 @@ static enum vm_exit interp_run(struct vm *vm)
     forget_cursor(interp);            /* the core may have changed anything */
     /* Set once per run(), not after each fault: a guest that faults every
      * few instructions must still see the clock. */
-    interp->until_clock_check = CLOCK_CHECK_INTERVAL;
+    interp->next_clock_check = vm->stats.guest_instructions + CLOCK_CHECK_INTERVAL;
     if (setjmp(landing) != 0) {
         if (!deliver_fault(interp, vm)) {
             exit = triple_fault(interp, vm);
