@@ -10,9 +10,14 @@
 
 typedef bool (*row_matches)(const struct stats_counter *row);
 
+/* Every hidden fault once: trapemu counts each as a trap ("trap",
+ * "shadow-pf", with its handling time) and breaks them down again in its
+ * "shadow" category (new mapping, dirty bit, ...), which is not summed. */
 static bool is_shadow_fault(const struct stats_counter *row)
 {
-    return strcmp(row->category, "shadow-pf") == 0;
+    return strcmp(row->category, "shadow-pf") == 0 ||
+           ((strcmp(row->category, "trap") == 0 || strcmp(row->category, "exit") == 0) &&
+            strcmp(row->reason, "shadow-pf") == 0);
 }
 
 static bool is_guest_fault(const struct stats_counter *row)
@@ -21,9 +26,11 @@ static bool is_guest_fault(const struct stats_counter *row)
            strcmp(row->category, "guest-pf") == 0;
 }
 
+/* The guest's MOV to CR3, counted where it trapped or exited; not the
+ * shadow MMU's own "cr3-switch" row, which counts the same writes again. */
 static bool is_cr3_switch(const struct stats_counter *row)
 {
-    return strcmp(row->category, "kvm") != 0 && strstr(row->reason, "cr3") != NULL;
+    return strcmp(row->category, "kvm") != 0 && strcmp(row->reason, "mov-cr3") == 0;
 }
 
 static bool is_shadow_flush(const struct stats_counter *row)
@@ -33,7 +40,8 @@ static bool is_shadow_flush(const struct stats_counter *row)
 
 static bool is_write_protect(const struct stats_counter *row)
 {
-    return strstr(row->reason, "write-protect") != NULL || strncmp(row->reason, "wp-", 3) == 0;
+    return strstr(row->reason, "write-protect") != NULL || strncmp(row->reason, "wp-", 3) == 0 ||
+           strcmp(row->reason, "pt-write") == 0;
 }
 
 static bool is_kvm_memory(const struct stats_counter *row)

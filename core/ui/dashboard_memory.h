@@ -4,12 +4,13 @@
  *
  * Techniques name their rows by the schema of DESIGN.md; this file is the
  * one place that says which rows mean what:
- *   shadow page faults    category "shadow-pf" (all reasons)
+ *   shadow page faults    category "shadow-pf" (all reasons), and the
+ *                         "shadow-pf" reason of "trap" or "exit" (trapemu)
  *   guest page faults     "guest-exception"/"#PF", and category "guest-pf"
- *   CR3 switches          any row whose reason contains "cr3" (mov-cr3, ...),
- *                         outside category "kvm"
+ *   CR3 switches          reason "mov-cr3", outside category "kvm"
  *   shadow flushes        category starting with "shadow", reason containing "flush"
- *   write-protect traps   reason containing "write-protect" or starting "wp-"
+ *   write-protect traps   reason "pt-write" (trapemu), containing
+ *                         "write-protect" or starting "wp-"
  *   KVM                   category "kvm", reasons containing "pf", "nested",
  *                         "tlb", "mmu" or "invlpg" (KVM's own binary stats)
  * A number no row produces is shown as "—" (count -1): the current

@@ -95,7 +95,7 @@ static void describe_techniques(const struct dashboard *dashboard, bool brief, c
 static void draw_header(const struct dashboard *dashboard, const struct pane *pane)
 {
     const struct vm *vm = dashboard->vm;
-    char state[600], uptime[32], rate[32], text[LINE_MAX_TEXT];
+    char state[600], uptime[32], rate[64], text[LINE_MAX_TEXT];
     describe_state(dashboard, state, sizeof state);
     format_uptime(uptime, sizeof uptime, stats_now_ns() - vm->stats.start_ns);
     const struct technique *technique = vm->technique;

@@ -237,3 +237,28 @@ Test(dashboard_memory, named_rows_or_a_dash)
     cr_assert_eq(items[MEMORY_FIXED_ITEMS].count, 40);
     free(table);
 }
+
+/* The rows trapemu writes (a sched run under trapemu, --stats-json): each
+ * event once, though the shadow MMU counts some of them again. */
+Test(dashboard_memory, trapemu_rows_counted_once)
+{
+    struct event_table *table = new_table();
+    row_count = 0;
+    add_row("shadow", "shadow-pf", 250, 0, 0);
+    add_row("shadow", "dirty", 88, 0, 0);
+    add_row("shadow", "shadow-flush", 24, 0, 0);
+    add_row("shadow", "cr3-switch", 18, 0, 0);
+    add_row("shadow", "pt-write", 3, 0, 0);
+    add_row("trap", "mov-cr3", 19, 0, 0);
+    add_row("trap", "shadow-pf", 338, 0, 0);
+    add_row("guest-exception", "#PF", 3, 0, 0);
+    sample(table, SECOND);
+    struct memory_item items[MEMORY_ITEMS_MAX];
+    int count = memory_pane_collect(table, items, MEMORY_ITEMS_MAX);
+    cr_assert_eq(count, MEMORY_FIXED_ITEMS);
+    int64_t expected[MEMORY_FIXED_ITEMS] = {338, 3, 19, 24, 3};
+    for (int i = 0; i < MEMORY_FIXED_ITEMS; i++)
+        cr_assert_eq(items[i].count, expected[i], "%s: %lld", items[i].label,
+                     (long long)items[i].count);
+    free(table);
+}
