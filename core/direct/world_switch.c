@@ -19,6 +19,9 @@
  * direct_world_exit pops the callee-saved registers and returns from
  * direct_world_enter as if it were an ordinary function.
  *
+ * The flags: the guest's EFLAGS.AC and NT must not reach the VMM (see the
+ * comments at direct_signal_entry and direct_world_exit).
+ *
  * The signal entry: guest code may have loaded FS with a selector of its
  * own, which replaces the FS base (the VMM's thread pointer, used by glibc
  * for errno, the stack protector canary and every __thread variable). So
@@ -81,6 +84,14 @@ __asm__(
     ".globl direct_world_exit\n"
     ".type direct_world_exit, @function\n"
     "direct_world_exit:\n"                /* rsp = the saved host_rsp, rax = exit code */
+    /* rt_sigreturn restored the flags of our rewritten context, except NT,
+     * which Linux takes from the handler's own flags - the guest's, if it
+     * set NT. The VMM's next IRETQ (direct_world_enter) would then raise
+     * #GP (SDM vol. 3, 7.3: IRET with NT = 1 in IA-32e mode). Start the
+     * VMM again from clean flags: IF (which user mode cannot change
+     * anyway) and the always-1 bit 1. */
+    "    pushq $0x202\n"
+    "    popfq\n"
     "    xor %ecx, %ecx\n"
     "    mov %ecx, %ds\n"                 /* the VMM's own null DS/ES again */
     "    mov %ecx, %es\n"
@@ -96,6 +107,14 @@ __asm__(
     ".globl direct_signal_entry\n"
     ".type direct_signal_entry, @function\n"
     "direct_signal_entry:\n"              /* rdi, rsi, rdx: the SA_SIGINFO arguments */
+    /* Linux clears only DF, TF and RF for a handler: a guest that set
+     * EFLAGS.AC would have the VMM's C code run with alignment checking
+     * (CR0.AM is set for user mode), and the first misaligned access of,
+     * say, memset is a SIGBUS inside the handler, which kills the process.
+     * AC comes back from the saved context at sigreturn, so clear it here. */
+    "    pushfq\n"
+    "    andq $~0x40000, (%rsp)\n"
+    "    popfq\n"
     "    movq direct_vmm_fs_base(%rip), %rax\n"
     "    cmpb $0, direct_have_wrfsbase(%rip)\n"
     "    je 1f\n"
