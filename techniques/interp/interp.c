@@ -233,6 +233,21 @@ static void count_retired(struct vm *vm, uint32_t retired)
     vm->stats.guest_instructions += retired;
 }
 
+/*
+ * A REP string instruction runs at most a slice of iterations per call and
+ * then leaves EIP at itself (core/x86/execute_string.c), so one counted
+ * instruction may stand for thousands of iterations - of port I/O to a
+ * device, say, each far slower than an instruction. An unfinished one
+ * makes the clock check due at once; else --timeout, a stop request or
+ * the end of the time slice could wait for CLOCK_CHECK_INTERVAL slices.
+ */
+static void note_repeat_slice(struct interp *interp, const struct x86_instruction *insn,
+                              uint32_t insn_eip, const struct cpu *cpu)
+{
+    if (__builtin_expect(insn->repeat != REPEAT_NONE && cpu->eip == insn_eip, 0))
+        interp->next_clock_check = 0;
+}
+
 /* The clock check is due (see periodic_check). */
 static bool clock_check_due(const struct interp *interp, const struct vm *vm)
 {
@@ -459,6 +474,7 @@ static enum x86_step run_one(struct interp *interp, struct vm *vm)
     if (!keeps_fetch_context(insn->operation))
         forget_cursor(interp);
     count_retired(vm, 1);
+    note_repeat_slice(interp, insn, interp->emulator.instruction_eip, cpu);
     return step;
 }
 
@@ -603,10 +619,12 @@ static __attribute__((noinline)) enum x86_step run_chain(struct interp *interp, 
             step = last->handler(executor, &last->insn);
             forget_cursor(interp);
             count_retired(vm, block->count);
+            note_repeat_slice(interp, &last->insn, interp->emulator.instruction_eip, cpu);
             break;
         }
         step = last->handler(executor, &last->insn);
         count_retired(vm, block->count);
+        note_repeat_slice(interp, &last->insn, interp->emulator.instruction_eip, cpu);
         if (step != STEP_DONE || interp->run_until != last || clock_check_due(interp, vm) ||
             vm_interrupt_deliverable(vm))
             break;
