@@ -44,13 +44,16 @@ void vm_request_stop(struct vm *vm, int exit_status, const char *reason)
     atomic_store(&vm->stop_requested, true);
 }
 
+/* A process's exit status keeps only the low 8 bits of (v << 1) | 1, as
+ * QEMU's does: say the status the shell will see, and keep that one. */
 static void guest_requested_exit(void *context, int status)
 {
     struct vm *vm = context;
     char reason[96];
-    snprintf(reason, sizeof reason, "the guest wrote %d to isa-debug-exit: exit status %d",
-             status >> 1, status);
-    vm_request_stop(vm, status, reason);
+    int shell_status = status & 0xff;
+    snprintf(reason, sizeof reason, "the guest wrote %u to isa-debug-exit: exit status %d",
+             vm->debug_exit.value, shell_status);
+    vm_request_stop(vm, shell_status, reason);
 }
 
 static void uart_output(void *context, uint8_t byte)

@@ -32,6 +32,7 @@ static void debug_exit_write(void *device, uint16_t port, unsigned size, uint32_
     (void)port, (void)size;
     if (exit_device->requested)
         return;
+    exit_device->value = value;
     exit_device->status = debug_exit_status(value);
     exit_device->requested = true;
     if (exit_device->on_exit)

@@ -18,6 +18,7 @@
 
 struct debug_exit {
     int status;          /* valid once requested is set */
+    uint32_t value;      /* what the guest wrote */
     bool requested;
     void (*on_exit)(void *ctx, int status);
     void *ctx;
