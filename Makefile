@@ -1,9 +1,13 @@
 # vmlab - a teaching virtual machine monitor.
 #
 #   make          build vmlab and the guests (build/vmlab, build/guests/*.elf)
-#   make demo     build and boot the hello guest under the interpreter
-#   make test     unit tests (ASan+UBSan), guest tests, QEMU comparison, bad input
-#   make bench    guest instructions per second, against QEMU TCG in the same run
+#   make demo     install the packages, build, boot the teaching kernel (test=sched)
+#   make test     every suite: unit tests (ASan+UBSan), the real CPU as oracle,
+#                 guests and kernel against QEMU, switching, hvm, dashboard,
+#                 trapemu and its containment, guest survival, bad input
+#   make bench    interp against QEMU TCG, hvm exit and switch costs, trapemu traps
+#   make fuzz-diff SEED= N=    a differential campaign (tests/diff)
+#   make fuzz-guest SEED= N=   a guest-survival campaign (tests/fuzz)
 #
 # Sources are found by wildcard: a new file in core/ or techniques/ is built
 # without touching this file.
@@ -29,7 +33,7 @@ SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -f
 SAN_OBJ      := $(BUILD)/san
 SAN_LIB_OBJS := $(LIB_SOURCES:%.c=$(SAN_OBJ)/%.o)
 
-.PHONY: all deps demo test unit-tests guest-tests bench clean guests
+.PHONY: all deps demo test unit-tests guest-tests bench clean guests fuzz-guest
 all: $(BUILD)/vmlab $(BUILD)/vmlab-san guests
 
 $(OBJ)/%.o: %.c $(HEADERS)
@@ -72,8 +76,14 @@ test: all unit-tests guest-tests diff-test
 	@tests/dashboard/run.sh
 	@tests/trapemu/run.sh
 	@tests/trapemu/containment.sh
+	@tests/fuzz/run.sh --strict
 	@tests/cli/run.sh
 	@echo "make test: all suites passed"
+
+# A guest-survival campaign: random code under every technique (tests/fuzz).
+#   make fuzz-guest SEED=1000 N=500
+fuzz-guest: all
+	@tests/fuzz/run.sh --strict --seed-from $(or $(SEED),61) --count $(or $(N),300)
 
 # Installs the missing Debian packages (packages.txt), then builds and boots.
 deps:
