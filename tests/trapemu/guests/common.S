@@ -106,39 +106,7 @@ trap_common:                        /* [esp] vector, [esp+4] error code */
     addl $0x40, %eax
     jmp exit
 
-/* 256 stubs, 16 bytes apart; vectors 8, 10-14 and 17 push their own
- * error code (SDM vol. 3, 6.13). */
-    .align 16
-stubs:
-    .set vector, 0
-    .rept 256
-    .align 16
-    .if (vector == 8) | ((vector >= 10) & (vector <= 14)) | (vector == 17)
-    .else
-    pushl $0
-    .endif
-    pushl $vector
-    jmp trap_common
-    .set vector, vector + 1
-    .endr
-
-/* Interrupt gates, DPL 3 so that int n works from ring 3 too. */
-build_idt:
-    xorl %ecx, %ecx
-6:  movl %ecx, %eax
-    shll $4, %eax
-    addl $stubs, %eax
-    movl %eax, %edx
-    andl $0xffff, %eax
-    orl $(0x08 << 16), %eax
-    movl %eax, idt(, %ecx, 8)
-    andl $0xffff0000, %edx
-    orl $0xee00, %edx
-    movl %edx, idt + 4(, %ecx, 8)
-    incl %ecx
-    cmpl $256, %ecx
-    jne 6b
-    ret
+#include "../../guests/idt_stubs.inc"
 
 /* The TSS descriptor (type 9, available 32-bit TSS) and esp0/ss0. */
 build_tss:
