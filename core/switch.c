@@ -155,17 +155,9 @@ static bool remember_refusal(struct vm *vm, const struct technique *technique)
 static const struct technique *random_other_technique(struct vm *vm)
 {
     struct switch_plan *plan = &vm->switches;
-    if (!plan->availability_known) {
-        for (int i = 0; all_techniques[i] && i < 8; i++) {
-            char why[128];
-            plan->available[i] = !all_techniques[i]->available ||
-                                 all_techniques[i]->available(why, sizeof why);
-        }
-        plan->availability_known = true;
-    }
-    const struct technique *candidates[8];
+    const struct technique *candidates[TECHNIQUE_MAX];
     int count = 0;
-    for (int i = 0; all_techniques[i] && i < 8; i++) {
+    for (int i = 0; all_techniques[i]; i++) {
         const struct technique *t = all_techniques[i];
         if (t != vm->technique && plan->available[i] && plan->among[i] &&
             !refused_in_this_mode(vm, t))

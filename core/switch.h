@@ -49,7 +49,6 @@ struct switch_plan {
     /* available() of every technique, asked once in vm_create before
      * anything attaches (techniques acquire their files there, before
      * trapemu's seccomp filter can forbid opening them). */
-    bool availability_known;
     bool available[TECHNIQUE_MAX];
 };
 

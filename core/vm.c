@@ -174,14 +174,12 @@ int vm_create(struct vm *vm, const struct vm_config *config)
         char reason[256] = "";
         const struct technique *t = all_techniques[i];
         bool available = !t->available || t->available(reason, sizeof reason);
-        if (i < (int)(sizeof plan->available / sizeof plan->available[0]))
-            plan->available[i] = available;
+        plan->available[i] = available;   /* i < TECHNIQUE_MAX: technique.c checks */
         if (t == technique) {
             chosen_available = available;
             snprintf(why, sizeof why, "%s", reason);
         }
     }
-    plan->availability_known = true;
     if (!chosen_available)
         return fail(technique->name, why);
     char error[512];
