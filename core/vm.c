@@ -154,6 +154,29 @@ static int setup_switch_plan(struct vm *vm, const struct vm_config *config)
     return 0;
 }
 
+/* Every technique's available(), once, before anything attaches: it is
+ * where a technique acquires its files (hvm opens /dev/kvm and keeps it),
+ * and once trapemu runs, its seccomp filter lets the process open nothing
+ * (core/direct/containment.c). The answers fill the switch plan, so the
+ * random schedule does not ask again. Returns whether `chosen` can run
+ * here, and if not, why. */
+static bool ask_every_technique(struct vm *vm, const struct technique *chosen, char *why,
+                                size_t why_len)
+{
+    bool chosen_available = false;
+    for (int i = 0; all_techniques[i]; i++) {
+        char reason[256] = "";
+        const struct technique *t = all_techniques[i];
+        bool available = !t->available || t->available(reason, sizeof reason);
+        vm->switches.available[i] = available;   /* i < TECHNIQUE_MAX: technique.c checks */
+        if (t == chosen) {
+            chosen_available = available;
+            snprintf(why, why_len, "%s", reason);
+        }
+    }
+    return chosen_available;
+}
+
 int vm_create(struct vm *vm, const struct vm_config *config)
 {
     memset(vm, 0, sizeof *vm);
@@ -162,25 +185,8 @@ int vm_create(struct vm *vm, const struct vm_config *config)
     const struct technique *technique = choose_technique(config->technique);
     if (!technique)
         return -1;
-    /* Every technique's available(), once, before anything attaches: it is
-     * where a technique acquires its files (hvm opens /dev/kvm and keeps
-     * it), and once trapemu attaches, its seccomp filter lets the process
-     * open nothing (core/direct/containment.c). The answers fill the switch
-     * plan's cache, so the random schedule does not ask again. */
-    struct switch_plan *plan = &vm->switches;
     char why[256] = "";
-    bool chosen_available = false;
-    for (int i = 0; all_techniques[i]; i++) {
-        char reason[256] = "";
-        const struct technique *t = all_techniques[i];
-        bool available = !t->available || t->available(reason, sizeof reason);
-        plan->available[i] = available;   /* i < TECHNIQUE_MAX: technique.c checks */
-        if (t == technique) {
-            chosen_available = available;
-            snprintf(why, sizeof why, "%s", reason);
-        }
-    }
-    if (!chosen_available)
+    if (!ask_every_technique(vm, technique, why, sizeof why))
         return fail(technique->name, why);
     char error[512];
     if (guest_ram_create(&vm->ram, config->memory_bytes, error, sizeof error) < 0)
