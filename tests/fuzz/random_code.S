@@ -20,9 +20,7 @@
 #define DEBUG_EXIT 0xf4
 #define CODE_SIZE 8192                  /* as in random_code.c */
 
-    .section .multiboot, "a"
-    .align 4
-    .long 0x1BADB002, 0, -0x1BADB002
+#include "../guests/multiboot_header.inc"
 
     .text
     .globl _start
@@ -89,39 +87,6 @@ load_gprs:
     movl %ss:fuzz_state + 48, %esi
     movl %ss:fuzz_state + 52, %edi
     iret                            /* into the random code: nothing after this is ours */
-
-/* print: the zero-terminated string at esi */
-print:
-    pushl %eax
-    pushl %edx
-    movw $COM1, %dx
-3:  lodsb
-    testb %al, %al
-    jz 4f
-    outb %al, %dx
-    jmp 3b
-4:  popl %edx
-    popl %eax
-    ret
-
-/* print_hex: eax as 8 hex digits */
-print_hex:
-    pushl %ecx
-    pushl %edx
-    pushl %eax
-    movl $8, %ecx
-    movw $COM1, %dx
-5:  roll $4, %eax
-    pushl %eax
-    andl $15, %eax
-    movb hex_digits(%eax), %al
-    outb %al, %dx
-    popl %eax
-    loop 5b
-    popl %eax
-    popl %edx
-    popl %ecx
-    ret
 
 exit:
     movw $DEBUG_EXIT, %dx
@@ -212,36 +177,11 @@ trap_common:
 9:  addl $0x10, %eax
     jmp exit
 
-#include "../guests/idt_stubs.inc"
-
-build_tss:
-    movl $kernel_stack_top, tss + 4
-    movl $0x10, tss + 8
-    movl $tss, %eax
-    movw %ax, gdt + 0x28 + 2
-    shrl $16, %eax
-    movb %al, gdt + 0x28 + 4
-    movb %ah, gdt + 0x28 + 7
-    ret
+#include "../guests/runtime.inc"
 
     .data
     .align 8
-    .globl gdt, idt, tss
-gdt:
-    .quad 0
-    .quad 0x00cf9a000000ffff        /* 0x08 kernel code */
-    .quad 0x00cf92000000ffff        /* 0x10 kernel data */
-    .quad 0x00cffa000000ffff        /* 0x18 user code (0x1b) */
-    .quad 0x00cff2000000ffff        /* 0x20 user data (0x23) */
-    .quad 0x0000890000000067        /* 0x28 TSS, base filled in */
-gdt_end:
-gdt_descriptor:
-    .word gdt_end - gdt - 1
-    .long gdt
-idt_descriptor:
-    .word 256 * 8 - 1
-    .long idt
-hex_digits: .ascii "0123456789abcdef"
+    .globl idt, tss
 msg_vector: .asciz "fuzz: vector "
 msg_error: .asciz " error "
 msg_eip: .asciz " eip "

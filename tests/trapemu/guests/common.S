@@ -8,9 +8,7 @@
 #define COM1 0x3f8
 #define DEBUG_EXIT 0xf4
 
-    .section .multiboot, "a"
-    .align 4
-    .long 0x1BADB002, 0, -0x1BADB002
+#include "../../guests/multiboot_header.inc"
 
     .text
     .globl _start
@@ -31,41 +29,6 @@ _start:
     ltr %ax
     call hostile_main
     jmp exit                        /* exit code in eax */
-
-/* print: the zero-terminated string at esi */
-    .globl print
-print:
-    pushl %eax
-    pushl %edx
-    movw $COM1, %dx
-2:  lodsb
-    testb %al, %al
-    jz 3f
-    outb %al, %dx
-    jmp 2b
-3:  popl %edx
-    popl %eax
-    ret
-
-/* print_hex: eax as 8 hex digits */
-    .globl print_hex
-print_hex:
-    pushl %ecx
-    pushl %edx
-    pushl %eax
-    movl $8, %ecx
-    movw $COM1, %dx
-4:  roll $4, %eax
-    pushl %eax
-    andl $15, %eax
-    movb hex_digits(%eax), %al
-    outb %al, %dx
-    popl %eax
-    loop 4b
-    popl %eax
-    popl %edx
-    popl %ecx
-    ret
 
 /* exit: status eax, through isa-debug-exit */
     .globl exit
@@ -106,36 +69,10 @@ trap_common:                        /* [esp] vector, [esp+4] error code */
     addl $0x40, %eax
     jmp exit
 
-#include "../../guests/idt_stubs.inc"
-
-/* The TSS descriptor (type 9, available 32-bit TSS) and esp0/ss0. */
-build_tss:
-    movl $kernel_stack_top, tss + 4
-    movl $0x10, tss + 8
-    movl $tss, %eax
-    movw %ax, gdt + 0x28 + 2
-    shrl $16, %eax
-    movb %al, gdt + 0x28 + 4
-    movb %ah, gdt + 0x28 + 7
-    ret
+#include "../../guests/runtime.inc"
 
     .data
     .align 8
-gdt:
-    .quad 0
-    .quad 0x00cf9a000000ffff        /* 0x08 kernel code */
-    .quad 0x00cf92000000ffff        /* 0x10 kernel data */
-    .quad 0x00cffa000000ffff        /* 0x18 user code (0x1b) */
-    .quad 0x00cff2000000ffff        /* 0x20 user data (0x23) */
-    .quad 0x0000890000000067        /* 0x28 TSS, base filled in */
-gdt_end:
-gdt_descriptor:
-    .word gdt_end - gdt - 1
-    .long gdt
-idt_descriptor:
-    .word 256 * 8 - 1
-    .long idt
-hex_digits: .ascii "0123456789abcdef"
 msg_vector: .asciz "vector "
 msg_error: .asciz " error "
 msg_newline: .asciz "\n"
