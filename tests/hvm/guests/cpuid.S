@@ -7,15 +7,9 @@
  * repeats leaf 1 (SDM vol. 2, CPUID, "if a value entered for CPUID.EAX is
  * higher than the maximum input value").
  */
-#define MB_MAGIC 0x1BADB002
-#define MB_FLAGS 0x00000000
 #define COM1 0x3f8
 
-    .section .multiboot, "a"
-    .balign 4
-    .long MB_MAGIC
-    .long MB_FLAGS
-    .long -(MB_MAGIC + MB_FLAGS)
+#include "../../guests/multiboot_header.inc"
 
     .text
     .globl _start

@@ -12,14 +12,8 @@
 #ifndef ITERATIONS
 #define ITERATIONS 1000000
 #endif
-#define MB_MAGIC 0x1BADB002
-#define MB_FLAGS 0x00000000
 
-    .section .multiboot, "a"
-    .balign 4
-    .long MB_MAGIC
-    .long MB_FLAGS
-    .long -(MB_MAGIC + MB_FLAGS)
+#include "../../guests/multiboot_header.inc"
 
     .text
     .globl _start

@@ -8,15 +8,9 @@
  * that RAM just below the hole is ordinary RAM, then exits through
  * isa-debug-exit: status 1 (value 0) if all is well, 3 (value 1) if not.
  */
-#define MB_MAGIC 0x1BADB002
-#define MB_FLAGS 0x00000000
 #define BEYOND_RAM 0x10000000   /* 256 MiB: beyond the 64 MiB the test gives */
 
-    .section .multiboot, "a"
-    .balign 4
-    .long MB_MAGIC
-    .long MB_FLAGS
-    .long -(MB_MAGIC + MB_FLAGS)
+#include "../../guests/multiboot_header.inc"
 
     .text
     .globl _start

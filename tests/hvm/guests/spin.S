@@ -4,14 +4,8 @@
  * can get control back, so `--timeout 1` ending the run on time (status 6)
  * shows that KVM_RUN is left at vm->deadline_ns.
  */
-#define MB_MAGIC 0x1BADB002
-#define MB_FLAGS 0x00000000
 
-    .section .multiboot, "a"
-    .balign 4
-    .long MB_MAGIC
-    .long MB_FLAGS
-    .long -(MB_MAGIC + MB_FLAGS)
+#include "../../guests/multiboot_header.inc"
 
     .text
     .globl _start

@@ -7,15 +7,9 @@
  * REP OUTSB to COM1 (0x3f8) and exits through isa-debug-exit: status 1 if
  * the 64 bytes were right, 3 if not. Expected output: "string io ok\n".
  */
-#define MB_MAGIC 0x1BADB002
-#define MB_FLAGS 0x00000000
 #define COUNT 64
 
-    .section .multiboot, "a"
-    .balign 4
-    .long MB_MAGIC
-    .long MB_FLAGS
-    .long -(MB_MAGIC + MB_FLAGS)
+#include "../../guests/multiboot_header.inc"
 
     .text
     .globl _start
