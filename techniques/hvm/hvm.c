@@ -44,6 +44,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "core/host.h"
 #include "techniques/hvm/hvm_internal.h"
 
 static bool hvm_available(char *why, size_t why_len);
@@ -352,7 +353,7 @@ static void end_slice(struct vm *vm, struct hvm *hvm, bool entered)
 
 static bool hvm_available(char *why, size_t why_len)
 {
-    return hvm_kvm_usable(why, why_len);
+    return host_has(HOST_KVM, why, why_len) && hvm_kvm_usable(why, why_len);
 }
 
 static int create_rows(struct vm *vm, struct hvm *hvm)

@@ -48,6 +48,7 @@
 
 #include "core/direct/direct.h"
 #include "core/direct/shadow.h"
+#include "core/host.h"
 #include "core/vm.h"
 #include "core/x86/execute.h"
 #include "core/x86/system.h"
@@ -537,9 +538,13 @@ static void unmap_guest_pages(void *context, uint64_t linear, uint64_t length)
     direct_unmap(linear, length);
 }
 
+/* trapemu runs the guest in compatibility mode, holds the guest's DS and ES
+ * in LDT stand-in selectors, and confines the process with seccomp: the
+ * host must offer all three (core/host.c probes them). */
 static bool trapemu_available(char *why, size_t why_len)
 {
-    return direct_supported(why, why_len);
+    return direct_supported(why, why_len) && host_has(HOST_COMPAT_MODE, why, why_len) &&
+           host_has(HOST_LDT, why, why_len) && host_has(HOST_SECCOMP, why, why_len);
 }
 
 static int refuse(struct vm *vm, const char *why)
@@ -558,7 +563,7 @@ static void setup_emulator(struct trapemu *t, struct vm *vm)
 static int trapemu_attach(struct vm *vm)
 {
     char why[300];
-    if (!direct_supported(why, sizeof why))
+    if (!trapemu_available(why, sizeof why))
         return refuse(vm, why);
     if (!(vm->cpu.cr0 & CR0_PE) || (vm->cpu.eflags & EFLAGS_VM))
         return refuse(vm, "not implemented: real mode and virtual-8086 mode (CR0.PE=0 or "
