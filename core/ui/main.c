@@ -3,6 +3,7 @@
  *
  *   vmlab run [options] GUEST.elf [-- GUEST ARGS]
  *   vmlab techniques
+ *   vmlab host
  *   vmlab --help | --version
  */
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "core/host.h"
 #include "core/stats_json.h"
 #include "core/ui/dashboard.h"
 #include "core/ui/stats_out.h"
@@ -21,6 +23,7 @@
 static const char usage[] =
     "usage: vmlab run [options] GUEST.elf [-- GUEST COMMAND LINE]\n"
     "       vmlab techniques       list the techniques and whether they can run here\n"
+    "       vmlab host             what this host offers: compatibility mode, LDT, seccomp, KVM\n"
     "       vmlab --help | --version\n"
     "\n"
     "Runs a 32-bit x86 Multiboot (ELF32) guest. The guest's serial port (COM1)\n"
@@ -207,6 +210,18 @@ static int command_techniques(void)
     return VMLAB_STATUS_OK;
 }
 
+/* One line per host fact, "NAME yes" or "NAME no REASON": what the tests
+ * read to decide what to skip, and what a student reads to learn why. */
+static int command_host(void)
+{
+    for (int i = 0; i < HOST_FEATURE_COUNT; i++) {
+        char why[256] = "";
+        bool present = host_has(i, why, sizeof why);
+        printf("%-8s %-3s %s\n", host_feature_name(i), present ? "yes" : "no", why);
+    }
+    return VMLAB_STATUS_OK;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -222,10 +237,15 @@ int main(int argc, char **argv)
         printf("vmlab %s\n", VMLAB_VERSION);
         return VMLAB_STATUS_OK;
     }
+    /* Every probe now, before anything can confine the process or start a
+     * thread: the compatibility-mode probe forks (core/host.c). */
+    host_probe();
     if (strcmp(command, "run") == 0)
         return command_run(argc - 1, argv + 1);
     if (strcmp(command, "techniques") == 0)
         return command_techniques();
+    if (strcmp(command, "host") == 0)
+        return command_host();
     fprintf(stderr, "vmlab: unknown command '%s' (try vmlab --help)\n", command);
     return VMLAB_STATUS_ERROR;
 }

@@ -1,0 +1,53 @@
+# tests/lib.sh - what every test script shares: the counters, the host
+# facts, and the closing line. Source it from the repository root:
+#
+#   cd "$(dirname "$0")/../.." && . tests/lib.sh
+#
+#   pass WHAT / fail WHAT / skip WHAT: REASON      count and print one check
+#   host_has compat|ldt|seccomp|kvm                true if the host has it;
+#                                                  $host_why says why not
+#   technique_available NAME                       true if vmlab can run NAME
+#                                                  here; $technique_why says why not
+#   finish                                         "N passed, N failed, N skipped";
+#                                                  exits 1 if anything failed
+#
+# A skip is printed and counted, never a pass. Under `make test`,
+# VMLAB_TEST_TOTALS names a file to which finish appends this suite's counts
+# (tests/totals.sh adds them up).
+
+passed=0
+failed=0
+skipped=0
+pass() { echo "PASS $*"; passed=$((passed + 1)); }
+fail() { echo "FAIL $*"; failed=$((failed + 1)); }
+skip() { echo "SKIP $*"; skipped=$((skipped + 1)); }
+
+VMLAB=${VMLAB:-build/vmlab}
+
+# The host's answer comes from vmlab itself (core/host.c), so the tests skip
+# exactly what vmlab refuses, and VMLAB_PRETEND_HOST works for both.
+host_has() {
+    [ -x "$VMLAB" ] || make -s "$VMLAB" >/dev/null
+    local line
+    line=$("$VMLAB" host | grep "^$1 " || true)
+    host_why=$(echo "$line" | sed -E 's/^[a-z]+ +(yes|no) *//')
+    [ -n "$line" ] && echo "$line" | grep -qE "^$1 +yes"
+}
+
+technique_available() {
+    [ -x "$VMLAB" ] || make -s "$VMLAB" >/dev/null
+    local line
+    line=$("$VMLAB" techniques | grep "^$1 " || true)
+    technique_why=${line#* -- }
+    [ "$technique_why" = "$line" ] && technique_why="not listed by vmlab techniques: $line"
+    echo "$line" | grep -qE "^$1 +available"
+}
+
+finish() {
+    echo "$passed passed, $failed failed, $skipped skipped"
+    if [ -n "${VMLAB_TEST_TOTALS:-}" ]; then
+        echo "${VMLAB_SUITE:-$0} $passed $failed $skipped" >>"$VMLAB_TEST_TOTALS"
+    fi
+    [ "$failed" = 0 ] || exit 1
+    exit 0
+}
