@@ -80,8 +80,9 @@ static void machine_init(uint32_t magic, uint32_t info)
 void kernel_main(uint32_t magic, uint32_t info)
 {
     machine_init(magic, info);
-    /* Not the command line itself: QEMU puts the kernel's file name in
-     * front of it, vmlab does not, and transcripts must not differ. */
+    /* Not the command line itself: QEMU and vmlab put the kernel's file
+     * name in front of it, which differs between runs, and transcripts
+     * must not differ. */
     kprintf("vmlab teaching kernel\n");
 
     char name[32];
