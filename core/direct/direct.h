@@ -3,7 +3,7 @@
  * the host CPU, inside the vmlab process, and getting control back when it
  * does something only the VMM may do. Shared by trapemu (and later bt, pv).
  *
- * The picture (DESIGN.md, "The direct-execution substrate"):
+ * The picture (docs/design.md, "The direct-execution substrate"):
  *
  *   - The low 4 GiB of the process belong to the guest: guest-virtual
  *     address v is host address v (address_space.c, shadow.c).

@@ -2,7 +2,7 @@
  * dashboard_memory.h - the memory-virtualisation pane's numbers, picked out
  * of the shared event table by name.
  *
- * Techniques name their rows by the schema of DESIGN.md; this file is the
+ * Techniques name their rows by the schema of docs/design.md; this file is the
  * one place that says which rows mean what:
  *   shadow page faults    category "shadow-pf" (all reasons), and the
  *                         "shadow-pf" reason of "trap" or "exit" (trapemu)

@@ -171,7 +171,7 @@ static bool handle_page_fault(struct trapemu *t, const struct direct_trap *trap,
  * The guest's selector 0x33 (GDT entry 6, RPL 3) is, by accident, the
  * host's 64-bit user code segment: a far call to it does not trap, it
  * switches the host CPU to 64-bit mode (a segment load that "happens to be
- * valid", DESIGN.md). If the guest meant a call gate, the offset of the
+ * valid", docs/trapemu.md). If the guest meant a call gate, the offset of the
  * instruction is ignored by the hardware and is usually 0: the very first
  * 64-bit instruction fetch faults, nothing has run, and the far call's
  * return frame (EIP, CS 0x23) is on the stack. Then undo it and emulate the
