@@ -78,14 +78,16 @@ SEED_TO=$((SEED_FROM + COUNT - 1))
 WORK=$(mktemp -d /tmp/vmlab-fuzz.XXXXXX)
 CANARY="$WORK/canary"
 mkdir -p "$CANARY" "$WORK/results" "$WORK/runs" "$WORK/logs"
-cleanup() {
-    if [ "$KEEP" = 1 ] || [ -e "$WORK/failed" ]; then
-        echo "(kept $WORK: the guest is $WORK/random_code.elf, the logs are in $WORK/logs)"
-    else
-        rm -rf "$WORK"
-    fi
-}
+kept() { [ "$KEEP" = 1 ] || [ -e "$WORK/failed" ]; }
+cleanup() { kept || rm -rf "$WORK"; }
 trap cleanup EXIT
+# Says where the evidence is, then the closing line (which must stay last).
+end_run() {
+    if kept; then
+        echo "(kept $WORK: the guest is $WORK/random_code.elf, the logs are in $WORK/logs)"
+    fi
+    finish
+}
 
 # ---- build ---------------------------------------------------------------------
 if [ ! -x build/vmlab ] || [ ! -x build/vmlab-san ]; then
@@ -99,21 +101,21 @@ gcc $GUEST_CFLAGS -c tests/fuzz/random_code.c -o "$WORK/random_code.c.o" &&
 gcc -m32 -c tests/fuzz/random_code.S -o "$WORK/random_code.S.o" &&
 ld -m elf_i386 -T labs/guests/lib/guest.ld -nostdlib --no-warn-rwx-segments \
     -o "$WORK/random_code.elf" "$WORK/random_code.S.o" "$WORK/random_code.c.o" ||
-    { fail "building the fuzz guest"; touch "$WORK/failed"; finish; }
+    { fail "building the fuzz guest"; touch "$WORK/failed"; end_run; }
 GUEST="$WORK/random_code.elf"
 # The pinned reproducers: the bugs the fuzzer found, as minimal guests
 # (tests/fuzz/pinned/*.S, linked with the hostile guests' runtime).
 PINNED=()
 if [ "$NO_PINNED" = 0 ]; then
     gcc -m32 -c tests/trapemu/guests/common.S -o "$WORK/common.o" ||
-        { fail "building tests/trapemu/guests/common.S"; touch "$WORK/failed"; finish; }
+        { fail "building tests/trapemu/guests/common.S"; touch "$WORK/failed"; end_run; }
     for src in tests/fuzz/pinned/*.S; do
         [ -f "$src" ] || continue
         name=$(basename "$src" .S)
         gcc -m32 -c "$src" -o "$WORK/$name.o" &&
         ld -m elf_i386 -T labs/guests/lib/guest.ld -nostdlib --no-warn-rwx-segments \
             -o "$WORK/$name.elf" "$WORK/common.o" "$WORK/$name.o" ||
-            { fail "building $src"; touch "$WORK/failed"; finish; }
+            { fail "building $src"; touch "$WORK/failed"; end_run; }
         PINNED+=("$name")
     done
 fi
@@ -306,5 +308,5 @@ if [ "$failed" != 0 ]; then
 else
     echo "fuzz: all runs survived ($warned warnings)"
 fi
-finish
+end_run
 }

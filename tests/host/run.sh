@@ -12,7 +12,8 @@
 #    as unswitched, and the refusal is printed once per technique, even
 #    across a change of CPU mode (the kernel turns paging on);
 # 4. --switch-every picks only among techniques that can run: no refusal;
-# 5. the suites' own skip logic under the same pretence: each exits 0,
+# 5. the suites' own skip logic under the same pretence (tests/lib.sh's
+#    host_has and technique_available first): each exits 0,
 #    fails nothing, and prints SKIP with the pretend reason (the dashboard
 #    suite thereby checks keys 2 and 4: a status-line message, and the
 #    guest keeps running).
@@ -67,6 +68,23 @@ if grep -Eq '^interp +available' "$work/out"; then
 else
     fail "vmlab techniques: interp should be available: $(cat "$work/out")"
 fi
+
+# tests/lib.sh asks vmlab, so every suite's host_has and technique_available
+# (the guests suite's flags-host, the switch suite's hvm half) skip the same.
+for fact in compat kvm; do
+    if ! host_has "$fact" && [[ $host_why == *VMLAB_PRETEND_HOST=$PRETEND* ]]; then
+        pass "tests/lib.sh: host_has $fact is false, with the pretend reason"
+    else
+        fail "tests/lib.sh: host_has $fact should be false under the pretence ('$host_why')"
+    fi
+done
+for technique in trapemu hvm; do
+    if ! technique_available "$technique" && [[ $technique_why == *VMLAB_PRETEND_HOST=$PRETEND* ]]; then
+        pass "tests/lib.sh: technique_available $technique is false, with the pretend reason"
+    else
+        fail "tests/lib.sh: technique_available $technique should be false ('$technique_why')"
+    fi
+done
 
 # ---- 2. --technique: a clean refusal ---------------------------------------------
 for technique in trapemu hvm; do
