@@ -10,7 +10,8 @@
 # 2. --technique trapemu and --technique hvm: status 2, one line naming it;
 # 3. --switch naming them: the guest keeps running on interp and finishes
 #    as unswitched, and the refusal is printed once per technique, even
-#    across a change of CPU mode (the kernel turns paging on);
+#    across a change of CPU mode (tests/host/guests/mode_change.S turns
+#    paging on midway);
 # 4. --switch-every picks only among techniques that can run: no refusal;
 # 5. the suites' own skip logic under the same pretence (tests/lib.sh's
 #    host_has and technique_available first): each exits 0,
