@@ -130,14 +130,16 @@ static bool refused_in_this_mode(const struct vm *vm, const struct technique *te
 {
     const struct switch_plan *plan = &vm->switches;
     for (int i = 0; i < plan->refusal_count; i++)
-        if (plan->refusals[i].technique == technique && plan->refusals[i].cr0 == vm->cpu.cr0 &&
-            plan->refusals[i].cr4 == vm->cpu.cr4)
+        if (plan->refusals[i].technique == technique &&
+            (plan->refusals[i].every_mode ||
+             (plan->refusals[i].cr0 == vm->cpu.cr0 && plan->refusals[i].cr4 == vm->cpu.cr4)))
             return true;
     return false;
 }
 
-/* Remember a refusal; true if it is news (first refusal in this mode). */
-static bool remember_refusal(struct vm *vm, const struct technique *technique)
+/* Remember a refusal; true if it is news (first refusal in this mode, or
+ * at all for a refusal that holds in every mode). */
+static bool remember_refusal(struct vm *vm, const struct technique *technique, bool every_mode)
 {
     struct switch_plan *plan = &vm->switches;
     if (refused_in_this_mode(vm, technique))
@@ -146,6 +148,7 @@ static bool remember_refusal(struct vm *vm, const struct technique *technique)
     plan->refusals[slot].technique = technique;
     plan->refusals[slot].cr0 = vm->cpu.cr0;
     plan->refusals[slot].cr4 = vm->cpu.cr4;
+    plan->refusals[slot].every_mode = every_mode;
     return true;
 }
 
@@ -194,13 +197,14 @@ void switch_run_due(struct vm *vm, uint64_t now_ns)
     }
 }
 
-/* The VM stays on its technique; say why, once per technique and CPU mode. */
+/* The VM stays on its technique; say why, once per technique and CPU mode
+ * (once per run if the host cannot run the technique at all). */
 static void refuse_switch(struct vm *vm, const struct technique *to, const char *why,
-                          uint64_t now)
+                          bool every_mode, uint64_t now)
 {
     stats_log(&vm->stats, stats_counter(&vm->stats, "switch", "refused"), stats_now_ns() - now,
               now, vm->cpu.eip, to->name);
-    if (remember_refusal(vm, to))
+    if (remember_refusal(vm, to, every_mode))
         fprintf(stderr, "vmlab: cannot switch to %s: %s (staying on %s)\n", to->name, why,
                 vm->technique->name);
 }
@@ -216,14 +220,14 @@ int vm_switch_technique(struct vm *vm, const struct technique *to)
     uint64_t start = stats_now_ns();
     char why[256] = "";
     if (to->available && !to->available(why, sizeof why)) {
-        refuse_switch(vm, to, why, start);
+        refuse_switch(vm, to, why, true, start);
         return -1;
     }
     from->detach(vm);
     vm->technique = to;
     if (to->attach(vm) < 0) {
         vm->technique = from;
-        refuse_switch(vm, to, vm->stop_reason, start);
+        refuse_switch(vm, to, vm->stop_reason, false, start);
         vm->stop_reason[0] = '\0';
         if (from->attach(vm) < 0) {
             vm_request_stop(vm, VMLAB_STATUS_TECHNIQUE, "could not return to the previous technique");

@@ -40,10 +40,13 @@ struct switch_plan {
     bool among[TECHNIQUE_MAX];      /* --switch-among: the random candidates */
     /* Techniques that refused the guest, and the CPU mode (CR0, CR4) they
      * refused it in: the random schedule does not ask them again until the
-     * mode changes, and the refusal is reported once, not every slice. */
+     * mode changes, and the refusal is reported once, not every slice. A
+     * technique this host cannot run (available() says no) refused in
+     * every mode: its reason is a host fact, said once per run. */
     struct {
         const struct technique *technique;
         uint32_t cr0, cr4;
+        bool every_mode;
     } refusals[8];
     int refusal_count;
     /* available() of every technique, asked once in vm_create before

@@ -18,6 +18,12 @@
  * --inject-difference flips CF in the interpreter's final EFLAGS before
  * the comparison whenever CF is compared: a self-test that the comparison
  * can fail.
+ *
+ * The native side runs in 32-bit compatibility mode. On a host without it
+ * (core/host.c; or VMLAB_PRETEND_HOST=no-compat) there is no oracle: a
+ * campaign prints "SKIP real-CPU differential oracle: <the host fact>" and
+ * "0 passed, 0 failed, 1 skipped" and exits 0; --code, which must answer
+ * for its bytes, says the same on stderr and exits 2.
  */
 #include <capstone/capstone.h>
 #include <inttypes.h>
@@ -28,6 +34,7 @@
 #include <unistd.h>
 
 #include "core/cpu.h"
+#include "core/host.h"
 #include "generate.h"
 #include "interp_runner.h"
 #include "native.h"
@@ -435,6 +442,16 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (opt.hvm)
         hvm_oracle();
+    char why[256];
+    if (!host_has(HOST_COMPAT_MODE, why, sizeof why)) {
+        if (opt.code_hex) {
+            fprintf(stderr, "vmlab-diff: no native run for --code: %s\n", why);
+            return 2;
+        }
+        printf("SKIP real-CPU differential oracle: %s\n", why);
+        printf("0 passed, 0 failed, 1 skipped\n");
+        return 0;
+    }
     if (native_start(&generate_16bit_addressing) != 0 || interp_runner_start() != 0)
         return 2;
     if (opt.code_hex) {

@@ -31,10 +31,13 @@
 #
 # interp runs under build/vmlab-san (ASan+UBSan); trapemu and hvm under the
 # release build/vmlab (trapemu cannot run under ASan; hvm as in make test).
+# Each pinned reproducer, failing seed and clean batch of seeds is one
+# check; a technique this host cannot run is one skip, with vmlab's reason.
 # Exit status: 0 if every run passed, 1 otherwise.
 set -uo pipefail
 {   # the whole script is read before it runs: editing it mid-campaign is safe
 cd "$(dirname "$0")/../.." || exit 2
+. tests/lib.sh
 ROOT=$(pwd)
 
 SEED_FROM=${FUZZ_SEED_FROM:-1}
@@ -75,14 +78,16 @@ SEED_TO=$((SEED_FROM + COUNT - 1))
 WORK=$(mktemp -d /tmp/vmlab-fuzz.XXXXXX)
 CANARY="$WORK/canary"
 mkdir -p "$CANARY" "$WORK/results" "$WORK/runs" "$WORK/logs"
-cleanup() {
-    if [ "$KEEP" = 1 ] || [ -e "$WORK/failed" ]; then
-        echo "(kept $WORK: the guest is $WORK/random_code.elf, the logs are in $WORK/logs)"
-    else
-        rm -rf "$WORK"
-    fi
-}
+kept() { [ "$KEEP" = 1 ] || [ -e "$WORK/failed" ]; }
+cleanup() { kept || rm -rf "$WORK"; }
 trap cleanup EXIT
+# Says where the evidence is, then the closing line (which must stay last).
+end_run() {
+    if kept; then
+        echo "(kept $WORK: the guest is $WORK/random_code.elf, the logs are in $WORK/logs)"
+    fi
+    finish
+}
 
 # ---- build ---------------------------------------------------------------------
 if [ ! -x build/vmlab ] || [ ! -x build/vmlab-san ]; then
@@ -96,21 +101,21 @@ gcc $GUEST_CFLAGS -c tests/fuzz/random_code.c -o "$WORK/random_code.c.o" &&
 gcc -m32 -c tests/fuzz/random_code.S -o "$WORK/random_code.S.o" &&
 ld -m elf_i386 -T labs/guests/lib/guest.ld -nostdlib --no-warn-rwx-segments \
     -o "$WORK/random_code.elf" "$WORK/random_code.S.o" "$WORK/random_code.c.o" ||
-    { echo "FAIL building the fuzz guest"; touch "$WORK/failed"; exit 1; }
+    { fail "building the fuzz guest"; touch "$WORK/failed"; end_run; }
 GUEST="$WORK/random_code.elf"
 # The pinned reproducers: the bugs the fuzzer found, as minimal guests
 # (tests/fuzz/pinned/*.S, linked with the hostile guests' runtime).
 PINNED=()
 if [ "$NO_PINNED" = 0 ]; then
     gcc -m32 -c tests/trapemu/guests/common.S -o "$WORK/common.o" ||
-        { echo "FAIL building tests/trapemu/guests/common.S"; touch "$WORK/failed"; exit 1; }
+        { fail "building tests/trapemu/guests/common.S"; touch "$WORK/failed"; end_run; }
     for src in tests/fuzz/pinned/*.S; do
         [ -f "$src" ] || continue
         name=$(basename "$src" .S)
         gcc -m32 -c "$src" -o "$WORK/$name.o" &&
         ld -m elf_i386 -T labs/guests/lib/guest.ld -nostdlib --no-warn-rwx-segments \
             -o "$WORK/$name.elf" "$WORK/common.o" "$WORK/$name.o" ||
-            { echo "FAIL building $src"; touch "$WORK/failed"; exit 1; }
+            { fail "building $src"; touch "$WORK/failed"; end_run; }
         PINNED+=("$name")
     done
 fi
@@ -120,11 +125,10 @@ vmlab_for() { [ "$1" = interp ] && echo "$ROOT/build/vmlab-san" || echo "$ROOT/b
 RUN_TECHNIQUES=()
 IFS=, read -r -a wanted <<<"$TECHNIQUES"
 for t in "${wanted[@]}"; do
-    line=$("$(vmlab_for "$t")" techniques 2>&1 | grep "^$t " || true)
-    if echo "$line" | grep -q "^$t  *available"; then
+    if VMLAB=$(vmlab_for "$t") technique_available "$t"; then
         RUN_TECHNIQUES+=("$t")
     else
-        echo "SKIP $t: ${line:-vmlab does not know it} ($(basename "$(vmlab_for "$t")") techniques)"
+        skip "$t runs: $technique_why ($(basename "$(vmlab_for "$t")") techniques)"
     fi
 done
 
@@ -236,17 +240,15 @@ for t in "${RUN_TECHNIQUES[@]}"; do
 done
 wait
 
-failed=0
 warned=0
 for t in "${RUN_TECHNIQUES[@]}"; do
     for name in "${PINNED[@]}"; do
         r="$WORK/results/$t.pinned-$name"
         IFS=$'\x1f' read -r status problem mode why warning <"$r" || problem="no result"
         if [ "$problem" = ok ]; then
-            echo "PASS $t pinned $name (status $status)"
+            pass "$t pinned $name (status $status)"
         else
-            failed=$((failed + 1))
-            echo "FAIL $t pinned $name: $problem"
+            fail "$t pinned $name: $problem"
             echo "    vmlab said: $(grep -av 'guest instructions in' "$WORK/logs/$t.pinned-$name.err" 2>/dev/null | tail -n 2 | tr '\n' ' ' | cut -c1-300)"
             echo "    reproduce: (cd \$(mktemp -d) && timeout $WALL $(vmlab_for "$t") run --technique $t --timeout 1 $WORK/$name.elf </dev/null); see tests/fuzz/pinned/$name.S"
         fi
@@ -260,7 +262,7 @@ for t in "${RUN_TECHNIQUES[@]}"; do
         for ((seed = b; seed <= e; seed++)); do
             r="$WORK/results/$t.$seed"
             if [ ! -f "$r" ]; then
-                echo "FAIL $t seed $seed: no result (the runner itself failed)"
+                fail "$t seed $seed: no result (the runner itself failed)"
                 bad=$((bad + 1))
                 continue
             fi
@@ -271,7 +273,7 @@ for t in "${RUN_TECHNIQUES[@]}"; do
             fi
             if [ "$problem" != ok ]; then
                 bad=$((bad + 1))
-                echo "FAIL $t seed $seed ($mode): $problem"
+                fail "$t seed $seed ($mode): $problem"
                 echo "    vmlab said: $(grep -av 'guest instructions in' "$WORK/logs/$t.$seed.err" | tail -n 2 | tr '\n' ' ' | cut -c1-300)"
                 echo "    reproduce: tests/fuzz/run.sh --seed-from $seed --count 1 --techniques $t --keep"
                 echo "      or, with the kept guest: (cd \$(mktemp -d) && timeout $WALL $(vmlab_for "$t") run --technique $t --timeout $VM_TIMEOUT $GUEST -- seed=$seed canary=\$(mktemp -d) </dev/null)"
@@ -280,10 +282,9 @@ for t in "${RUN_TECHNIQUES[@]}"; do
         statuses=$(for ((seed = b; seed <= e; seed++)); do  cut -d$'\x1f' -f1 "$WORK/results/$t.$seed" 2>/dev/null; done |
                    sort -n | uniq -c | awk '{printf "%s%s:%s", sep, $2, $1; sep=" "}')
         if [ "$bad" = 0 ]; then
-            echo "PASS $t seeds $b-$e (status:count $statuses)"
+            pass "$t seeds $b-$e (status:count $statuses)"
         else
-            echo "FAIL $t seeds $b-$e: $bad failed (status:count $statuses)"
-            failed=$((failed + bad))
+            echo "     $t seeds $b-$e: $bad failed, each counted above (status:count $statuses)"
         fi
     done
 done
@@ -304,8 +305,8 @@ done
 if [ "$failed" != 0 ]; then
     touch "$WORK/failed"
     echo "fuzz: $failed failed runs ($warned warnings)"
-    exit 1
+else
+    echo "fuzz: all runs survived ($warned warnings)"
 fi
-echo "fuzz: all runs survived ($warned warnings)"
-exit 0
+end_run
 }

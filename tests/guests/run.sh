@@ -23,6 +23,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
+. tests/lib.sh
 GUESTS=build/guests
 EXPECTED=tests/guests/expected
 WORK=$(mktemp -d)
@@ -32,11 +33,6 @@ update=false
 if [[ ${1:-} == --update-expected ]]; then
     update=true
 fi
-
-passed=0
-failed=0
-pass() { echo "PASS $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL $*"; failed=$((failed + 1)); }
 
 # A qemu status of "-" marks a check QEMU cannot make: the guest runs only
 # under vmlab and is compared with its expected transcript, whose lines are
@@ -133,7 +129,7 @@ fi
 have_qemu=true
 if ! command -v qemu-system-i386 > /dev/null; then
     have_qemu=false
-    echo "SKIP qemu: qemu-system-i386 not installed; comparing vmlab with $EXPECTED"
+    skip "qemu: qemu-system-i386 not installed; comparing vmlab with $EXPECTED"
 fi
 vmlabs=()
 for v in ${VMLAB_BINARIES:-build/vmlab build/vmlab-san}; do
@@ -144,7 +140,7 @@ for v in ${VMLAB_BINARIES:-build/vmlab build/vmlab-san}; do
     elif [[ -x $v ]]; then
         vmlabs+=("$v")
     else
-        echo "SKIP $(basename "$v"): $v not built"
+        skip "$(basename "$v"): $v not built"
     fi
 done
 
@@ -199,17 +195,18 @@ for line in "${CASES[@]}"; do
 done
 
 # The host CPU as a third reference for the flags tester: flags-host runs
-# the same cases as a 32-bit Linux process (labs/guests/flags/host/host.c).
+# the same cases as a 32-bit Linux process (labs/guests/flags/host/host.c),
+# which needs the kernel's 32-bit emulation (compatibility mode).
 ref="$EXPECTED/flags.out"
 if $have_qemu; then ref="$WORK/flags.qemu"; fi
 if [[ ! -x $GUESTS/flags-host ]]; then
-    echo "SKIP flags host-cpu: $GUESTS/flags-host not built"
+    fail "flags host-cpu: $GUESTS/flags-host not built (make guests)"
+elif ! host_has compat; then
+    skip "flags host-cpu: $host_why"
 else
     status=0
     "$GUESTS/flags-host" > "$WORK/flags.host" 2> "$WORK/flags.host.err" || status=$?
-    if [[ $status == 126 ]]; then
-        echo "SKIP flags host-cpu: this kernel cannot run 32-bit programs"
-    elif [[ $status != 0 ]]; then
+    if [[ $status != 0 ]]; then
         fail "flags host-cpu (exit status $status, want 0)"
     elif ! cmp -s "$ref" "$WORK/flags.host"; then
         fail "flags host-cpu=qemu (the host CPU disagrees)"
@@ -219,5 +216,4 @@ else
     fi
 fi
 
-echo "$passed passed, $failed failed"
-[[ $failed == 0 ]]
+finish

@@ -24,45 +24,56 @@
 # 4. Without KVM (VMLAB_KVM_DEVICE=/nonexistent, or a device that is not
 #    KVM) `vmlab run --technique hvm` fails with status 2 and says why.
 #
-# If /dev/kvm cannot be used here, prints "SKIP hvm: <reason>" and passes.
+# If hvm cannot run here, prints "SKIP hvm: <reason>" (counted as a skip);
+# section 4 (the refusals) runs on every host.
 #
 # Known limits of the host: when KVM is PVM (kvm_pvm, KVM on a host without
 # VT-x/AMD-V), some guests cannot run, whatever vmlab does (see PVM_LIMITS
-# below). Their failures are reported as XFAIL with the reason and not
-# counted; if one passes it counts as a pass.
+# below). Their failures are reported as SKIP with the host fact (KVM is
+# PVM) and the limit; if one passes it counts as a pass.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. tests/lib.sh
 VMLAB=${VMLAB:-build/vmlab}
 GUESTS=build/guests
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-
-passed=0
-failed=0
-pass() { echo "PASS $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL $*"; failed=$((failed + 1)); }
-finish() {
-    echo "$passed passed, $failed failed"
-    [ "$failed" -eq 0 ]
-    exit
-}
 
 if [ ! -x "$VMLAB" ]; then
     fail "$VMLAB does not exist: run make first"
     finish
 fi
 
-# hvm is usable if `vmlab techniques` says so; otherwise it says why.
-hvm_line=$("$VMLAB" techniques | grep '^hvm ' || true)
-if [ -z "$hvm_line" ]; then
-    echo "SKIP hvm: this vmlab has no hvm technique"
-    echo "0 passed, 0 failed"
-    exit 0
+# ---- 4. no KVM (first: it holds on every host) ------------------------------------
+
+# expect_unavailable NAME DEVICE PATTERN
+expect_unavailable() {
+    local name=$1 device=$2 pattern=$3
+    status=0
+    VMLAB_KVM_DEVICE=$device "$VMLAB" run --technique hvm "$GUESTS/hello.elf" \
+        > "$WORK/out" 2> "$WORK/err" < /dev/null || status=$?
+    if [ "$status" -ne 2 ]; then
+        fail "$name: status $status, expected 2"
+    elif [ "$(wc -l < "$WORK/err")" -ne 1 ] || ! grep -qE "$pattern" "$WORK/err"; then
+        fail "$name: expected one line matching /$pattern/, got: $(cat "$WORK/err")"
+    else
+        pass "$name ($(cat "$WORK/err"))"
+    fi
+}
+# On a host without /dev/kvm the host fact answers first, whatever the device.
+if host_has kvm; then
+    expect_unavailable "no /dev/kvm" /nonexistent "^vmlab: hvm: /nonexistent does not exist.*load kvm"
+    expect_unavailable "not a KVM device" /dev/null "^vmlab: hvm: /dev/null is not a KVM device"
+else
+    expect_unavailable "no KVM on this host" /dev/kvm "^vmlab: hvm: "
+    grep -qF -- "$host_why" "$WORK/err" && pass "the refusal names the host fact" ||
+        fail "the refusal should name the host fact '$host_why': $(cat "$WORK/err")"
 fi
-if [[ $hvm_line == *unavailable* ]]; then
-    echo "SKIP hvm: ${hvm_line#*-- }"
-    echo "0 passed, 0 failed"
-    exit 0
+
+# hvm is usable if `vmlab techniques` says so; otherwise it says why.
+if ! technique_available hvm; then
+    skip "hvm: $technique_why"
+    finish
 fi
 
 # run_vmlab OUT ERR ARGS...: sets $status.
@@ -128,7 +139,7 @@ results differ from QEMU's and the interpreter's"
 fail_or_known() {
     local name=$1 guest=$2 why=$3
     if [ "$kvm_kind" = PVM ] && [ -n "${PVM_LIMITS[$guest]:-}" ]; then
-        echo "XFAIL $name: $why (known PVM limit: ${PVM_LIMITS[$guest]})"
+        skip "$name: KVM here is PVM: ${PVM_LIMITS[$guest]} (here: $why)"
     else
         fail "$name: $why"
     fi
@@ -366,32 +377,12 @@ expect_refused() {
     fi
 }
 TRAPEMU_VMLAB=build/vmlab
-if [[ $("$TRAPEMU_VMLAB" techniques 2> /dev/null | grep '^trapemu ' || true) != *" available"* ]]
-then
-    echo "SKIP trapemu then hvm: trapemu is not available in $TRAPEMU_VMLAB"
+if ! VMLAB=$TRAPEMU_VMLAB technique_available trapemu; then
+    skip "trapemu then hvm: $technique_why"
 else
     expect_refused "trapemu then hvm" "$GUESTS/timer.elf" --technique trapemu --switch hvm@50ms
     expect_refused "trapemu, interp, then hvm" "$GUESTS/timer.elf" --technique trapemu \
         --switch interp@30ms,hvm@60ms
 fi
-
-# ---- 4. no KVM ------------------------------------------------------------------------
-
-# expect_unavailable NAME DEVICE PATTERN
-expect_unavailable() {
-    local name=$1 device=$2 pattern=$3
-    status=0
-    VMLAB_KVM_DEVICE=$device "$VMLAB" run --technique hvm "$GUESTS/hello.elf" \
-        > "$WORK/out" 2> "$WORK/err" < /dev/null || status=$?
-    if [ "$status" -ne 2 ]; then
-        fail "$name: status $status, expected 2"
-    elif [ "$(wc -l < "$WORK/err")" -ne 1 ] || ! grep -qE "$pattern" "$WORK/err"; then
-        fail "$name: expected one line matching /$pattern/, got: $(cat "$WORK/err")"
-    else
-        pass "$name ($(cat "$WORK/err"))"
-    fi
-}
-expect_unavailable "no /dev/kvm" /nonexistent "^vmlab: hvm: /nonexistent does not exist.*load kvm"
-expect_unavailable "not a KVM device" /dev/null "^vmlab: hvm: /dev/null is not a KVM device"
 
 finish

@@ -14,6 +14,7 @@
 #                                          (read the diff before committing!)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. tests/lib.sh
 
 KERNEL=build/guests/kernel.elf
 EXPECTED=tests/kernel/expected
@@ -27,10 +28,6 @@ UPDATE=no
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-passed=0
-failed=0
-pass() { echo "PASS $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL $*"; failed=$((failed + 1)); }
 
 if [ ! -f "$KERNEL" ]; then
     make -s "$KERNEL" >/dev/null
@@ -91,7 +88,7 @@ for v in build/vmlab build/vmlab-san; do
     if [ -x "$v" ]; then
         VMLABS+=("$v")
     else
-        echo "SKIP vmlab: $v is not built (only the QEMU half runs)"
+        skip "vmlab: $v is not built (only the QEMU half runs)"
     fi
 done
 
@@ -179,5 +176,4 @@ for name in "${BENCHMARKS[@]}"; do
     done
 done
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

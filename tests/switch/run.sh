@@ -11,12 +11,9 @@
 # The reference transcript is the one from an unswitched interp run.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+. tests/lib.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-passed=0
-failed=0
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
 
 round_trips=$(for i in $(seq 0 63); do printf "interp@%dms," "$i"; done)
 round_trips=${round_trips%,}
@@ -30,13 +27,14 @@ check() {
         "$guest" -- $args > "$work/switched" 2> "$work/err" < /dev/null
     local status=$?
     if [ $status -ne $reference_status ] || ! cmp -s "$work/reference" "$work/switched"; then
-        fail "$name interp round trips" "status $status (expected $reference_status); $(diff "$work/reference" "$work/switched" | head -5; tail -3 "$work/err")"
+        fail "$name interp round trips: status $status (expected $reference_status); $(diff "$work/reference" "$work/switched" | head -5; tail -3 "$work/err")"
     elif ! grep -q '"interp->interp"' "$work/stats.json"; then
-        fail "$name interp round trips" "no switch was recorded"
+        fail "$name interp round trips: no switch was recorded"
     else
         pass "$name interp round trips"
     fi
     if [ -n "$hvm_reason" ]; then
+        skip "$name random interp/hvm: $hvm_reason"
         return
     fi
     build/vmlab run --timeout 120 --switch-every 500us --switch-among interp,hvm --switch-seed 7 \
@@ -44,7 +42,7 @@ check() {
         "$guest" -- $args > "$work/switched" 2> "$work/err" < /dev/null
     status=$?
     if [ $status -ne $reference_status ] || ! cmp -s "$work/reference" "$work/switched"; then
-        fail "$name random interp/hvm" "status $status (expected $reference_status); $(diff "$work/reference" "$work/switched" | head -5; tail -3 "$work/err")"
+        fail "$name random interp/hvm: status $status (expected $reference_status); $(diff "$work/reference" "$work/switched" | head -5; tail -3 "$work/err")"
     else
         pass "$name random interp/hvm ($(switch_count "$work/stats.json") switches)"
     fi
@@ -59,11 +57,7 @@ switch_count() {
 }
 
 hvm_reason=""
-hvm_line=$(build/vmlab techniques | grep '^hvm ' || echo "hvm not built")
-if ! echo "$hvm_line" | grep -q '^hvm  *available'; then
-    hvm_reason=$hvm_line
-    echo "SKIP random interp/hvm switching: $hvm_reason"
-fi
+technique_available hvm || hvm_reason=$technique_why
 
 for guest in hello paging pagefault ring3 timer exceptions; do
     check "$guest" "build/guests/$guest.elf" ""
@@ -72,5 +66,4 @@ for scenario in boot syscalls sched pagefault; do
     check "kernel $scenario" build/guests/kernel.elf "test=$scenario"
 done
 
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+finish

@@ -22,6 +22,7 @@
 #   tests/trapemu/containment.sh     (from anywhere; needs `make` to have run)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. tests/lib.sh
 
 VMLAB=build/vmlab
 KERNEL=build/guests/kernel.elf
@@ -29,16 +30,6 @@ CPUBENCH=build/guests/cpubench.elf
 HELLO=build/guests/hello.elf
 WORK=$(mktemp -d)
 SOCKET="vmlab-containment-test-$$"
-passed=0
-failed=0
-pass() { echo "PASS $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL $*"; failed=$((failed + 1)); }
-skip() { echo "SKIP $*"; }
-finish() {
-    echo "$passed passed, $failed failed"
-    [ "$failed" = 0 ]
-    exit
-}
 cleanup() {
     tmux -L "$SOCKET" kill-server >/dev/null 2>&1 || true
     rm -rf "$WORK"
@@ -51,7 +42,9 @@ done
 
 # ---- 1. the filter denies every open ----------------------------------------------
 probe="$WORK/containment_probe"
-if gcc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. -O1 -o "$probe" \
+if ! host_has seccomp; then
+    skip "filter: $host_why"
+elif gcc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. -O1 -o "$probe" \
         tests/trapemu/containment_probe.c core/direct/containment.c -lseccomp -pthread \
         2>"$WORK/probe.build"; then
     mkdir "$WORK/probe"
@@ -74,9 +67,8 @@ else
     fail "filter: the probe does not build: $(head -c 600 "$WORK/probe.build")"
 fi
 
-line=$("$VMLAB" techniques | grep '^trapemu' || true)
-if ! echo "$line" | grep -q '^trapemu  *available'; then
-    skip "vmlab runs under trapemu: trapemu cannot run here: $line"
+if ! technique_available trapemu; then
+    skip "vmlab contained under trapemu (live evidence, stats files, dashboard): $technique_why"
     finish
 fi
 

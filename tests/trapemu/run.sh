@@ -17,6 +17,7 @@
 #   tests/trapemu/run.sh          (from anywhere; builds what it needs)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. tests/lib.sh
 
 VMLAB=build/vmlab
 KERNEL=build/guests/kernel.elf
@@ -25,11 +26,6 @@ CANARY=/tmp/vmlab-trapemu-canary
 SENSITIVE_DIFFERS="popf push mov smsw sgdt sidt str lar lsl verr"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-passed=0
-failed=0
-pass() { echo "PASS $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL $*"; failed=$((failed + 1)); }
-skip() { echo "SKIP $*"; }
 
 [ -x "$VMLAB" ] || make -s build/vmlab >/dev/null
 [ -f "$KERNEL" ] || make -s "$KERNEL" >/dev/null
@@ -54,12 +50,9 @@ if [ -x build/vmlab-san ]; then
     fi
 fi
 
-line=$("$VMLAB" techniques | grep '^trapemu' || true)
-if ! echo "$line" | grep -q '^trapemu  *available'; then
-    skip "trapemu cannot run here: $line"
-    echo "$passed passed, $failed failed"
-    [ "$failed" = 0 ]
-    exit
+if ! technique_available trapemu; then
+    skip "trapemu: $technique_why"
+    finish
 fi
 
 # ---- 1. guests: trapemu against interp ----------------------------------------
@@ -298,5 +291,4 @@ for case in "${HOSTILE[@]}"; do
 done
 rm -f "$CANARY"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish
