@@ -80,16 +80,20 @@ static cJSON *summary_to_json(const struct vm *vm, double seconds)
 {
     cJSON *root = cJSON_CreateObject();
     uint64_t instructions = vm->stats.guest_instructions;
+    double idle = (double)vm->idle_ns / 1e9;
+    double running = seconds > idle ? seconds - idle : 0;   /* MIPS while running, not asleep */
     cJSON_AddStringToObject(root, "vmlab_stats_version", "1");
     cJSON_AddStringToObject(root, "technique", vm->technique ? vm->technique->name : "none");
     cJSON_AddStringToObject(root, "guest", vm->config.guest_path);
     cJSON_AddNumberToObject(root, "run_seconds", seconds);
     cJSON_AddNumberToObject(root, "guest_instructions", (double)instructions);
+    cJSON_AddNumberToObject(root, "idle_seconds", idle);
     cJSON_AddNumberToObject(root, "guest_mips",
-                            seconds > 0 ? (double)instructions / seconds / 1e6 : 0);
+                            running > 0 ? (double)instructions / running / 1e6 : 0);
     cJSON_AddNumberToObject(root, "pit_ticks_lost", (double)vm->pit.ticks_lost);
     cJSON_AddNumberToObject(root, "switch_count", (double)vm->switch_count);
     cJSON_AddNumberToObject(root, "console_bytes", (double)vm->console.bytes_written);
+    cJSON_AddNumberToObject(root, "console_bytes_dropped", (double)vm->console.bytes_dropped);
     return root;
 }
 

@@ -95,6 +95,10 @@ struct vm {
 
     uint64_t timeout_at_ns;         /* 0: no timeout */
     uint64_t run_ns;                /* how long vm_run ran */
+    /* Of run_ns, the time the guest did not run: asleep in HLT or paused.
+     * Instructions per second are counted over run_ns - idle_ns, so an idle
+     * guest does not look like a slow technique. */
+    uint64_t idle_ns;
 
     /* How the run ended. */
     int exit_status;

@@ -219,7 +219,8 @@ int multiboot_load_buffer(const uint8_t *file, size_t file_size, const char *com
 int multiboot_load(const char *path, const char *command_line, struct guest_ram *ram,
                    struct cpu *cpu, struct multiboot_image *image, char *error, size_t error_len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO given by mistake is refused below, not waited on. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return fail(error, error_len, "%s: %s", path, strerror(errno));
     struct stat info;

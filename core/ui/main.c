@@ -69,8 +69,11 @@ static volatile sig_atomic_t stop_signal;
 static void on_stop_signal(int signal_number)
 {
     stop_signal = signal_number;
-    if (running_vm)
+    if (running_vm) {
         atomic_store(&running_vm->stop_requested, true);
+        /* A stdout nobody reads must not keep us (core/console.h). */
+        atomic_store(&running_vm->console.abandon_output, true);
+    }
 }
 
 static void install_signal_handlers(void)
@@ -85,13 +88,22 @@ static void install_signal_handlers(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* The closing lines: why the run stopped, and how fast the guest ran. The
+ * rate counts only the time the guest was running, not asleep in HLT or
+ * paused: an idle guest is not a slow technique. */
 static void report_end(const struct vm *vm)
 {
     double seconds = (double)vm->run_ns / 1e9;
+    double running = vm->run_ns > vm->idle_ns ? (double)(vm->run_ns - vm->idle_ns) / 1e9 : 0;
     fprintf(stderr, "vmlab: %s\n", vm->stop_reason);
-    fprintf(stderr, "vmlab: %s ran %llu guest instructions in %.3f s (%.1f million per second)\n",
+    fprintf(stderr, "vmlab: %s ran %llu guest instructions in %.3f s, %.3f s of it running "
+            "(%.1f million per second while running)\n",
             vm->technique->name, (unsigned long long)vm->stats.guest_instructions, seconds,
-            seconds > 0 ? (double)vm->stats.guest_instructions / seconds / 1e6 : 0.0);
+            running, running > 0 ? (double)vm->stats.guest_instructions / running / 1e6 : 0.0);
+    if (vm->console.bytes_dropped)
+        fprintf(stderr, "vmlab: %llu bytes of guest output were dropped: stdout did not take "
+                "them before the run ended (a reader that stopped reading, or stdout closed)\n",
+                (unsigned long long)vm->console.bytes_dropped);
 }
 
 /* Where the run's outputs go, opened before the VM: a bad path is an error
