@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vm.h"
@@ -150,9 +151,25 @@ static int open_directory_of(const char *path)
     return open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
+/* FILE is replaced by a rename at the end, so it must be a regular file or
+ * not exist yet: a directory would be refused only after the guest ran,
+ * and a device such as /dev/full would be replaced by our file. */
+static int check_target(const char *path, char *error, size_t error_len)
+{
+    struct stat info;
+    if (stat(path, &info) < 0 || S_ISREG(info.st_mode))
+        return 0;   /* absent (created at the end) or a file we may replace */
+    snprintf(error, error_len, "--stats-json %s: %s; give the path of a file (it is replaced "
+             "when the run ends)", path, S_ISDIR(info.st_mode) ? "is a directory"
+             : "is not a regular file");
+    return -1;
+}
+
 int stats_file_open(struct stats_file *file, const char *path, char *error, size_t error_len)
 {
     stats_file_init(file);
+    if (check_target(path, error, error_len) < 0)
+        return -1;
     file->path = path;
     int length = snprintf(file->temporary, sizeof file->temporary, "%s.tmp.%d", path,
                           (int)getpid());

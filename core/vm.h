@@ -38,6 +38,10 @@ enum vmlab_status {
     VMLAB_STATUS_HALTED = 8,        /* HLT with interrupts off: the guest can never wake */
     VMLAB_STATUS_TECHNIQUE = 10,    /* the technique stopped with an error */
     VMLAB_STATUS_SIGNAL = 12,       /* SIGINT, SIGTERM or SIGHUP stopped the run */
+    /* The guest ran, but a statistics file (--stats-json, --stats-out)
+     * could not be written: a script must not take the missing numbers for
+     * a clean run. The message says the status the guest's run had. */
+    VMLAB_STATUS_STATS_LOST = 14,
 };
 
 struct vm_config {

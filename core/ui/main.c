@@ -59,7 +59,9 @@ static const char usage[] =
     "  2       bad input or VMM error (nothing ran)\n"
     "  4       triple fault          6  timeout\n"
     "  8       HLT with interrupts off (the guest can never wake)\n"
-    "  10      the technique failed  12 stopped by a signal (Ctrl-C) or q in the dashboard\n";
+    "  10      the technique failed  12 stopped by a signal (Ctrl-C) or q in the dashboard\n"
+    "  14      the guest ran but a statistics file could not be written (the message\n"
+    "          gives the run's own status)\n";
 
 /* The signal handler's only way to the VM; set while a guest runs. A
  * global because a handler receives nothing but the signal number. */
@@ -156,6 +158,29 @@ static int run_guest(struct vm *vm, struct run_options *options, struct run_outp
     return dashboard_run(vm, &outputs->pipes, &dashboard);
 }
 
+/* A statistics file that could not be written after the guest ran: say
+ * so, with the status the run had, and exit with STATS_LOST rather than
+ * ERROR ("nothing ran") or the guest's status (the numbers are missing). */
+static int statistics_lost(const char *error, int run_status)
+{
+    fprintf(stderr, "vmlab: %s; the run itself ended with status %d, vmlab exits with %d\n",
+            error, run_status, VMLAB_STATUS_STATS_LOST);
+    return VMLAB_STATUS_STATS_LOST;
+}
+
+static int finish_outputs(struct run_outputs *outputs, const struct run_options *options,
+                          const struct vm *vm, int run_status)
+{
+    char error[1024];
+    int status = run_status;
+    if (options->vm.stats_json_path &&
+        stats_file_commit(&outputs->stats, vm, error, sizeof error) < 0)
+        status = statistics_lost(error, run_status);
+    if (stats_out_finish(&outputs->stream, error, sizeof error) < 0)
+        status = statistics_lost(error, run_status);
+    return status;
+}
+
 static int command_run(int argc, char **argv)
 {
     struct run_options options;
@@ -190,15 +215,7 @@ static int command_run(int argc, char **argv)
     }
     vm.technique->detach(&vm);
     report_end(&vm);
-    if (options.vm.stats_json_path &&
-        stats_file_commit(&outputs.stats, &vm, error, sizeof error) < 0) {
-        fprintf(stderr, "vmlab: %s\n", error);
-        status = VMLAB_STATUS_ERROR;
-    }
-    if (stats_out_finish(&outputs.stream, error, sizeof error) < 0) {
-        fprintf(stderr, "vmlab: %s\n", error);
-        status = VMLAB_STATUS_ERROR;
-    }
+    status = finish_outputs(&outputs, &options, &vm, status);
     vm.technique = NULL;
     vm_destroy(&vm);
     dashboard_close_pipes(&outputs.pipes);

@@ -32,9 +32,13 @@ static void write_line(struct stats_out *out, bool final)
     const struct vm *vm = out->vm;
     char *line = stats_to_json_line(vm, final ? vm->run_ns : stats_now_ns() - vm->stats.start_ns,
                                     final);
+    errno = 0;
     if (!line || fputs(line, out->file) < 0 || fputc('\n', out->file) == EOF ||
-        fflush(out->file) != 0)
+        fflush(out->file) != 0) {
+        if (!out->write_failed)
+            out->write_errno = line ? errno : ENOMEM;
         out->write_failed = true;
+    }
     free(line);
     out->lines++;
 }
@@ -119,10 +123,16 @@ int stats_out_finish(struct stats_out *out, char *error, size_t error_len)
     if (out->vm)
         write_line(out, true);
     bool failed = out->write_failed;
-    failed = fclose(out->file) != 0 || failed;
+    errno = 0;
+    if (fclose(out->file) != 0 && !failed) {
+        failed = true;
+        out->write_errno = errno;
+    }
     out->file = NULL;
     if (failed) {
-        snprintf(error, error_len, "--stats-out %s: could not write every line", out->path);
+        snprintf(error, error_len, "--stats-out %s: could not write every line (%llu written or "
+                 "attempted): %s", out->path, (unsigned long long)out->lines,
+                 out->write_errno ? strerror(out->write_errno) : "write error");
         return -1;
     }
     return 0;

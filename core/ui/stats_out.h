@@ -29,6 +29,7 @@ struct stats_out {
     bool stopping;
     bool running;
     bool write_failed;
+    int write_errno;         /* why the first failed write failed */
     uint64_t lines;
 };
 
