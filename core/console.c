@@ -13,6 +13,7 @@
 
 #include "dev/uart16550.h"
 #include "stats.h"
+#include "terminal.h"
 
 void console_init(struct console *console, int input_fd, int output_fd)
 {
@@ -25,8 +26,12 @@ void console_init(struct console *console, int input_fd, int output_fd)
         cfmakeraw(&raw);
         raw.c_lflag |= ISIG;          /* keep Ctrl-C as a way out */
         raw.c_oflag |= OPOST | ONLCR; /* our own messages still start at column 0 */
+        /* Armed first: a crash between the two must still give it back. */
+        terminal_rescue_arm(input_fd, &console->saved_terminal, output_fd, "", 0);
         if (tcsetattr(input_fd, TCSANOW, &raw) == 0)
             console->raw_mode = true;
+        else
+            terminal_rescue_disarm();
     }
 }
 
@@ -143,7 +148,9 @@ void console_wait(struct console *console, uint64_t deadline_ns)
 void console_restore(struct console *console)
 {
     console_flush(console);
-    if (console->raw_mode)
+    if (console->raw_mode) {
         tcsetattr(console->input_fd, TCSANOW, &console->saved_terminal);
+        terminal_rescue_disarm();
+    }
     console->raw_mode = false;
 }

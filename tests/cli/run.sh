@@ -120,4 +120,5 @@ else
 fi
 
 . tests/cli/stalled.sh
+. tests/cli/terminal.sh
 finish
