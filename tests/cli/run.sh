@@ -18,6 +18,11 @@ gcc -m32 -c tests/cli/beyond_ram.S -o "$work/beyond_ram.o" &&
 gcc -m32 -c tests/cli/flood.S -o "$work/flood.o" &&
     ld -m elf_i386 -N -Ttext=0x100000 --no-warn-rwx-segments -o "$work/flood.elf" "$work/flood.o" || exit 1
 mkfifo "$work/fifo"
+# Flat binaries (no ELF headers) that only the a.out kludge can load.
+gcc -m32 -c tests/cli/aout_kludge.S -o "$work/kludge.o" &&
+    ld -m elf_i386 -Ttext=0x100000 --oformat binary -o "$work/kludge.bin" "$work/kludge.o" &&
+    gcc -m32 -Wa,--defsym,BAD_LOAD_ADDR=1 -c tests/cli/aout_kludge.S -o "$work/bad_kludge.o" &&
+    ld -m elf_i386 -Ttext=0x100000 --oformat binary -o "$work/bad_kludge.bin" "$work/bad_kludge.o" || exit 1
 printf 'this is not an ELF file\n' > "$work/not_elf.elf"
 head -c 65536 /dev/urandom > "$work/disk.img"
 disk_sum=$(sha256sum < "$work/disk.img")
@@ -107,6 +112,30 @@ fi
 # The good path of the same flags: --help and --version answer with status 0.
 if "$VMLAB" --version | grep -q '^vmlab '; then pass "--version"; else fail "--version" "no version line"; fi
 if "$VMLAB" run --help | grep -q 'usage: vmlab run'; then pass "run --help"; else fail "run --help" "no usage"; fi
+
+expect_error "a.out kludge, bad load_addr" "bad_kludge.bin: a.out kludge: load_addr 0x00100014 is above header_addr 0x00100010" "$work/bad_kludge.bin"
+
+# The a.out kludge (Multiboot header flag 16): loaded by the header's
+# addresses, as QEMU's -kernel loads it; the guest checks its own placement.
+timeout 20 "$VMLAB" run "$work/kludge.bin" > "$work/kludge.out" 2> "$work/kludge.err" < /dev/null
+status=$?
+if [ "$status" != 1 ] || [ "$(cat "$work/kludge.out")" != "a.out kludge: ok" ]; then
+    fail "a.out kludge" "status $status, output '$(cat "$work/kludge.out")': $(head -c 300 "$work/kludge.err")"
+else
+    pass "a.out kludge: a flat binary loaded by its header's addresses (status 1)"
+fi
+if command -v qemu-system-i386 > /dev/null; then
+    timeout 20 qemu-system-i386 -display none -serial stdio -monitor none -no-reboot \
+        -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel "$work/kludge.bin" \
+        > "$work/kludge.qemu" 2> /dev/null < /dev/null
+    if cmp -s "$work/kludge.out" "$work/kludge.qemu"; then
+        pass "a.out kludge: the same output under QEMU"
+    else
+        fail "a.out kludge under QEMU" "QEMU said '$(cat "$work/kludge.qemu")', vmlab '$(cat "$work/kludge.out")'"
+    fi
+else
+    skip "a.out kludge under QEMU: qemu-system-i386 is not installed"
+fi
 
 # A statistics stream that cannot be written (issue 10, bug 5): one line that
 # says why and keeps the guest's own status (1: it passed); vmlab exits 14.
