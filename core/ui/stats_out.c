@@ -4,9 +4,11 @@
 #include "core/ui/stats_out.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,9 +21,21 @@ int stats_out_open(struct stats_out *out, const char *path, unsigned interval_ms
     memset(out, 0, sizeof *out);
     out->path = path;
     out->interval_ms = interval_ms;
-    out->file = fopen(path, "w");
+    /* O_NONBLOCK only for the open: a FIFO nobody reads is an error now
+     * (ENXIO), not a wait forever before the guest starts. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        snprintf(error, error_len, "--stats-out %s: %s", path,
+                 errno == ENXIO ? "a FIFO with no reader" : strerror(errno));
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    struct stat info;
+    out->regular_file = fstat(fd, &info) == 0 && S_ISREG(info.st_mode);
+    out->file = fdopen(fd, "w");
     if (!out->file) {
         snprintf(error, error_len, "--stats-out %s: %s", path, strerror(errno));
+        close(fd);
         return -1;
     }
     return 0;
@@ -103,7 +117,8 @@ void stats_out_discard(struct stats_out *out)
         return;
     fclose(out->file);
     out->file = NULL;
-    unlink(out->path);
+    if (out->regular_file)
+        unlink(out->path);   /* not /dev/null or a FIFO: those are not ours to remove */
 }
 
 int stats_out_finish(struct stats_out *out, char *error, size_t error_len)

@@ -28,6 +28,7 @@ struct stats_out {
     pthread_cond_t wake;
     bool stopping;
     bool running;
+    bool regular_file;       /* discard may remove it (never a device or FIFO) */
     bool write_failed;
     int write_errno;         /* why the first failed write failed */
     uint64_t lines;

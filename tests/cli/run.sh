@@ -137,6 +137,21 @@ else
     skip "a.out kludge under QEMU: qemu-system-i386 is not installed"
 fi
 
+# --stats-out on a FIFO: with no reader, a clear refusal instead of a wait
+# forever; with a reader, bad input must not remove the FIFO (as root, the
+# same path removed /dev/null).
+expect_error "stats-out FIFO without a reader" "--stats-out .*fifo: a FIFO with no reader" --stats-out "$work/fifo" "$hello"
+cat "$work/fifo" > /dev/null &
+fifo_reader=$!
+expect_error "stats-out FIFO, bad input" "unknown technique 'warp'" --stats-out "$work/fifo" --technique warp "$hello"
+kill "$fifo_reader" 2>/dev/null
+wait "$fifo_reader" 2>/dev/null
+if [ -p "$work/fifo" ]; then
+    pass "bad input leaves a --stats-out FIFO in place"
+else
+    fail "stats-out FIFO" "vmlab removed the FIFO it was given on bad input"
+fi
+
 # A statistics stream that cannot be written (issue 10, bug 5): one line that
 # says why and keeps the guest's own status (1: it passed); vmlab exits 14.
 timeout 20 "$VMLAB" run --stats-out /dev/full build/guests/hello.elf > /dev/null 2> "$work/full.err" < /dev/null
