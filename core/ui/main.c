@@ -31,7 +31,7 @@ static const char usage[] =
     "\n"
     "options for run:\n"
     "  --technique NAME    how to run the guest (default interp)\n"
-    "  --mem SIZE          guest RAM, e.g. 64M (default), 256M, 1G\n"
+    "  --mem SIZE          guest RAM, e.g. 64M (default), 256M, 1G (no unit: bytes)\n"
     "  --disk FILE         raw disk image for the ATA disk (primary master)\n"
     "  --config FILE       JSON settings: {\"technique\": \"interp\", \"mem\": \"64M\",\n"
     "                      \"disk\": FILE, \"stats_json\": FILE, \"timeout\": SECONDS,\n"
