@@ -63,5 +63,20 @@ stop_flood() {
 stop_flood TERM
 stop_flood INT
 
+# The same stalled reader on --stats-out: the stream gives a line at most
+# 1 s, so the run still ends on time, and the lost lines are reported
+# (status 14, with the run's own status 6).
+start=$(date +%s%N)
+timeout 30 "$VMLAB" run --timeout 2 --stats-out "$work/stall" --stats-interval 10 \
+    build/guests/kernel.elf > /dev/null 2> "$work/stream.err" < /dev/null
+status=$?
+took=$(elapsed_ms "$start")
+if [ "$status" = 14 ] && [ "$took" -lt 6000 ] &&
+    grep -q -- "--stats-out .*its reader took no line for 1 s; the run itself ended with status 6" "$work/stream.err"; then
+    pass "stalled --stats-out reader: the run ends in ${took} ms, status 14, the loss said"
+else
+    fail "stalled --stats-out reader" "status $status after ${took} ms: $(tail -c 400 "$work/stream.err")"
+fi
+
 kill "$stall_reader" 2>/dev/null
 wait "$stall_reader" 2>/dev/null
