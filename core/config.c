@@ -5,12 +5,15 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define DEFAULT_MEMORY (64ull << 20)
 
@@ -38,20 +41,39 @@ static void position_of(const char *text, const char *at, int *line, int *column
     }
 }
 
-static int set_memory(struct run_options *options, const char *text, char *error, size_t len)
+/* Checked here, not only when the RAM is made, so the error names where
+ * the value came from (--mem or the config key) and says "bytes": a bare
+ * number is bytes in both places, as in `--mem 67108864`. */
+static int check_memory(uint64_t bytes, const char *what, char *error, size_t len)
+{
+    if (bytes < GUEST_RAM_MIN || bytes > GUEST_RAM_MAX || bytes % PAGE_SIZE != 0)
+        return fail(error, len, "%s: %llu bytes; guest RAM must be a multiple of 4 KiB between "
+                    "%u MiB and %u MiB (a number without a unit is bytes: write \"64M\")", what,
+                    (unsigned long long)bytes, GUEST_RAM_MIN >> 20, GUEST_RAM_MAX >> 20);
+    return 0;
+}
+
+static int set_memory(struct run_options *options, const char *text, const char *what,
+                      char *error, size_t len)
 {
     int64_t bytes = parse_size(text);
     if (bytes < 0)
-        return fail(error, len, "--mem '%s': expected a size such as 64M, 1G or 65536K", text);
+        return fail(error, len, "%s '%s': expected a size such as 64M, 1G or 65536K", what, text);
+    char where[160];
+    snprintf(where, sizeof where, "%s '%s'", what, text);
+    if (check_memory((uint64_t)bytes, where, error, len) < 0)
+        return -1;
     options->vm.memory_bytes = (uint64_t)bytes;
     return 0;
 }
 
-static int set_timeout(struct run_options *options, double seconds, const char *text, char *error,
-                       size_t len)
+/* what names the source for the error: "--timeout '5x'" or "config key
+ * \"timeout\" (-1)". */
+static int set_timeout(struct run_options *options, double seconds, const char *what,
+                       char *error, size_t len)
 {
     if (!(seconds >= 0) || seconds > 1e7 || isnan(seconds))
-        return fail(error, len, "--timeout '%s': expected a number of seconds >= 0", text);
+        return fail(error, len, "%s: expected a number of seconds from 0 to 1e7", what);
     options->vm.timeout_seconds = seconds;
     return 0;
 }
@@ -61,12 +83,12 @@ static int set_timeout(struct run_options *options, double seconds, const char *
 #define STATS_INTERVAL_MIN_MS 10
 #define STATS_INTERVAL_MAX_MS 3600000
 
-static int set_stats_interval(struct run_options *options, double ms, const char *text,
+static int set_stats_interval(struct run_options *options, double ms, const char *what,
                               char *error, size_t len)
 {
     if (!(ms >= STATS_INTERVAL_MIN_MS && ms <= STATS_INTERVAL_MAX_MS) || ms != (double)(unsigned)ms)
-        return fail(error, len, "--stats-interval '%s': expected a whole number of milliseconds "
-                    "from %d to %d", text, STATS_INTERVAL_MIN_MS, STATS_INTERVAL_MAX_MS);
+        return fail(error, len, "%s: expected a whole number of milliseconds from %d to %d", what,
+                    STATS_INTERVAL_MIN_MS, STATS_INTERVAL_MAX_MS);
     options->stats_interval_ms = (unsigned)ms;
     return 0;
 }
@@ -149,26 +171,36 @@ static int apply_key(struct run_options *options, const cJSON *item, char **argu
         if (!cJSON_IsNumber(item))
             return fail(error, len,
                         "config key \"stats_interval\" must be a number of milliseconds");
-        return set_stats_interval(options, item->valuedouble, "config", error, len);
+        char what[96];
+        snprintf(what, sizeof what, "config key \"stats_interval\" (%g)", item->valuedouble);
+        return set_stats_interval(options, item->valuedouble, what, error, len);
     }
     if (strcmp(key, "cmdline") == 0)
         return json_arguments(item, arguments, error, len);
     if (strcmp(key, "mem") == 0) {
         if (cJSON_IsNumber(item)) {
-            if (item->valuedouble < 0 || item->valuedouble > 1e12)
-                return fail(error, len, "config key \"mem\": %g bytes is absurd", item->valuedouble);
-            vm->memory_bytes = (uint64_t)item->valuedouble;
+            double bytes = item->valuedouble;
+            if (!(bytes >= 0 && bytes <= (double)GUEST_RAM_MAX) || bytes != floor(bytes))
+                return fail(error, len, "config key \"mem\": %g is not a size; write a string "
+                            "such as \"64M\" (a number is bytes)", bytes);
+            if (check_memory((uint64_t)bytes, "config key \"mem\"", error, len) < 0)
+                return -1;
+            vm->memory_bytes = (uint64_t)bytes;
             return 0;
         }
         const char *text = NULL;
-        if (json_string(item, key, &text, error, len) < 0)
-            return -1;
-        return set_memory(options, text, error, len);
+        if (!cJSON_IsString(item))
+            return fail(error, len, "config key \"mem\" must be a string such as \"64M\" or a "
+                        "number of bytes");
+        json_string(item, key, &text, error, len);
+        return set_memory(options, text, "config key \"mem\"", error, len);
     }
     if (strcmp(key, "timeout") == 0) {
         if (!cJSON_IsNumber(item))
             return fail(error, len, "config key \"timeout\" must be a number of seconds");
-        return set_timeout(options, item->valuedouble, "config", error, len);
+        char what[96];
+        snprintf(what, sizeof what, "config key \"timeout\" (%g)", item->valuedouble);
+        return set_timeout(options, item->valuedouble, what, error, len);
     }
     return fail(error, len, "unknown config key \"%s\" (known: technique, mem, disk, "
                 "stats_json, timeout, guest, cmdline, switch, switch_every, switch_seed, switch_among, dashboard, "
@@ -207,24 +239,47 @@ int config_apply_json(struct run_options *options, const char *text, const char 
     return 0;
 }
 
+/* A configuration is a few hundred bytes; a file of megabytes is a wrong
+ * path (a disk image, /dev/zero), and reading it all would cost memory. */
+#define CONFIG_MAX_BYTES (1u << 20)
+
+/* The whole file as a NUL-terminated string (caller frees), or NULL with a
+ * one-line reason. O_NONBLOCK: opening a FIFO must not wait for a writer;
+ * only a regular file is read, so a device or FIFO cannot feed us forever. */
+static char *read_whole_config(const char *path, char *error, size_t error_len)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        fail(error, error_len, "--config %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat info;
+    char *text = NULL;
+    if (fstat(fd, &info) < 0)
+        fail(error, error_len, "--config %s: %s", path, strerror(errno));
+    else if (!S_ISREG(info.st_mode))
+        fail(error, error_len, "--config %s: not a regular file", path);
+    else if (info.st_size > CONFIG_MAX_BYTES)
+        fail(error, error_len, "--config %s: %lld bytes; a configuration may have at most %u",
+             path, (long long)info.st_size, CONFIG_MAX_BYTES);
+    else if (!(text = calloc((size_t)info.st_size + 1, 1)))
+        fail(error, error_len, "--config %s: out of memory", path);
+    else if (pread(fd, text, (size_t)info.st_size, 0) != info.st_size) {
+        fail(error, error_len, "--config %s: read error (did the file change?)", path);
+        free(text);
+        text = NULL;
+    }
+    close(fd);
+    return text;
+}
+
 static int read_config_file(struct run_options *options, const char *path, char *error,
                             size_t error_len)
 {
-    FILE *file = fopen(path, "r");
-    if (!file)
-        return fail(error, error_len, "--config %s: %s", path, strerror(errno));
-    char *text = NULL;
-    size_t size = 0;
-    FILE *buffer = open_memstream(&text, &size);
-    char chunk[4096];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, file)) > 0)
-        fwrite(chunk, 1, got, buffer);
-    bool read_error = ferror(file);
-    fclose(file);
-    fclose(buffer);
-    int result = read_error ? fail(error, error_len, "--config %s: read error", path)
-                            : config_apply_json(options, text, path, error, error_len);
+    char *text = read_whole_config(path, error, error_len);
+    if (!text)
+        return -1;
+    int result = config_apply_json(options, text, path, error, error_len);
     free(text);
     return result;
 }
@@ -275,7 +330,7 @@ static int apply_flag(struct run_options *options, int option, char *error, size
     char *end;
     switch (option) {
     case 't': options->vm.technique = optarg; return 0;
-    case 'm': return set_memory(options, optarg, error, len);
+    case 'm': return set_memory(options, optarg, "--mem", error, len);
     case 'd': options->vm.disk_path = optarg; return 0;
     case OPTION_STATS_JSON: options->vm.stats_json_path = optarg; return 0;
     case OPTION_CONFIG: return 0;   /* already applied */
@@ -293,7 +348,9 @@ static int apply_flag(struct run_options *options, int option, char *error, size
         double seconds = strtod(optarg, &end);
         if (errno || end == optarg || *end)
             return fail(error, len, "--timeout '%s': expected a number of seconds", optarg);
-        return set_timeout(options, seconds, optarg, error, len);
+        char what[128];
+        snprintf(what, sizeof what, "--timeout '%.100s'", optarg);
+        return set_timeout(options, seconds, what, error, len);
     }
     case OPTION_DASHBOARD: options->dashboard = true; return 0;
     case OPTION_DASHBOARD_EXIT_ON_STOP: options->dashboard_exit_on_stop = true; return 0;
@@ -304,7 +361,9 @@ static int apply_flag(struct run_options *options, int option, char *error, size
         if (errno || end == optarg || *end)
             return fail(error, len, "--stats-interval '%s': expected a number of milliseconds",
                         optarg);
-        return set_stats_interval(options, ms, optarg, error, len);
+        char what[128];
+        snprintf(what, sizeof what, "--stats-interval '%.100s'", optarg);
+        return set_stats_interval(options, ms, what, error, len);
     }
     case 'h': options->show_help = 1; return 0;
     default: return fail(error, len, "unknown option (see vmlab --help)");

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vm.h"
@@ -80,16 +81,20 @@ static cJSON *summary_to_json(const struct vm *vm, double seconds)
 {
     cJSON *root = cJSON_CreateObject();
     uint64_t instructions = vm->stats.guest_instructions;
+    double idle = (double)vm->idle_ns / 1e9;
+    double running = seconds > idle ? seconds - idle : 0;   /* MIPS while running, not asleep */
     cJSON_AddStringToObject(root, "vmlab_stats_version", "1");
     cJSON_AddStringToObject(root, "technique", vm->technique ? vm->technique->name : "none");
     cJSON_AddStringToObject(root, "guest", vm->config.guest_path);
     cJSON_AddNumberToObject(root, "run_seconds", seconds);
     cJSON_AddNumberToObject(root, "guest_instructions", (double)instructions);
+    cJSON_AddNumberToObject(root, "idle_seconds", idle);
     cJSON_AddNumberToObject(root, "guest_mips",
-                            seconds > 0 ? (double)instructions / seconds / 1e6 : 0);
+                            running > 0 ? (double)instructions / running / 1e6 : 0);
     cJSON_AddNumberToObject(root, "pit_ticks_lost", (double)vm->pit.ticks_lost);
     cJSON_AddNumberToObject(root, "switch_count", (double)vm->switch_count);
     cJSON_AddNumberToObject(root, "console_bytes", (double)vm->console.bytes_written);
+    cJSON_AddNumberToObject(root, "console_bytes_dropped", (double)vm->console.bytes_dropped);
     return root;
 }
 
@@ -146,9 +151,25 @@ static int open_directory_of(const char *path)
     return open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
+/* FILE is replaced by a rename at the end, so it must be a regular file or
+ * not exist yet: a directory would be refused only after the guest ran,
+ * and a device such as /dev/full would be replaced by our file. */
+static int check_target(const char *path, char *error, size_t error_len)
+{
+    struct stat info;
+    if (stat(path, &info) < 0 || S_ISREG(info.st_mode))
+        return 0;   /* absent (created at the end) or a file we may replace */
+    snprintf(error, error_len, "--stats-json %s: %s; give the path of a file (it is replaced "
+             "when the run ends)", path, S_ISDIR(info.st_mode) ? "is a directory"
+             : "is not a regular file");
+    return -1;
+}
+
 int stats_file_open(struct stats_file *file, const char *path, char *error, size_t error_len)
 {
     stats_file_init(file);
+    if (check_target(path, error, error_len) < 0)
+        return -1;
     file->path = path;
     int length = snprintf(file->temporary, sizeof file->temporary, "%s.tmp.%d", path,
                           (int)getpid());

@@ -194,6 +194,7 @@ int vm_create(struct vm *vm, const struct vm_config *config)
     stats_init(&vm->stats, stats_now_ns());
     console_init(&vm->console, config->console_input_fd ? config->console_input_fd : STDIN_FILENO,
                  config->console_output_fd ? config->console_output_fd : STDOUT_FILENO);
+    vm->console.stats = &vm->stats;
     if (create_devices(vm, config) < 0)
         return -1;
     if (setup_switch_plan(vm, config) < 0)
@@ -258,7 +259,9 @@ static void wait_while_halted(struct vm *vm)
         return;   /* the technique delivers it on the next run() */
     uint64_t start = stats_now_ns();
     console_wait(&vm->console, next_deadline(vm, start));
-    stats_log(&vm->stats, counter, stats_now_ns() - start, start, vm->cpu.eip, NULL);
+    uint64_t slept = stats_now_ns() - start;
+    vm->idle_ns += slept;
+    stats_log(&vm->stats, counter, slept, start, vm->cpu.eip, NULL);
 }
 
 static void handle_exit(struct vm *vm, enum vm_exit exit)
@@ -303,7 +306,9 @@ void vm_request_step(struct vm *vm)
 static void run_paused(struct vm *vm)
 {
     if (atomic_load(&vm->step_requests) == 0) {
-        console_wait(&vm->console, stats_now_ns() + 20000000ull);
+        uint64_t start = stats_now_ns();
+        console_wait(&vm->console, start + 20000000ull);
+        vm->idle_ns += stats_now_ns() - start;
         return;
     }
     atomic_fetch_sub(&vm->step_requests, 1);
@@ -344,6 +349,7 @@ int vm_run(struct vm *vm)
     attach_on_running_thread(vm);
     if (vm->config.timeout_seconds > 0)
         vm->timeout_at_ns = start + (uint64_t)(vm->config.timeout_seconds * 1e9);
+    vm->console.give_up_at_ns = vm->timeout_at_ns;   /* a stalled stdout must not outlast it */
     while (!atomic_load(&vm->stop_requested)) {
         uint64_t now = stats_now_ns();
         service_devices(vm, now);

@@ -38,6 +38,10 @@ enum vmlab_status {
     VMLAB_STATUS_HALTED = 8,        /* HLT with interrupts off: the guest can never wake */
     VMLAB_STATUS_TECHNIQUE = 10,    /* the technique stopped with an error */
     VMLAB_STATUS_SIGNAL = 12,       /* SIGINT, SIGTERM or SIGHUP stopped the run */
+    /* The guest ran, but a statistics file (--stats-json, --stats-out)
+     * could not be written: a script must not take the missing numbers for
+     * a clean run. The message says the status the guest's run had. */
+    VMLAB_STATUS_STATS_LOST = 14,
 };
 
 struct vm_config {
@@ -95,6 +99,10 @@ struct vm {
 
     uint64_t timeout_at_ns;         /* 0: no timeout */
     uint64_t run_ns;                /* how long vm_run ran */
+    /* Of run_ns, the time the guest did not run: asleep in HLT or paused.
+     * Instructions per second are counted over run_ns - idle_ns, so an idle
+     * guest does not look like a slow technique. */
+    uint64_t idle_ns;
 
     /* How the run ended. */
     int exit_status;

@@ -1,5 +1,7 @@
 /*
- * multiboot.c - load a Multiboot v1 ELF32 kernel (Multiboot spec 0.6.96).
+ * multiboot.c - load a Multiboot v1 kernel (Multiboot spec 0.6.96): an ELF32
+ * image by its program headers, or any image by the header's a.out-kludge
+ * addresses (flag bit 16).
  */
 #include "multiboot.h"
 
@@ -56,7 +58,7 @@ static void write32(struct guest_ram *ram, uint32_t address, uint32_t value)
 
 /* Spec 3.1.1: the header is 32-bit aligned within the first 8192 bytes and
  * magic + flags + checksum is zero modulo 2^32. */
-static int find_header(const uint8_t *file, size_t size, uint32_t *flags)
+static int find_header(const uint8_t *file, size_t size, uint32_t *flags, size_t *at)
 {
     size_t limit = size < MULTIBOOT_SEARCH_BYTES ? size : MULTIBOOT_SEARCH_BYTES;
     for (size_t offset = 0; offset + 12 <= limit; offset += 4) {
@@ -65,6 +67,7 @@ static int find_header(const uint8_t *file, size_t size, uint32_t *flags)
         uint32_t header_flags = read32(file + offset + 4);
         if (MULTIBOOT_HEADER_MAGIC + header_flags + read32(file + offset + 8) == 0) {
             *flags = header_flags;
+            *at = offset;
             return 0;
         }
     }
@@ -91,17 +94,13 @@ static int check_elf_header(const uint8_t *file, size_t size, char *error, size_
     return 0;
 }
 
-/* A segment must fit in RAM, outside the legacy hole and the info area. */
-static int check_segment(const Elf32_Phdr *segment, size_t file_size, const struct guest_ram *ram,
-                         char *error, size_t error_len)
+/* [start, start + size) must lie in RAM, outside the legacy hole and the
+ * boot information area. */
+static int check_range(uint32_t start, uint32_t size, const struct guest_ram *ram, char *error,
+                       size_t error_len)
 {
-    uint32_t start = segment->p_paddr;
-    uint64_t end = (uint64_t)start + segment->p_memsz;
-    if ((uint64_t)segment->p_offset + segment->p_filesz > file_size)
-        return fail(error, error_len, "malformed ELF: segment data beyond the end of the file");
-    if (segment->p_filesz > segment->p_memsz)
-        return fail(error, error_len, "malformed ELF: segment file size exceeds its memory size");
-    if (end > ram->size || !guest_ram_contains(ram, start, segment->p_memsz))
+    uint64_t end = (uint64_t)start + size;
+    if (end > ram->size || !guest_ram_contains(ram, start, size))
         return fail(error, error_len,
                     "segment at 0x%08x-0x%08llx is beyond guest RAM (%u MiB) or in the "
                     "0xA0000-0xFFFFF hole",
@@ -111,6 +110,17 @@ static int check_segment(const Elf32_Phdr *segment, size_t file_size, const stru
                     "segment at 0x%08x overlaps the boot information at 0x%x-0x%x", start,
                     MULTIBOOT_INFO_ADDRESS, MULTIBOOT_INFO_END);
     return 0;
+}
+
+/* A segment must fit in RAM, outside the legacy hole and the info area. */
+static int check_segment(const Elf32_Phdr *segment, size_t file_size, const struct guest_ram *ram,
+                         char *error, size_t error_len)
+{
+    if ((uint64_t)segment->p_offset + segment->p_filesz > file_size)
+        return fail(error, error_len, "malformed ELF: segment data beyond the end of the file");
+    if (segment->p_filesz > segment->p_memsz)
+        return fail(error, error_len, "malformed ELF: segment file size exceeds its memory size");
+    return check_range(segment->p_paddr, segment->p_memsz, ram, error, error_len);
 }
 
 static int load_segments(const uint8_t *file, size_t size, struct guest_ram *ram,
@@ -143,6 +153,87 @@ static int load_segments(const uint8_t *file, size_t size, struct guest_ram *ram
     if (!guest_ram_contains(ram, image->entry, 1))
         return fail(error, error_len, "entry point 0x%08x is outside guest RAM", image->entry);
     return 0;
+}
+
+/*
+ * The "a.out kludge" (spec 3.1.3): header flag bit 16 says the header
+ * itself gives the load addresses, for images the loader need not
+ * understand (a flat binary, an a.out). GRUB and QEMU then ignore any ELF
+ * headers, and so do we. The fields follow magic, flags and checksum:
+ *
+ *   header_addr    the physical address the header's magic is loaded to:
+ *                  ties file offsets to addresses (offset of the header
+ *                  in the file  <->  header_addr)
+ *   load_addr      where loading starts (file offset: header offset -
+ *                  (header_addr - load_addr))
+ *   load_end_addr  where the loaded data ends; 0: the end of the file
+ *   bss_end_addr   zero-filled up to here; 0: no bss
+ *   entry_addr     where the kernel starts
+ */
+struct aout_kludge {
+    uint32_t header_addr, load_addr, load_end_addr, bss_end_addr, entry_addr;
+};
+
+static int load_aout_kludge(const uint8_t *file, size_t size, size_t header_at,
+                            struct guest_ram *ram, struct multiboot_image *image, char *error,
+                            size_t error_len)
+{
+    if (header_at + 32 > size)
+        return fail(error, error_len, "Multiboot header flag 16 (a.out kludge) is set but the "
+                    "address fields are beyond the end of the file");
+    struct aout_kludge k = {read32(file + header_at + 12), read32(file + header_at + 16),
+                            read32(file + header_at + 20), read32(file + header_at + 24),
+                            read32(file + header_at + 28)};
+    if (k.load_addr > k.header_addr || k.header_addr - k.load_addr > header_at)
+        return fail(error, error_len, "a.out kludge: load_addr 0x%08x is above header_addr "
+                    "0x%08x or before the start of the file (header at file offset %zu)",
+                    k.load_addr, k.header_addr, header_at);
+    size_t load_offset = header_at - (k.header_addr - k.load_addr);
+    uint64_t load_end = k.load_end_addr ? k.load_end_addr
+                                        : (uint64_t)k.load_addr + (size - load_offset);
+    if (load_end < k.load_addr || load_offset + (load_end - k.load_addr) > size)
+        return fail(error, error_len, "a.out kludge: load_end_addr 0x%08x is before load_addr "
+                    "0x%08x or beyond the end of the file", k.load_end_addr, k.load_addr);
+    uint64_t bss_end = k.bss_end_addr ? k.bss_end_addr : load_end;
+    if (bss_end < load_end)
+        return fail(error, error_len, "a.out kludge: bss_end_addr 0x%08x is before the end of "
+                    "the loaded data 0x%08llx", k.bss_end_addr, (unsigned long long)load_end);
+    if (bss_end - k.load_addr > UINT32_MAX)
+        return fail(error, error_len, "a.out kludge: the image spans more than 4 GiB");
+    if (check_range(k.load_addr, (uint32_t)(bss_end - k.load_addr), ram, error, error_len) < 0)
+        return -1;
+    memcpy(ram->host + k.load_addr, file + load_offset, (size_t)(load_end - k.load_addr));
+    memset(ram->host + load_end, 0, (size_t)(bss_end - load_end));
+    image->lowest_address = k.load_addr;
+    image->highest_address = (uint32_t)bss_end;
+    image->entry = k.entry_addr;
+    if (!guest_ram_contains(ram, image->entry, 1))
+        return fail(error, error_len, "entry point 0x%08x is outside guest RAM", image->entry);
+    return 0;
+}
+
+/* Bits 0-15 are requirements (refused if unmet), bit 16 chooses the
+ * loader; the other bits are optional and may be ignored (spec 3.1.2). */
+#define HEADER_AOUT_KLUDGE (1u << 16)
+
+static int load_image(const uint8_t *file, size_t file_size, struct guest_ram *ram,
+                      struct multiboot_image *image, char *error, size_t error_len)
+{
+    uint32_t flags = 0;
+    size_t header_at = 0;
+    bool has_header = find_header(file, file_size, &flags, &header_at) == 0;
+    if (!(has_header && (flags & HEADER_AOUT_KLUDGE)) &&
+        check_elf_header(file, file_size, error, error_len) < 0)
+        return -1;
+    if (!has_header)
+        return fail(error, error_len, "no Multiboot header in the first %d bytes",
+                    MULTIBOOT_SEARCH_BYTES);
+    if ((flags & 0xffffu) & ~HEADER_REQUIREMENTS_WE_MEET)
+        return fail(error, error_len, "the Multiboot header requires features 0x%04x that vmlab "
+                    "does not provide", (flags & 0xffffu) & ~HEADER_REQUIREMENTS_WE_MEET);
+    if (flags & HEADER_AOUT_KLUDGE)
+        return load_aout_kludge(file, file_size, header_at, ram, image, error, error_len);
+    return load_segments(file, file_size, ram, image, error, error_len);
 }
 
 /* The BIOS-style memory map (spec 3.3, "mmap_*"): conventional memory, the
@@ -193,16 +284,7 @@ int multiboot_load_buffer(const uint8_t *file, size_t file_size, const char *com
                           struct guest_ram *ram, struct cpu *cpu, struct multiboot_image *image,
                           char *error, size_t error_len)
 {
-    if (check_elf_header(file, file_size, error, error_len) < 0)
-        return -1;
-    uint32_t flags;
-    if (find_header(file, file_size, &flags) < 0)
-        return fail(error, error_len, "no Multiboot header in the first %d bytes",
-                    MULTIBOOT_SEARCH_BYTES);
-    if ((flags & 0xffffu) & ~HEADER_REQUIREMENTS_WE_MEET)
-        return fail(error, error_len, "the Multiboot header requires features 0x%04x that vmlab "
-                    "does not provide", (flags & 0xffffu) & ~HEADER_REQUIREMENTS_WE_MEET);
-    if (load_segments(file, file_size, ram, image, error, error_len) < 0)
+    if (load_image(file, file_size, ram, image, error, error_len) < 0)
         return -1;
     if (write_info(ram, command_line, error, error_len) < 0)
         return -1;
@@ -219,7 +301,8 @@ int multiboot_load_buffer(const uint8_t *file, size_t file_size, const char *com
 int multiboot_load(const char *path, const char *command_line, struct guest_ram *ram,
                    struct cpu *cpu, struct multiboot_image *image, char *error, size_t error_len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO given by mistake is refused below, not waited on. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return fail(error, error_len, "%s: %s", path, strerror(errno));
     struct stat info;

@@ -1,5 +1,6 @@
 /*
- * multiboot.h - a Multiboot v1 loader for ELF32 kernels.
+ * multiboot.h - a Multiboot v1 loader for ELF32 kernels (and, with the
+ * header's a.out-kludge flag, any image: see load_aout_kludge).
  *
  * The loader does what GRUB or QEMU's -kernel does for a Multiboot kernel
  * (Multiboot specification 0.6.96): find the header in the first 8 KiB,

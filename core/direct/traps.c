@@ -42,6 +42,7 @@
 
 #include "core/direct/direct.h"
 #include "core/direct/world_switch.h"
+#include "core/terminal.h"
 
 #ifndef HWCAP2_FSGSBASE
 #define HWCAP2_FSGSBASE (1 << 1)
@@ -228,8 +229,9 @@ static bool interrupted_guest(const ucontext_t *uc)
                             (cs == DIRECT_HOST_CODE_SELECTOR && rip < DIRECT_GUEST_SPACE_END));
 }
 
-/* A fault in the VMM's own code is a vmlab bug: take the default action
- * (a core dump) when the instruction runs again. The deadline signal and
+/* A fault in the VMM's own code is a vmlab bug: give the terminal back
+ * (core/terminal.h), then take the default action (a core dump) when the
+ * instruction runs again. The deadline signal and
  * SIGSYS from VMM code are harmless leftovers and are ignored. */
 static void vmm_signal(int signal_number, const siginfo_t *info, const ucontext_t *uc)
 {
@@ -241,9 +243,12 @@ static void vmm_signal(int signal_number, const siginfo_t *info, const ucontext_
                           "(address 0x%llx)\n", signal_number,
                           (unsigned long long)uc->uc_mcontext.gregs[REG_RIP],
                           (unsigned long long)(uintptr_t)info->si_addr);
+    terminal_rescue_now();   /* cooked mode, cursor on, before the process dies */
     if (write(STDERR_FILENO, message, (size_t)length) < 0)
         length = 0;
     signal(signal_number, SIG_DFL);
+    if (info->si_code <= 0)
+        raise(signal_number);   /* sent, not a fault: it would not recur on return */
 }
 
 static void fill_trap(struct direct_trap *trap, int signal_number, const siginfo_t *info,

@@ -11,6 +11,7 @@
  */
 /* Our headers first: <term.h> defines macros named lines and columns. */
 #include "core/ui/dashboard.h"
+#include "core/terminal.h"
 
 #include <curses.h>
 #include <errno.h>
@@ -27,69 +28,15 @@
 
 #define REDRAW_MIN_NS 50000000ull   /* console output redraws at most 20 times a second */
 
-/* What a crash handler needs to give the terminal back. It must be a global:
- * a signal handler receives nothing but the signal number. Written before
- * the handlers are installed and only read by them. */
-static struct terminal_rescue {
-    volatile sig_atomic_t active;
+/* What the crash rescue (core/terminal.c) needs: the terminal mode before
+ * ncurses, terminfo's sequences that undo the screen, and stderr before
+ * capture_stderr redirected it. */
+static struct {
     struct termios saved_terminal;
-    char restore_sequence[128];       /* terminfo's rmcup, cnorm, sgr0 */
+    char restore_sequence[128];       /* terminfo's sgr0, cnorm, rmcup */
     size_t restore_length;
     int saved_stderr;
-    struct sigaction previous[NSIG];
 } rescue = {.saved_stderr = -1};
-
-static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
-
-static void restore_terminal_from_signal(void)
-{
-    if (!rescue.active)
-        return;
-    rescue.active = 0;
-    /* Only async-signal-safe calls here: write, tcsetattr, dup2. */
-    if (write(STDOUT_FILENO, rescue.restore_sequence, rescue.restore_length) < 0)
-        (void)0;   /* nothing better to do in a crash */
-    tcsetattr(STDIN_FILENO, TCSANOW, &rescue.saved_terminal);
-    if (rescue.saved_stderr >= 0)
-        dup2(rescue.saved_stderr, STDERR_FILENO);
-}
-
-static void on_crash(int signal_number, siginfo_t *info, void *context)
-{
-    (void)context;
-    restore_terminal_from_signal();
-    sigaction(signal_number, &rescue.previous[signal_number], NULL);
-    /* A fault (si_code > 0 from the kernel) recurs when we return, now with
-     * the default action; a sent signal (abort, kill) is sent again. */
-    if (info->si_code <= 0)
-        raise(signal_number);
-}
-
-/* Only over the default action: a technique or the sanitizer that handles
- * the signal itself (trapemu's traps are SIGSEGV) must keep it. */
-static void install_crash_handlers(void)
-{
-    struct sigaction action = {.sa_sigaction = on_crash, .sa_flags = SA_SIGINFO};
-    sigemptyset(&action.sa_mask);
-    for (size_t i = 0; i < sizeof crash_signals / sizeof *crash_signals; i++) {
-        int number = crash_signals[i];
-        if (sigaction(number, NULL, &rescue.previous[number]) == 0 &&
-            !(rescue.previous[number].sa_flags & SA_SIGINFO) &&
-            rescue.previous[number].sa_handler == SIG_DFL)
-            sigaction(number, &action, NULL);
-    }
-}
-
-static void remove_crash_handlers(void)
-{
-    for (size_t i = 0; i < sizeof crash_signals / sizeof *crash_signals; i++) {
-        struct sigaction current;
-        int number = crash_signals[i];
-        if (sigaction(number, NULL, &current) == 0 && (current.sa_flags & SA_SIGINFO) &&
-            current.sa_sigaction == on_crash)
-            sigaction(number, &rescue.previous[number], NULL);
-    }
-}
 
 static void append_capability(const char *name)
 {
@@ -155,6 +102,7 @@ static int capture_stderr(void)
     if (pipe2(captured, O_CLOEXEC) < 0)
         return -1;
     rescue.saved_stderr = dup(STDERR_FILENO);
+    terminal_rescue_set_stderr(rescue.saved_stderr);
     if (rescue.saved_stderr < 0 || dup2(captured[1], STDERR_FILENO) < 0) {
         close(captured[0]);
         close(captured[1]);
@@ -168,6 +116,7 @@ static int capture_stderr(void)
 static void release_stderr(struct dashboard *dashboard)
 {
     fflush(stderr);
+    terminal_rescue_set_stderr(-1);
     if (rescue.saved_stderr >= 0) {
         dup2(rescue.saved_stderr, STDERR_FILENO);
         close(rescue.saved_stderr);
@@ -269,15 +218,14 @@ static void start_screen(struct dashboard *dashboard)
     append_capability("sgr0");
     append_capability("cnorm");
     append_capability("rmcup");
-    rescue.active = 1;
-    install_crash_handlers();
+    terminal_rescue_arm(STDIN_FILENO, &rescue.saved_terminal, STDOUT_FILENO,
+                        rescue.restore_sequence, rescue.restore_length);
 }
 
 static void stop_screen(struct dashboard *dashboard)
 {
-    remove_crash_handlers();
-    if (rescue.active) {
-        rescue.active = 0;
+    terminal_rescue_disarm();
+    if (dashboard->screen) {
         curs_set(1);
         endwin();
     }

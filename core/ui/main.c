@@ -31,7 +31,7 @@ static const char usage[] =
     "\n"
     "options for run:\n"
     "  --technique NAME    how to run the guest (default interp)\n"
-    "  --mem SIZE          guest RAM, e.g. 64M (default), 256M, 1G\n"
+    "  --mem SIZE          guest RAM, e.g. 64M (default), 256M, 1G (no unit: bytes)\n"
     "  --disk FILE         raw disk image for the ATA disk (primary master)\n"
     "  --config FILE       JSON settings: {\"technique\": \"interp\", \"mem\": \"64M\",\n"
     "                      \"disk\": FILE, \"stats_json\": FILE, \"timeout\": SECONDS,\n"
@@ -59,7 +59,9 @@ static const char usage[] =
     "  2       bad input or VMM error (nothing ran)\n"
     "  4       triple fault          6  timeout\n"
     "  8       HLT with interrupts off (the guest can never wake)\n"
-    "  10      the technique failed  12 stopped by a signal (Ctrl-C) or q in the dashboard\n";
+    "  10      the technique failed  12 stopped by a signal (Ctrl-C) or q in the dashboard\n"
+    "  14      the guest ran but a statistics file could not be written (the message\n"
+    "          gives the run's own status)\n";
 
 /* The signal handler's only way to the VM; set while a guest runs. A
  * global because a handler receives nothing but the signal number. */
@@ -69,8 +71,11 @@ static volatile sig_atomic_t stop_signal;
 static void on_stop_signal(int signal_number)
 {
     stop_signal = signal_number;
-    if (running_vm)
+    if (running_vm) {
         atomic_store(&running_vm->stop_requested, true);
+        /* A stdout nobody reads must not keep us (core/console.h). */
+        atomic_store(&running_vm->console.abandon_output, true);
+    }
 }
 
 static void install_signal_handlers(void)
@@ -85,13 +90,22 @@ static void install_signal_handlers(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* The closing lines: why the run stopped, and how fast the guest ran. The
+ * rate counts only the time the guest was running, not asleep in HLT or
+ * paused: an idle guest is not a slow technique. */
 static void report_end(const struct vm *vm)
 {
     double seconds = (double)vm->run_ns / 1e9;
+    double running = vm->run_ns > vm->idle_ns ? (double)(vm->run_ns - vm->idle_ns) / 1e9 : 0;
     fprintf(stderr, "vmlab: %s\n", vm->stop_reason);
-    fprintf(stderr, "vmlab: %s ran %llu guest instructions in %.3f s (%.1f million per second)\n",
+    fprintf(stderr, "vmlab: %s ran %llu guest instructions in %.3f s, %.3f s of it running "
+            "(%.1f million per second while running)\n",
             vm->technique->name, (unsigned long long)vm->stats.guest_instructions, seconds,
-            seconds > 0 ? (double)vm->stats.guest_instructions / seconds / 1e6 : 0.0);
+            running, running > 0 ? (double)vm->stats.guest_instructions / running / 1e6 : 0.0);
+    if (vm->console.bytes_dropped)
+        fprintf(stderr, "vmlab: %llu bytes of guest output were dropped: stdout did not take "
+                "them before the run ended (a reader that stopped reading, or stdout closed)\n",
+                (unsigned long long)vm->console.bytes_dropped);
 }
 
 /* Where the run's outputs go, opened before the VM: a bad path is an error
@@ -144,6 +158,29 @@ static int run_guest(struct vm *vm, struct run_options *options, struct run_outp
     return dashboard_run(vm, &outputs->pipes, &dashboard);
 }
 
+/* A statistics file that could not be written after the guest ran: say
+ * so, with the status the run had, and exit with STATS_LOST rather than
+ * ERROR ("nothing ran") or the guest's status (the numbers are missing). */
+static int statistics_lost(const char *error, int run_status)
+{
+    fprintf(stderr, "vmlab: %s; the run itself ended with status %d, vmlab exits with %d\n",
+            error, run_status, VMLAB_STATUS_STATS_LOST);
+    return VMLAB_STATUS_STATS_LOST;
+}
+
+static int finish_outputs(struct run_outputs *outputs, const struct run_options *options,
+                          const struct vm *vm, int run_status)
+{
+    char error[1024];
+    int status = run_status;
+    if (options->vm.stats_json_path &&
+        stats_file_commit(&outputs->stats, vm, error, sizeof error) < 0)
+        status = statistics_lost(error, run_status);
+    if (stats_out_finish(&outputs->stream, error, sizeof error) < 0)
+        status = statistics_lost(error, run_status);
+    return status;
+}
+
 static int command_run(int argc, char **argv)
 {
     struct run_options options;
@@ -178,15 +215,7 @@ static int command_run(int argc, char **argv)
     }
     vm.technique->detach(&vm);
     report_end(&vm);
-    if (options.vm.stats_json_path &&
-        stats_file_commit(&outputs.stats, &vm, error, sizeof error) < 0) {
-        fprintf(stderr, "vmlab: %s\n", error);
-        status = VMLAB_STATUS_ERROR;
-    }
-    if (stats_out_finish(&outputs.stream, error, sizeof error) < 0) {
-        fprintf(stderr, "vmlab: %s\n", error);
-        status = VMLAB_STATUS_ERROR;
-    }
+    status = finish_outputs(&outputs, &options, &vm, status);
     vm.technique = NULL;
     vm_destroy(&vm);
     dashboard_close_pipes(&outputs.pipes);

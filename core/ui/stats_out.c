@@ -4,9 +4,12 @@
 #include "core/ui/stats_out.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,12 +22,57 @@ int stats_out_open(struct stats_out *out, const char *path, unsigned interval_ms
     memset(out, 0, sizeof *out);
     out->path = path;
     out->interval_ms = interval_ms;
-    out->file = fopen(path, "w");
-    if (!out->file) {
-        snprintf(error, error_len, "--stats-out %s: %s", path, strerror(errno));
+    /* O_NONBLOCK only for the open: a FIFO nobody reads is an error now
+     * (ENXIO), not a wait forever before the guest starts. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        snprintf(error, error_len, "--stats-out %s: %s", path,
+                 errno == ENXIO ? "a FIFO with no reader" : strerror(errno));
         return -1;
     }
+    struct stat info;
+    out->regular_file = fstat(fd, &info) == 0 && S_ISREG(info.st_mode);
+    out->fd = fd;   /* still O_NONBLOCK: see write_patiently */
+    out->opened = true;
     return 0;
+}
+
+/* A pipe, FIFO or terminal whose reader stops taking lines must not hold
+ * the stream's thread - and at the end the final line, and so vmlab - for
+ * ever: a line not taken within this long is a failed write (reported when
+ * the run ends). Regular files never wait. */
+#define STATS_OUT_PATIENCE_MS 1000
+
+static int write_patiently(int fd, const char *data, size_t length)
+{
+    uint64_t give_up_at = stats_now_ns() + STATS_OUT_PATIENCE_MS * 1000000ull;
+    while (length > 0) {
+        ssize_t written = write(fd, data, length);
+        if (written > 0) {
+            data += written;
+            length -= (size_t)written;
+            continue;
+        }
+        if (written < 0 && errno == EINTR)
+            continue;
+        if (written == 0 || errno != EAGAIN)
+            return -1;
+        uint64_t now = stats_now_ns();
+        if (now >= give_up_at) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        struct pollfd poller = {.fd = fd, .events = POLLOUT};
+        poll(&poller, 1, (int)((give_up_at - now) / 1000000ull) + 1);
+    }
+    return 0;
+}
+
+static void note_failure(struct stats_out *out, int error_number)
+{
+    if (!out->write_failed)
+        out->write_errno = error_number;
+    out->write_failed = true;
 }
 
 static void write_line(struct stats_out *out, bool final)
@@ -32,10 +80,17 @@ static void write_line(struct stats_out *out, bool final)
     const struct vm *vm = out->vm;
     char *line = stats_to_json_line(vm, final ? vm->run_ns : stats_now_ns() - vm->stats.start_ns,
                                     final);
-    if (!line || fputs(line, out->file) < 0 || fputc('\n', out->file) == EOF ||
-        fflush(out->file) != 0)
-        out->write_failed = true;
-    free(line);
+    size_t length = line ? strlen(line) : 0;
+    char *with_newline = line ? realloc(line, length + 2) : NULL;
+    if (!with_newline) {
+        free(line);
+        note_failure(out, ENOMEM);
+    } else {
+        memcpy(with_newline + length, "\n", 2);
+        if (write_patiently(out->fd, with_newline, length + 1) < 0)
+            note_failure(out, errno);
+        free(with_newline);
+    }
     out->lines++;
 }
 
@@ -95,16 +150,17 @@ int stats_out_start(struct stats_out *out, struct vm *vm, char *error, size_t er
 
 void stats_out_discard(struct stats_out *out)
 {
-    if (!out->file)
+    if (!out->opened)
         return;
-    fclose(out->file);
-    out->file = NULL;
-    unlink(out->path);
+    close(out->fd);
+    out->opened = false;
+    if (out->regular_file)
+        unlink(out->path);   /* not /dev/null or a FIFO: those are not ours to remove */
 }
 
 int stats_out_finish(struct stats_out *out, char *error, size_t error_len)
 {
-    if (!out->file)
+    if (!out->opened)
         return 0;
     if (out->running) {
         pthread_mutex_lock(&out->lock);
@@ -118,11 +174,14 @@ int stats_out_finish(struct stats_out *out, char *error, size_t error_len)
     }
     if (out->vm)
         write_line(out, true);
-    bool failed = out->write_failed;
-    failed = fclose(out->file) != 0 || failed;
-    out->file = NULL;
-    if (failed) {
-        snprintf(error, error_len, "--stats-out %s: could not write every line", out->path);
+    if (close(out->fd) != 0)
+        note_failure(out, errno);
+    out->opened = false;
+    if (out->write_failed) {
+        snprintf(error, error_len, "--stats-out %s: could not write every line (%llu written or "
+                 "attempted): %s", out->path, (unsigned long long)out->lines,
+                 out->write_errno == ETIMEDOUT ? "its reader took no line for 1 s"
+                                               : strerror(out->write_errno));
         return -1;
     }
     return 0;

@@ -20,7 +20,8 @@ struct vm;
 
 struct stats_out {
     struct vm *vm;
-    FILE *file;
+    int fd;
+    bool opened;             /* fd is ours: from stats_out_open to finish or discard */
     const char *path;
     unsigned interval_ms;
     pthread_t thread;
@@ -28,13 +29,15 @@ struct stats_out {
     pthread_cond_t wake;
     bool stopping;
     bool running;
+    bool regular_file;       /* discard may remove it (never a device or FIFO) */
     bool write_failed;
+    int write_errno;         /* why the first failed write failed */
     uint64_t lines;
 };
 
 /* Opens the file (truncating it) before the run, so a bad path is an error
  * before anything runs - and before trapemu's seccomp filter, which allows
- * no open (core/direct/containment.c): the stream lives on this one FILE,
+ * no open (core/direct/containment.c): the stream lives on this one fd,
  * never reopened. Returns 0, or -1 with a one-line reason. */
 int stats_out_open(struct stats_out *out, const char *path, unsigned interval_ms, char *error,
                    size_t error_len);
