@@ -32,7 +32,8 @@
 #define QUICK_ROUNDS 2
 #define DEFAULT_MAX_SECONDS 240
 #define QUICK_MAX_SECONDS 60
-#define TARGET_SECONDS 0.25      /* CPU time of the operations in one counted run */
+#define TARGET_SECONDS 0.2       /* CPU time of the operations in one counted run */
+#define CALIBRATION_SECONDS 0.04 /* enough to estimate their cost per operation */
 #define CHILD_TIMEOUT_SECONDS 120
 
 /* The teaching kernel's benchmarks, in its own order (labs/guests/kernel/
@@ -77,7 +78,7 @@ struct bench_options {
     enum bench_format format;
     int rounds;                    /* 0: the default */
     double max_seconds;            /* 0: the default */
-    bool quick, help;
+    bool quick, help, list;
 };
 
 static const char bench_usage[] =
@@ -97,6 +98,7 @@ static const char bench_usage[] =
     "  --plot FILE         a grouped bar chart (gnuplot), .svg or .png\n"
     "  --output FILE       write the report there instead of stdout\n"
     "  --max-seconds S     stop starting runs after S seconds (default 240; --quick 60)\n"
+    "  --list              print the benchmarks and the columns, one line each\n"
     "See docs/bench.md.\n";
 
 static int bad_input(const char *message, const char *detail)
@@ -137,7 +139,8 @@ static int parse_options(int argc, char **argv, struct bench_options *options)
         {"rounds", required_argument, NULL, 'r'},     {"quick", no_argument, NULL, 'q'},
         {"format", required_argument, NULL, 'f'},     {"plot", required_argument, NULL, 'p'},
         {"output", required_argument, NULL, 'o'},     {"max-seconds", required_argument, NULL, 'm'},
-        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},             {"list", no_argument, NULL, 'l'},
+        {NULL, 0, NULL, 0},
     };
     double number;
     memset(options, 0, sizeof *options);
@@ -152,6 +155,7 @@ static int parse_options(int argc, char **argv, struct bench_options *options)
         case 'p': options->plot = optarg; break;
         case 'o': options->output = optarg; break;
         case 'h': options->help = true; break;
+        case 'l': options->list = true; break;
         case 'f':
             if (parse_format(optarg, &options->format) < 0)
                 return -1;
@@ -346,14 +350,19 @@ static uint32_t first_big_iterations(const struct bench_benchmark *benchmark)
     return benchmark->is_cpubench ? 4 : 2000;
 }
 
+static uint32_t iteration_limit(const struct bench_benchmark *benchmark)
+{
+    return benchmark->is_cpubench ? 3000 : 200000000;
+}
+
 /* After calibration: enough operations for about TARGET_SECONDS. */
 static uint32_t calibrated_iterations(const struct bench_benchmark *benchmark,
                                       const struct bench_sample *sample, uint32_t small)
 {
-    double limit = benchmark->is_cpubench ? 3000 : 5000000;
+    double limit = iteration_limit(benchmark);
     double minimum = first_big_iterations(benchmark);
     if (sample->ns_per_op <= 0)
-        return (uint32_t)(minimum * 10);   /* too fast to see: take more */
+        return (uint32_t)limit;   /* too fast to see even at the limit */
     double wanted = small + TARGET_SECONDS * 1e9 / sample->ns_per_op /
                                 benchmark->ops_per_iteration;
     return (uint32_t)(wanted < minimum ? minimum : wanted > limit ? limit : wanted);
@@ -377,40 +386,6 @@ static void show_progress(struct bench_plan *plan, int round, const char *benchm
 }
 
 /* One round of one cell: the small run and the big run, differenced. */
-static void measure_cell(struct bench_plan *plan, int b, int c, int round)
-{
-    struct bench_report *report = plan->report;
-    const struct bench_benchmark *benchmark = report->benchmarks[b];
-    struct bench_cell *cell = &report->cells[b][c];
-    struct bench_run_request request = {
-        .column = &report->columns[c], .benchmark = benchmark, .vmlab = plan->vmlab,
-        .cpubench = plan->cpubench, .work_dir = plan->work_dir,
-        .timeout_seconds = CHILD_TIMEOUT_SECONDS,
-    };
-    struct bench_run_result small, big;
-    show_progress(plan, round, benchmark->name, report->columns[c].name);
-    request.iterations = cell->iters_small;
-    bench_run(&request, &small);
-    plan->runs_done++;
-    if (small.ok) {
-        request.iterations = cell->iters_big;
-        bench_run(&request, &big);
-    }
-    plan->runs_done++;
-    const struct bench_run_result *failed = !small.ok ? &small : !big.ok ? &big : NULL;
-    if (failed) {
-        snprintf(cell->failure, sizeof cell->failure, "%s", failed->failure);
-        return;
-    }
-    struct bench_sample sample;
-    bench_difference(&small, cell->iters_small, &big, cell->iters_big,
-                     benchmark->ops_per_iteration, &sample);
-    if (plan->calibrating)
-        cell->iters_big = calibrated_iterations(benchmark, &sample, cell->iters_small);
-    else
-        cell->samples[cell->sample_count++] = sample;
-}
-
 static bool out_of_time(struct bench_plan *plan)
 {
     struct bench_report *report = plan->report;
@@ -418,6 +393,65 @@ static bool out_of_time(struct bench_plan *plan)
         report->time_bound_hit = true;
     return report->time_bound_hit || interrupted;
 }
+
+/* Runs the cell's guest at n iterations; on failure, the cell says why. */
+static bool run_one(struct bench_plan *plan, int b, int c, uint32_t iterations,
+                    struct bench_run_result *result)
+{
+    struct bench_report *report = plan->report;
+    struct bench_run_request request = {
+        .column = &report->columns[c], .benchmark = report->benchmarks[b],
+        .vmlab = plan->vmlab, .cpubench = plan->cpubench, .work_dir = plan->work_dir,
+        .timeout_seconds = CHILD_TIMEOUT_SECONDS, .iterations = iterations,
+    };
+    bench_run(&request, result);
+    plan->runs_done++;
+    if (!result->ok)
+        snprintf(report->cells[b][c].failure, sizeof report->cells[b][c].failure, "%s",
+                 result->failure);
+    return result->ok;
+}
+
+/* One counted round of one cell: the small run and the big run, differenced. */
+static void measure_cell(struct bench_plan *plan, int b, int c)
+{
+    struct bench_cell *cell = &plan->report->cells[b][c];
+    struct bench_run_result small, big;
+    if (!run_one(plan, b, c, cell->iters_small, &small) ||
+        !run_one(plan, b, c, cell->iters_big, &big))
+        return;
+    bench_difference(&small, cell->iters_small, &big, cell->iters_big,
+                     plan->report->benchmarks[b]->ops_per_iteration,
+                     &cell->samples[cell->sample_count++]);
+}
+
+/* The calibration round of one cell: the big run grows eightfold until the
+ * operations take CALIBRATION_SECONDS of CPU time, enough to see them
+ * above the noise of start-up; then the counted rounds are sized from it. */
+static void calibrate_cell(struct bench_plan *plan, int b, int c)
+{
+    const struct bench_benchmark *benchmark = plan->report->benchmarks[b];
+    struct bench_cell *cell = &plan->report->cells[b][c];
+    struct bench_run_result small, big;
+    struct bench_sample sample;
+    if (!run_one(plan, b, c, cell->iters_small, &small))
+        return;
+    for (;;) {
+        if (!run_one(plan, b, c, cell->iters_big, &big))
+            return;
+        bench_difference(&small, cell->iters_small, &big, cell->iters_big,
+                         benchmark->ops_per_iteration, &sample);
+        if (big.cpu_seconds - small.cpu_seconds >= CALIBRATION_SECONDS ||
+            cell->iters_big >= iteration_limit(benchmark) || out_of_time(plan))
+            break;
+        uint64_t more = (uint64_t)cell->iters_big * 8;
+        cell->iters_big = more > iteration_limit(benchmark) ? iteration_limit(benchmark)
+                                                            : (uint32_t)more;
+        plan->runs_total++;
+    }
+    cell->iters_big = calibrated_iterations(benchmark, &sample, cell->iters_small);
+}
+
 
 static void run_rounds(struct bench_plan *plan)
 {
@@ -441,11 +475,31 @@ static void run_rounds(struct bench_plan *plan)
                     plan->runs_done += 2 * report->columns[c].runs;
                     continue;
                 }
-                measure_cell(plan, b, c, round);
+                show_progress(plan, round, report->benchmarks[b]->name, report->columns[c].name);
+                if (plan->calibrating)
+                    calibrate_cell(plan, b, c);
+                else
+                    measure_cell(plan, b, c);
             }
         if (!plan->calibrating)
             report->rounds_done++;
     }
+}
+
+/* --list: what --benchmarks and --techniques accept (the tests compare the
+ * first line with the kernel's own list). */
+static void list_names(void)
+{
+    printf("benchmarks:");
+    for (int i = 0; i < BENCHMARK_COUNT; i++)
+        printf(" %s", benchmarks[i].name);
+    printf("\ncolumns:");
+    for (int i = 0; planned[i]; i++)
+        printf(" %s", planned[i]);
+    for (int i = 0; all_techniques[i]; i++)
+        if (!technique_is_planned(all_techniques[i]->name))
+            printf(" %s", all_techniques[i]->name);
+    printf(" %s\n", BENCH_QEMU_COLUMN);
 }
 
 /* ---- the command ----------------------------------------------------------- */
@@ -512,7 +566,7 @@ static int prepare(int argc, char **argv, struct bench_options *options,
     char error[512];
     if (parse_options(argc, argv, options) < 0)
         return -1;
-    if (options->help)
+    if (options->help || options->list)
         return 0;
     if (locate_files(files) < 0)
         return -1;
@@ -540,8 +594,11 @@ int command_bench(int argc, char **argv)
         free(report);
         return VMLAB_STATUS_ERROR;
     }
-    if (options.help) {
-        fputs(bench_usage, stdout);
+    if (options.help || options.list) {
+        if (options.help)
+            fputs(bench_usage, stdout);
+        else
+            list_names();
         free(report);
         return VMLAB_STATUS_OK;
     }

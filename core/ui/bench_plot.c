@@ -106,16 +106,35 @@ static void write_quoted(FILE *script, const char *text)
     fputc('\'', script);
 }
 
+/* A gnuplot double-quoted string, where \\n is a line break. */
+static void write_title(FILE *script, const char *text)
+{
+    fputc('"', script);
+    for (const char *p = text; *p; p++) {
+        if (*p == '\n')
+            fputs("\\n", script);
+        else if (*p == '"' || *p == '\\')
+            fprintf(script, "\\%c", *p);
+        else
+            fputc(*p, script);
+    }
+    fputs("\"\n", script);
+}
+
 static void write_script(FILE *script, const char *path, const char *data_path, int bars,
-                         int rows)
+                         int rows, const char *not_run)
 {
     bool svg = strcasecmp(extension_of(path), "svg") == 0;
     fprintf(script, "set terminal %s size 1200,650 noenhanced font 'sans,11' background 'white'\n",
             svg ? "svg" : "pngcairo");
     fputs("set output ", script);
     write_quoted(script, path);
-    fputs("\nset title 'vmlab bench: cycles per operation, measured here "
-          "(markers: Adams & Agesen 2006, Pentium 4 672)'\n", script);
+    fputs("\nset title ", script);
+    char title[600];
+    snprintf(title, sizeof title, "vmlab bench: cycles per operation, measured here "
+             "(markers: Adams & Agesen 2006, Pentium 4 672)%s%s", not_run[0] ? "\nnot run here: " : "",
+             not_run);
+    write_title(script, title);
     if (rows == 0 || bars == 0) {
         /* Nothing measured with cycles: still a valid picture that says so. */
         fputs("unset border; unset tics; unset key\n"
@@ -127,17 +146,19 @@ static void write_script(FILE *script, const char *path, const char *data_path, 
           "set style fill solid 0.85 border -1\nset boxwidth 0.9\n"
           "set logscale y\nset ylabel 'cycles per operation (guest rdtsc), log scale'\n"
           "set key outside right top\nset grid ytics\nset xtics rotate by -30 nomirror\n"
-          "set datafile missing 'NaN'\nset offsets 0.5, 0.5, 0, 0\n", script);
+          "set datafile missing 'NaN'\n", script);
+    fprintf(script, "set xrange [-0.7:%d.7]\n", rows - 1);
     fputs("plot for [i=2:", script);
     fprintf(script, "%d] ", bars + 1);
     write_quoted(script, data_path);
     fputs(" using i:xtic(1) title columnheader(i)", script);
+    /* The three markers side by side over each group: native, BT, VT-x. */
     static const char *const markers[3] = {"pt 7 ps 1.4 lc rgb 'black'",
                                            "pt 5 ps 1.3 lc rgb '#aa3377'",
                                            "pt 9 ps 1.6 lc rgb '#228833'"};
     for (int k = 0; k < 3; k++)
-        fprintf(script, ", \\\n     '' using 0:%d with points %s title columnheader(%d)",
-                bars + 2 + k, markers[k], bars + 2 + k);
+        fprintf(script, ", \\\n     '' using ($0%+.2f):%d with points %s title columnheader(%d)",
+                (k - 1) * 0.2, bars + 2 + k, markers[k], bars + 2 + k);
     fputc('\n', script);
 }
 
@@ -195,7 +216,12 @@ int bench_plot(const struct bench_report *report, const char *path, const char *
     int which[BENCH_MAX_COLUMNS];
     int bars = plotted_columns(report, which);
     int rows = write_data(data, report, which, bars);
-    write_script(script, path, data_path, bars, rows);
+    char not_run[300] = "";
+    for (int c = 0; c < report->column_count; c++)
+        if (!report->columns[c].runs)
+            snprintf(not_run + strlen(not_run), sizeof not_run - strlen(not_run), "%s%s",
+                     not_run[0] ? ", " : "", report->columns[c].name);
+    write_script(script, path, data_path, bars, rows, not_run);
     fclose(data);
     fclose(script);
     return run_gnuplot(script_path, err_path, error, error_len);

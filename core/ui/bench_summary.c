@@ -63,7 +63,8 @@ static void summarize_cell(struct bench_cell *cell)
     bool cycles = true, instructions = true;
     for (int i = 0; i < n; i++) {
         cycles = cycles && cell->samples[i].cycles_per_op >= 0;
-        instructions = instructions && cell->samples[i].instructions_per_op > 0;
+        instructions = instructions && cell->samples[i].instructions_per_op > 0 &&
+                       cell->samples[i].ns_per_op > 0;   /* noise can make it <= 0 */
     }
     if (cycles) {
         for (int i = 0; i < n; i++)
@@ -106,7 +107,7 @@ static void qemu_mips_from_interp(struct bench_report *report, int b)
     if (interp < 0 || qemu < 0)
         return;
     struct bench_cell *from = &report->cells[b][interp], *to = &report->cells[b][qemu];
-    if (!from->mips.present || !to->ns.present || to->ns.median <= 0)
+    if (!from->mips.present || !to->ns.present || to->ns.low <= 0)
         return;
     double values[BENCH_MAX_ROUNDS];
     int n = 0;
@@ -118,7 +119,7 @@ static void qemu_mips_from_interp(struct bench_report *report, int b)
         .present = true,
         .median = instructions_per_op / to->ns.median * 1e3,
         .low = instructions_per_op / to->ns.high * 1e3,
-        .high = to->ns.low > 0 ? instructions_per_op / to->ns.low * 1e3 : 0,
+        .high = instructions_per_op / to->ns.low * 1e3,
     };
     to->mips_from_interp = true;
 }
