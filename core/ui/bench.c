@@ -1,19 +1,13 @@
 /*
  * bench.c - `vmlab bench`: the command. Which benchmarks and columns, the
- * interleaved rounds, the time bound and the progress line; bench_run.c
- * runs each child, bench_summary.c turns runs into figures,
- * bench_report.c and bench_plot.c show them.
+ * options, what can run here; bench_rounds.c measures, bench_summary.c
+ * turns runs into figures, bench_report.c and bench_plot.c show them.
  *
  *   vmlab bench [--techniques LIST] [--benchmarks LIST] [--rounds N] [--quick]
  *               [--format table|markdown|csv|json] [--plot FILE.svg|FILE.png]
  *               [--output FILE] [--max-seconds S]
  *
- * Rounds are interleaved (round 1: every benchmark under A, B, C; round 2:
- * again ...), so that a host that gets busier halfway through slows every
- * column alike instead of the last one. Without --quick a first,
- * uncounted round calibrates: it measures each cell's cost per operation
- * and sizes the iteration count so that each counted run spends about
- * TARGET_SECONDS of CPU time on the operations themselves.
+ * The rounds themselves are bench_rounds.c.
  */
 #include "bench.h"
 
@@ -22,7 +16,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/technique.h"
@@ -32,9 +25,6 @@
 #define QUICK_ROUNDS 2
 #define DEFAULT_MAX_SECONDS 240
 #define QUICK_MAX_SECONDS 60
-#define TARGET_SECONDS 0.2       /* CPU time of the operations in one counted run */
-#define CALIBRATION_SECONDS 0.04 /* enough to estimate their cost per operation */
-#define CHILD_TIMEOUT_SECONDS 120
 
 /* The teaching kernel's benchmarks, in its own order (labs/guests/kernel/
  * bench.c; tests/bench/check.sh checks that the lists agree), then the
@@ -290,202 +280,6 @@ static int choose_benchmarks(struct bench_report *report, const char *list)
     return report->benchmark_count ? 0 : bad_input("--benchmarks names none", NULL);
 }
 
-/* ---- time ---------------------------------------------------------------- */
-
-static double now_seconds(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + now.tv_nsec / 1e9;
-}
-
-/* The host's TSC rate, which is what the guest's rdtsc counts under every
- * technique (and under QEMU TCG): printed so cycles can be read as time. */
-static double measure_tsc_ghz(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    uint32_t low, high;
-    struct timespec pause = {0, 20000000};
-    double start = now_seconds();
-    __asm__ volatile("rdtsc" : "=a"(low), "=d"(high));
-    uint64_t tsc_start = (uint64_t)high << 32 | low;
-    nanosleep(&pause, NULL);
-    __asm__ volatile("rdtsc" : "=a"(low), "=d"(high));
-    uint64_t tsc_end = (uint64_t)high << 32 | low;
-    return (double)(tsc_end - tsc_start) / (now_seconds() - start) / 1e9;
-#else
-    return 0;
-#endif
-}
-
-/* ---- the rounds ------------------------------------------------------------ */
-
-static volatile sig_atomic_t interrupted;
-
-static void on_interrupt(int signal_number)
-{
-    interrupted = signal_number;
-}
-
-struct bench_plan {
-    struct bench_report *report;
-    const char *vmlab, *cpubench, *work_dir;
-    int total_rounds;              /* the calibration round included */
-    bool calibrating;              /* round 0 of a run without --quick */
-    int runs_done, runs_total;
-    int round_shown;               /* the last round announced on a non-terminal */
-    double start;
-};
-
-static uint32_t small_iterations(const struct bench_benchmark *benchmark, bool quick)
-{
-    if (benchmark->is_cpubench)
-        return 1;
-    return quick ? 100 : 200;
-}
-
-/* Before calibration (and in quick mode): a modest fixed count. */
-static uint32_t first_big_iterations(const struct bench_benchmark *benchmark)
-{
-    return benchmark->is_cpubench ? 4 : 2000;
-}
-
-static uint32_t iteration_limit(const struct bench_benchmark *benchmark)
-{
-    return benchmark->is_cpubench ? 3000 : 200000000;
-}
-
-/* After calibration: enough operations for about TARGET_SECONDS. */
-static uint32_t calibrated_iterations(const struct bench_benchmark *benchmark,
-                                      const struct bench_sample *sample, uint32_t small)
-{
-    double limit = iteration_limit(benchmark);
-    double minimum = first_big_iterations(benchmark);
-    if (sample->ns_per_op <= 0)
-        return (uint32_t)limit;   /* too fast to see even at the limit */
-    double wanted = small + TARGET_SECONDS * 1e9 / sample->ns_per_op /
-                                benchmark->ops_per_iteration;
-    return (uint32_t)(wanted < minimum ? minimum : wanted > limit ? limit : wanted);
-}
-
-static void show_progress(struct bench_plan *plan, int round, const char *benchmark,
-                          const char *column)
-{
-    double elapsed = now_seconds() - plan->start;
-    double left = plan->runs_done ? elapsed / plan->runs_done * (plan->runs_total - plan->runs_done)
-                                  : 0;
-    bool terminal = isatty(2);
-    if (!terminal && plan->round_shown == round + 1)
-        return;   /* a log gets one line per round, a terminal one live line */
-    plan->round_shown = round + 1;
-    fprintf(stderr, "%svmlab bench: round %d/%d%s: %-10s under %-8s  run %d/%d, %.0f s, about %.0f s left%s",
-            terminal ? "\r" : "", round + 1, plan->total_rounds,
-            plan->calibrating ? " (calibration)" : "", benchmark, column, plan->runs_done + 1,
-            plan->runs_total, elapsed, left, terminal ? "\033[K" : "\n");
-    fflush(stderr);
-}
-
-/* One round of one cell: the small run and the big run, differenced. */
-static bool out_of_time(struct bench_plan *plan)
-{
-    struct bench_report *report = plan->report;
-    if (now_seconds() - plan->start > report->time_bound_seconds)
-        report->time_bound_hit = true;
-    return report->time_bound_hit || interrupted;
-}
-
-/* Runs the cell's guest at n iterations; on failure, the cell says why. */
-static bool run_one(struct bench_plan *plan, int b, int c, uint32_t iterations,
-                    struct bench_run_result *result)
-{
-    struct bench_report *report = plan->report;
-    struct bench_run_request request = {
-        .column = &report->columns[c], .benchmark = report->benchmarks[b],
-        .vmlab = plan->vmlab, .cpubench = plan->cpubench, .work_dir = plan->work_dir,
-        .timeout_seconds = CHILD_TIMEOUT_SECONDS, .iterations = iterations,
-    };
-    bench_run(&request, result);
-    plan->runs_done++;
-    if (!result->ok)
-        snprintf(report->cells[b][c].failure, sizeof report->cells[b][c].failure, "%s",
-                 result->failure);
-    return result->ok;
-}
-
-/* One counted round of one cell: the small run and the big run, differenced. */
-static void measure_cell(struct bench_plan *plan, int b, int c)
-{
-    struct bench_cell *cell = &plan->report->cells[b][c];
-    struct bench_run_result small, big;
-    if (!run_one(plan, b, c, cell->iters_small, &small) ||
-        !run_one(plan, b, c, cell->iters_big, &big))
-        return;
-    bench_difference(&small, cell->iters_small, &big, cell->iters_big,
-                     plan->report->benchmarks[b]->ops_per_iteration,
-                     &cell->samples[cell->sample_count++]);
-}
-
-/* The calibration round of one cell: the big run grows eightfold until the
- * operations take CALIBRATION_SECONDS of CPU time, enough to see them
- * above the noise of start-up; then the counted rounds are sized from it. */
-static void calibrate_cell(struct bench_plan *plan, int b, int c)
-{
-    const struct bench_benchmark *benchmark = plan->report->benchmarks[b];
-    struct bench_cell *cell = &plan->report->cells[b][c];
-    struct bench_run_result small, big;
-    struct bench_sample sample;
-    if (!run_one(plan, b, c, cell->iters_small, &small))
-        return;
-    for (;;) {
-        if (!run_one(plan, b, c, cell->iters_big, &big))
-            return;
-        bench_difference(&small, cell->iters_small, &big, cell->iters_big,
-                         benchmark->ops_per_iteration, &sample);
-        if (big.cpu_seconds - small.cpu_seconds >= CALIBRATION_SECONDS ||
-            cell->iters_big >= iteration_limit(benchmark) || out_of_time(plan))
-            break;
-        uint64_t more = (uint64_t)cell->iters_big * 8;
-        cell->iters_big = more > iteration_limit(benchmark) ? iteration_limit(benchmark)
-                                                            : (uint32_t)more;
-        plan->runs_total++;
-    }
-    cell->iters_big = calibrated_iterations(benchmark, &sample, cell->iters_small);
-}
-
-
-static void run_rounds(struct bench_plan *plan)
-{
-    struct bench_report *report = plan->report;
-    int runnable = 0;
-    for (int c = 0; c < report->column_count; c++)
-        runnable += report->columns[c].runs;
-    plan->runs_total = plan->total_rounds * report->benchmark_count * runnable * 2;
-    for (int b = 0; b < report->benchmark_count; b++)
-        for (int c = 0; c < report->column_count; c++) {
-            report->cells[b][c].iters_small = small_iterations(report->benchmarks[b], report->quick);
-            report->cells[b][c].iters_big = first_big_iterations(report->benchmarks[b]);
-        }
-    for (int round = 0; round < plan->total_rounds; round++) {
-        plan->calibrating = !report->quick && round == 0;
-        for (int b = 0; b < report->benchmark_count; b++)
-            for (int c = 0; c < report->column_count; c++) {
-                if (out_of_time(plan))
-                    return;
-                if (!report->columns[c].runs || report->cells[b][c].failure[0]) {
-                    plan->runs_done += 2 * report->columns[c].runs;
-                    continue;
-                }
-                show_progress(plan, round, report->benchmarks[b]->name, report->columns[c].name);
-                if (plan->calibrating)
-                    calibrate_cell(plan, b, c);
-                else
-                    measure_cell(plan, b, c);
-            }
-        if (!plan->calibrating)
-            report->rounds_done++;
-    }
-}
-
 /* --list: what --benchmarks and --techniques accept (the tests compare the
  * first line with the kernel's own list). */
 static void list_names(void)
@@ -523,12 +317,6 @@ static int locate_files(struct bench_files *files)
     if (a < 0 || b < 0 || (size_t)b >= sizeof files->cpubench)
         return bad_input("the path of this executable is too long", NULL);
     return 0;
-}
-
-static void finish_progress(void)
-{
-    if (isatty(2))
-        fprintf(stderr, "\r\033[K");
 }
 
 static int write_outputs(const struct bench_report *report, const struct bench_options *options,
@@ -608,7 +396,6 @@ int command_bench(int argc, char **argv)
     report->time_bound_seconds = options.max_seconds ? options.max_seconds
                                  : options.quick     ? QUICK_MAX_SECONDS
                                                      : DEFAULT_MAX_SECONDS;
-    report->tsc_ghz = measure_tsc_ghz();
 
     char work_dir[] = "/tmp/vmlab-bench.XXXXXX";
     if (!mkdtemp(work_dir)) {
@@ -616,23 +403,17 @@ int command_bench(int argc, char **argv)
         free(report);
         return VMLAB_STATUS_ERROR;
     }
-    struct sigaction action = {.sa_handler = on_interrupt};
+    struct sigaction action = {.sa_handler = bench_interrupt};
     sigaction(SIGINT, &action, NULL);
     sigaction(SIGTERM, &action, NULL);
-    struct bench_plan plan = {
-        .report = report, .vmlab = files.vmlab, .cpubench = files.cpubench, .work_dir = work_dir,
-        .total_rounds = report->rounds_requested + !options.quick, .start = now_seconds(),
-    };
-    run_rounds(&plan);
-    finish_progress();
-    report->elapsed_seconds = now_seconds() - plan.start;
+    bench_measure(report, files.vmlab, files.cpubench, work_dir);
     bench_summarize(report);
     int status = write_outputs(report, &options, out, work_dir);
     if (out != stdout)
         fclose(out);
     remove_work_dir(work_dir);
     free(report);
-    if (interrupted) {
+    if (bench_was_interrupted()) {
         fprintf(stderr, "vmlab bench: interrupted: the report has the rounds measured so far\n");
         return VMLAB_STATUS_SIGNAL;
     }

@@ -4,7 +4,8 @@
  * published figures (docs/bench.md).
  *
  * The pieces, one concept per file:
- *   bench.c            the command: options, columns, the interleaved rounds
+ *   bench.c            the command: options, benchmarks, columns
+ *   bench_rounds.c     the interleaved rounds, calibration, the time bound
  *   bench_run.c        runs one child (vmlab run or QEMU) and reads it back
  *   bench_summary.c    differencing two runs into one sample; medians, spread
  *   bench_report.c     the formats: table, markdown, csv, json
@@ -122,6 +123,14 @@ int command_bench(int argc, char **argv);
 const struct bench_benchmark *bench_find(const char *name);
 const struct bench_benchmark *bench_benchmark_at(int index);   /* NULL past the end */
 bool bench_on_path(const char *program);                       /* an executable in $PATH */
+
+/* bench_rounds.c: measures every cell of the report (its columns,
+ * benchmarks, rounds_requested and quick set), and sets rounds_done,
+ * time_bound_hit, elapsed_seconds and tsc_ghz. */
+void bench_measure(struct bench_report *report, const char *vmlab, const char *cpubench,
+                   const char *work_dir);
+void bench_interrupt(int signal_number);   /* a SIGINT handler: no run starts after it */
+bool bench_was_interrupted(void);
 
 /* bench_run.c */
 struct bench_run_request {
