@@ -109,7 +109,7 @@ struct bench_report {
     const struct bench_benchmark *benchmarks[BENCH_MAX_BENCHMARKS];
     struct bench_cell cells[BENCH_MAX_BENCHMARKS][BENCH_MAX_COLUMNS];
     int rounds_requested, rounds_done;
-    bool quick, time_bound_hit;
+    bool quick, time_bound_hit, interrupted;
     double time_bound_seconds, elapsed_seconds;
     double tsc_ghz;                /* the host TSC: what the guest's rdtsc counts */
 };
@@ -126,7 +126,7 @@ bool bench_on_path(const char *program);                       /* an executable 
 
 /* bench_rounds.c: measures every cell of the report (its columns,
  * benchmarks, rounds_requested and quick set), and sets rounds_done,
- * time_bound_hit, elapsed_seconds and tsc_ghz. */
+ * time_bound_hit, interrupted, elapsed_seconds and tsc_ghz. */
 void bench_measure(struct bench_report *report, const char *vmlab, const char *cpubench,
                    const char *work_dir);
 void bench_interrupt(int signal_number);   /* a SIGINT handler: no run starts after it */

@@ -146,7 +146,8 @@ static void cell_text(const struct bench_report *report, int b, int c, enum figu
                      note_number(notes, column->name, cell->failure));
         else
             snprintf(text, CELL_LEN, "not measured (%d)",
-                     note_number(notes, "time bound", "no round reached this cell in time"));
+                     note_number(notes, report->interrupted ? "interrupted" : "time bound",
+                                 "no round reached this cell before the run stopped"));
         return;
     }
     switch (line) {
@@ -260,7 +261,10 @@ static void write_method(FILE *out, const struct bench_report *report, const cha
             "%.0f s%s\n", prefix, report->benchmark_count, report->rounds_done,
             report->rounds_done == 1 ? "" : "s", report->rounds_requested,
             report->quick ? ", quick mode" : ", after a calibration round",
-            report->elapsed_seconds, report->time_bound_hit ? " (stopped at the time bound)" : "");
+            report->elapsed_seconds,
+            report->interrupted      ? " (interrupted)"
+            : report->time_bound_hit ? " (stopped at the time bound)"
+                                     : "");
     fprintf(out, "%scycles/op: the guest's rdtsc around its loop (host TSC, %.2f GHz). "
             "ns/op: CPU time of the child, two iteration counts differenced.\n",
             prefix, report->tsc_ghz);
@@ -464,6 +468,7 @@ static void write_json(FILE *out, const struct bench_report *report)
     cJSON_AddNumberToObject(root, "elapsed_seconds", report->elapsed_seconds);
     cJSON_AddNumberToObject(root, "time_bound_seconds", report->time_bound_seconds);
     cJSON_AddBoolToObject(root, "time_bound_hit", report->time_bound_hit);
+    cJSON_AddBoolToObject(root, "interrupted", report->interrupted);
     cJSON_AddNumberToObject(root, "tsc_ghz", report->tsc_ghz);
     cJSON *columns = cJSON_AddArrayToObject(root, "columns");
     for (int c = 0; c < report->column_count; c++) {

@@ -237,4 +237,5 @@ void bench_measure(struct bench_report *report, const char *vmlab, const char *c
     if (isatty(2))
         fprintf(stderr, "\r\033[K");   /* the progress line goes away */
     report->elapsed_seconds = now_seconds() - plan.start;
+    report->interrupted = interrupted != 0;
 }

@@ -73,7 +73,7 @@ plot_checked() {   # WHAT: false (and a skip) when there is no gnuplot
 
 # ---- one quick run, every column, as JSON with an SVG plot --------------------------
 status=0
-"$VMLAB" bench --quick --benchmarks in,syscall,cli-sti,cpubench --format json \
+"$VMLAB" bench --quick --benchmarks in,syscall,cli-sti,hlt,divzero,cpubench --format json \
     --output "$WORK/bench.json" "${svg_plot[@]}" >"$WORK/out" 2>"$WORK/err" || status=$?
 json=$WORK/bench.json
 if [ "$status" = 0 ] && jq -e . "$json" >/dev/null 2>&1; then
@@ -90,7 +90,7 @@ if [ ! -s "$WORK/out" ]; then pass "--output: nothing on stdout"; else fail "--o
 
 if jq -e '.vmlab_bench_version == "1" and (.rounds | type == "number") and
           (.rounds_done | type == "number") and (.tsc_ghz | type == "number") and
-          (.columns | type == "array") and (.benchmarks | length == 4) and
+          (.columns | type == "array") and (.benchmarks | length == 6) and
           (.rows | length) == ((.columns | length) * (.benchmarks | length)) and
           ([.rows[] | has("benchmark", "technique", "runs", "why_not", "samples", "iterations",
              "cycles_per_op", "ns_per_op", "mips", "events_per_op", "spread",
@@ -115,7 +115,7 @@ for technique in interp trapemu bt hvm pv; do
 done
 if command -v qemu-system-i386 >/dev/null; then
     if jq -e '[.rows[] | select(.technique == "qemu-tcg" and .runs and .samples == 2 and
-              (.ns_per_op | type == "number"))] | length == 4' "$json" >/dev/null; then
+              (.ns_per_op | type == "number"))] | length == 6' "$json" >/dev/null; then
         pass "qemu-tcg column measured (an outside reference)"
     else
         fail "qemu-tcg column not measured"
@@ -182,6 +182,9 @@ expect_events() {
 }
 expect_events io in interp 1 "one port read per inb"
 expect_events io cli-sti interp 0 "cli and sti touch no device"
+expect_events io hlt interp 4 "the kernel's two IER writes, the handler's LSR read and EOI"
+expect_events inject hlt interp 1 "one IRQ 4 wakes each hlt"
+expect_events guest-exception divzero interp 1 "one #DE per divl"
 expect_events trap cli-sti trapemu 2 "cli and sti each trap"
 expect_events trap in trapemu 1 "one #GP per inb"
 expect_events exit in hvm 1 "one I/O exit per inb"
