@@ -91,7 +91,7 @@ struct bench_cell {
     struct bench_sample samples[BENCH_MAX_ROUNDS];
     char failure[BENCH_WHY_LEN];   /* set when a run failed: no more rounds */
     /* The summary (bench_summarize). */
-    struct bench_figure cycles, ns, mips;
+    struct bench_figure cycles, ns, mips, instructions;   /* instructions per op */
     struct bench_events events;    /* median per operation */
     bool mips_from_interp;         /* QEMU: instructions counted by interp */
 };

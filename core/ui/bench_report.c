@@ -420,6 +420,7 @@ static cJSON *json_row(const struct bench_report *report, int b, int c)
     json_figure(row, "cycles_per_op", &cell->cycles, spread);
     json_figure(row, "ns_per_op", &cell->ns, spread);
     json_figure(row, "mips", &cell->mips, spread);
+    json_figure(row, "instructions_per_op", &cell->instructions, spread);
     if (cell->sample_count == 0 || column->is_qemu) {
         cJSON_AddNullToObject(row, "events_per_op");
     } else {

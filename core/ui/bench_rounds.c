@@ -84,7 +84,7 @@ static uint32_t small_iterations(const struct bench_benchmark *benchmark, bool q
 /* Before calibration (and in quick mode): a modest fixed count. */
 static uint32_t first_big_iterations(const struct bench_benchmark *benchmark)
 {
-    return benchmark->is_cpubench ? 4 : 2000;
+    return benchmark->is_cpubench ? 6 : 2000;
 }
 
 static uint32_t iteration_limit(const struct bench_benchmark *benchmark)

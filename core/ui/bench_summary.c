@@ -60,11 +60,16 @@ static void summarize_cell(struct bench_cell *cell)
     int n = cell->sample_count;
     if (n == 0)
         return;
-    bool cycles = true, instructions = true;
+    bool cycles = true, counted = true, instructions = true;
     for (int i = 0; i < n; i++) {
         cycles = cycles && cell->samples[i].cycles_per_op >= 0;
-        instructions = instructions && cell->samples[i].instructions_per_op > 0 &&
-                       cell->samples[i].ns_per_op > 0;   /* noise can make it <= 0 */
+        counted = counted && cell->samples[i].instructions_per_op > 0;
+        instructions = counted && cell->samples[i].ns_per_op > 0;   /* noise can make it <= 0 */
+    }
+    if (counted) {
+        for (int i = 0; i < n; i++)
+            values[i] = cell->samples[i].instructions_per_op;
+        cell->instructions = figure_of(values, n);
     }
     if (cycles) {
         for (int i = 0; i < n; i++)
@@ -109,11 +114,7 @@ static void qemu_mips_from_interp(struct bench_report *report, int b)
     struct bench_cell *from = &report->cells[b][interp], *to = &report->cells[b][qemu];
     if (!from->mips.present || !to->ns.present || to->ns.low <= 0)
         return;
-    double values[BENCH_MAX_ROUNDS];
-    int n = 0;
-    for (int i = 0; i < from->sample_count; i++)
-        values[n++] = from->samples[i].instructions_per_op;
-    double instructions_per_op = figure_of(values, n).median;
+    double instructions_per_op = from->instructions.median;
     /* The spread is QEMU's own: the same instruction count over each round's time. */
     to->mips = (struct bench_figure){
         .present = true,

@@ -93,7 +93,7 @@ if jq -e '.vmlab_bench_version == "1" and (.rounds | type == "number") and
           (.columns | type == "array") and (.benchmarks | length == 6) and
           (.rows | length) == ((.columns | length) * (.benchmarks | length)) and
           ([.rows[] | has("benchmark", "technique", "runs", "why_not", "samples", "iterations",
-             "cycles_per_op", "ns_per_op", "mips", "events_per_op", "spread",
+             "cycles_per_op", "ns_per_op", "mips", "instructions_per_op", "events_per_op", "spread",
              "ratio_to_reference_native")] | all)' "$json" >/dev/null 2>&1; then
     pass "JSON schema: top level, one row per benchmark and column, every row's keys"
 else
@@ -201,11 +201,13 @@ for technique in bt pv; do
         skip "$technique cli-sti: no events per operation: not measured here"
     fi
 done
+# cpubench.c: about 670 thousand guest instructions per iteration.
 if jq -e '[.rows[] | select(.technique == "interp" and .benchmark == "cpubench")] |
-          all(.mips | type == "number")' "$json" >/dev/null; then
-    pass "interp counts instructions: a MIPS figure for cpubench"
+          all(.instructions_per_op > 500000 and .instructions_per_op < 900000)' "$json" >/dev/null; then
+    pass "interp counts instructions: $(jq '.rows[] | select(.technique == "interp" and
+        .benchmark == "cpubench") | .instructions_per_op' "$json") per cpubench iteration"
 else
-    fail "no MIPS figure for cpubench under interp"
+    fail "interp's instructions per cpubench iteration missing or not about 670 thousand"
 fi
 
 if ! plot_checked "--plot FILE.svg"; then
