@@ -23,7 +23,7 @@
 
 #define DEFAULT_ROUNDS 3
 #define QUICK_ROUNDS 2
-#define DEFAULT_MAX_SECONDS 240
+#define DEFAULT_MAX_SECONDS 300
 #define QUICK_MAX_SECONDS 60
 
 /* The teaching kernel's benchmarks, in its own order (labs/guests/kernel/
@@ -87,7 +87,7 @@ static const char bench_usage[] =
     "  --format F          table (default), markdown, csv or json\n"
     "  --plot FILE         a grouped bar chart (gnuplot), .svg or .png\n"
     "  --output FILE       write the report there instead of stdout\n"
-    "  --max-seconds S     stop starting runs after S seconds (default 240; --quick 60)\n"
+    "  --max-seconds S     stop starting runs after S seconds (default 300; --quick 60)\n"
     "  --list              print the benchmarks and the columns, one line each\n"
     "See docs/bench.md.\n";
 
