@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TARGET_SECONDS 0.2       /* CPU time of the operations in one counted run */
-#define CALIBRATION_SECONDS 0.04 /* enough to estimate their cost per operation */
+#define TARGET_SECONDS 0.25      /* CPU time of the operations in one counted run */
+#define CALIBRATION_SECONDS 0.08 /* enough to estimate their cost per operation */
 #define CHILD_TIMEOUT_SECONDS 120
 
 /* ---- time ---------------------------------------------------------------- */
