@@ -397,9 +397,13 @@ int command_bench(int argc, char **argv)
                                  : options.quick     ? QUICK_MAX_SECONDS
                                                      : DEFAULT_MAX_SECONDS;
 
-    char work_dir[] = "/tmp/vmlab-bench.XXXXXX";
+    char work_dir[PATH_MAX - 64];   /* room for the file names in it */
+    const char *temporary = getenv("TMPDIR");
+    snprintf(work_dir, sizeof work_dir, "%s/vmlab-bench.XXXXXX",
+             temporary && temporary[0] ? temporary : "/tmp");
     if (!mkdtemp(work_dir)) {
-        fprintf(stderr, "vmlab bench: cannot create a directory in /tmp: %s\n", strerror(errno));
+        fprintf(stderr, "vmlab bench: cannot create a working directory (%s): %s\n", work_dir,
+                strerror(errno));
         free(report);
         return VMLAB_STATUS_ERROR;
     }

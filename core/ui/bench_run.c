@@ -184,6 +184,20 @@ static void last_message(const char *err_path, char *line, size_t length)
     free(text);
 }
 
+/* The kernel's own reason when a benchmark fails: its last "bench: ..."
+ * line (e.g. "bench: hlt waited for the timer ..."). */
+static void guest_complaint(const char *out_path, char *line, size_t length)
+{
+    char *text = read_file(out_path);
+    line[0] = '\0';
+    if (!text)
+        return;
+    for (char *p = strtok(text, "\r\n"); p; p = strtok(NULL, "\r\n"))
+        if (strncmp(p, "bench: ", 7) == 0)
+            snprintf(line, length, "%s", p + 7);
+    free(text);
+}
+
 /* "cycles_per_op=C" from the guest's console, or -1. */
 static double parse_cycles(const char *out_path)
 {
@@ -271,7 +285,11 @@ void bench_run(const struct bench_run_request *request, struct bench_run_result 
         return;
     }
     if (WEXITSTATUS(status) != 1) {
-        fail(result, "exit status %d: %s", WEXITSTATUS(status), message[0] ? message : "(no message)");
+        char complaint[160];
+        guest_complaint(out_path, complaint, sizeof complaint);
+        fail(result, "exit status %d: %s%s%s", WEXITSTATUS(status),
+             message[0] ? message : "(no message)", complaint[0] ? "; the guest said: " : "",
+             complaint);
         return;
     }
     result->cycles_per_op = parse_cycles(out_path);
