@@ -64,7 +64,7 @@ const struct bench_benchmark *bench_benchmark_at(int index)
 }
 
 struct bench_options {
-    const char *techniques, *benchmarks, *output, *plot;
+    const char *techniques, *benchmarks, *output, *plot, *from;
     enum bench_format format;
     int rounds;                    /* 0: the default */
     double max_seconds;            /* 0: the default */
@@ -89,6 +89,8 @@ static const char bench_usage[] =
     "  --output FILE       write the report there instead of stdout\n"
     "  --max-seconds S     stop starting runs after S seconds (default 300; --quick 60)\n"
     "  --list              print the benchmarks and the columns, one line each\n"
+    "  --from FILE.json    measure nothing: show a run saved with --format json again\n"
+    "                      (in another --format, or as a --plot)\n"
     "See docs/bench.md.\n";
 
 static int bad_input(const char *message, const char *detail)
@@ -130,7 +132,7 @@ static int parse_options(int argc, char **argv, struct bench_options *options)
         {"format", required_argument, NULL, 'f'},     {"plot", required_argument, NULL, 'p'},
         {"output", required_argument, NULL, 'o'},     {"max-seconds", required_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'},             {"list", no_argument, NULL, 'l'},
-        {NULL, 0, NULL, 0},
+        {"from", required_argument, NULL, 'F'},       {NULL, 0, NULL, 0},
     };
     double number;
     memset(options, 0, sizeof *options);
@@ -146,6 +148,7 @@ static int parse_options(int argc, char **argv, struct bench_options *options)
         case 'o': options->output = optarg; break;
         case 'h': options->help = true; break;
         case 'l': options->list = true; break;
+        case 'F': options->from = optarg; break;
         case 'f':
             if (parse_format(optarg, &options->format) < 0)
                 return -1;
@@ -166,6 +169,10 @@ static int parse_options(int argc, char **argv, struct bench_options *options)
     }
     if (optind < argc)
         return bad_input("unexpected argument ", argv[optind]);
+    if (options->from && (options->techniques || options->benchmarks || options->rounds ||
+                          options->quick || options->max_seconds))
+        return bad_input("--from shows a saved run: it takes only --format, --output and --plot",
+                         NULL);
     return 0;
 }
 
@@ -347,6 +354,18 @@ static void remove_work_dir(const char *work_dir)
     rmdir(work_dir);
 }
 
+/* What to measure: the guests must be built; the columns and benchmarks. */
+static int choose_inputs(const struct bench_options *options, struct bench_report *report,
+                         const struct bench_files *files)
+{
+    if (access(files->cpubench, R_OK) != 0)
+        return bad_input("the guests are not built (make guests): no ", files->cpubench);
+    if (choose_columns(report, options->techniques, files->guests) < 0 ||
+        choose_benchmarks(report, options->benchmarks) < 0)
+        return -1;
+    return 0;
+}
+
 /* Everything that can be wrong with the input, before anything runs. */
 static int prepare(int argc, char **argv, struct bench_options *options,
                    struct bench_report *report, FILE **out, struct bench_files *files)
@@ -356,13 +375,12 @@ static int prepare(int argc, char **argv, struct bench_options *options,
         return -1;
     if (options->help || options->list)
         return 0;
-    if (locate_files(files) < 0)
+    if (options->from) {
+        if (bench_load(report, options->from, error, sizeof error) < 0)
+            return bad_input(error, NULL);
+    } else if (locate_files(files) < 0 || choose_inputs(options, report, files) < 0) {
         return -1;
-    if (access(files->cpubench, R_OK) != 0)
-        return bad_input("the guests are not built (make guests): no ", files->cpubench);
-    if (choose_columns(report, options->techniques, files->guests) < 0 ||
-        choose_benchmarks(report, options->benchmarks) < 0)
-        return -1;
+    }
     if (options->plot && bench_plot_check(options->plot, error, sizeof error) < 0)
         return bad_input(error, NULL);
     if (options->output && !(*out = fopen(options->output, "w")))
@@ -390,12 +408,15 @@ int command_bench(int argc, char **argv)
         free(report);
         return VMLAB_STATUS_OK;
     }
-    report->quick = options.quick;
-    report->rounds_requested = options.rounds ? options.rounds
-                                              : options.quick ? QUICK_ROUNDS : DEFAULT_ROUNDS;
-    report->time_bound_seconds = options.max_seconds ? options.max_seconds
-                                 : options.quick     ? QUICK_MAX_SECONDS
-                                                     : DEFAULT_MAX_SECONDS;
+    if (!options.from) {
+        report->quick = options.quick;
+        report->rounds_requested = options.rounds ? options.rounds
+                                   : options.quick ? QUICK_ROUNDS
+                                                   : DEFAULT_ROUNDS;
+        report->time_bound_seconds = options.max_seconds ? options.max_seconds
+                                     : options.quick     ? QUICK_MAX_SECONDS
+                                                         : DEFAULT_MAX_SECONDS;
+    }
 
     char work_dir[PATH_MAX - 64];   /* room for the file names in it */
     const char *temporary = getenv("TMPDIR");
@@ -407,11 +428,13 @@ int command_bench(int argc, char **argv)
         free(report);
         return VMLAB_STATUS_ERROR;
     }
-    struct sigaction action = {.sa_handler = bench_interrupt};
-    sigaction(SIGINT, &action, NULL);
-    sigaction(SIGTERM, &action, NULL);
-    bench_measure(report, files.vmlab, files.cpubench, work_dir);
-    bench_summarize(report);
+    if (!options.from) {
+        struct sigaction action = {.sa_handler = bench_interrupt};
+        sigaction(SIGINT, &action, NULL);
+        sigaction(SIGTERM, &action, NULL);
+        bench_measure(report, files.vmlab, files.cpubench, work_dir);
+        bench_summarize(report);
+    }
     int status = write_outputs(report, &options, out, work_dir);
     if (out != stdout)
         fclose(out);

@@ -11,6 +11,7 @@
  *   bench_report.c     the formats: table, markdown, csv, json
  *   bench_reference.c  Adams & Agesen 2006, the published figures
  *   bench_plot.c       the bar chart, drawn by gnuplot
+ *   bench_load.c       --from: a saved JSON report read back
  *
  * Every number is measured in this invocation. A cell (benchmark x column)
  * is measured in rounds; each round runs the guest twice, at a small and a
@@ -159,6 +160,9 @@ extern const char bench_reference_source[];
 
 /* bench_report.c */
 void bench_report_write(FILE *out, const struct bench_report *report, enum bench_format format);
+
+/* bench_load.c: 0, or -1 with a one-line error. */
+int bench_load(struct bench_report *report, const char *path, char *error, size_t error_len);
 
 /* bench_plot.c: 0, or -1 with a one-line error. */
 int bench_plot_check(const char *path, char *error, size_t error_len);

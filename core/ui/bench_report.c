@@ -421,6 +421,7 @@ static cJSON *json_row(const struct bench_report *report, int b, int c)
     json_figure(row, "ns_per_op", &cell->ns, spread);
     json_figure(row, "mips", &cell->mips, spread);
     json_figure(row, "instructions_per_op", &cell->instructions, spread);
+    cJSON_AddBoolToObject(row, "mips_from_interp", cell->mips_from_interp);
     if (cell->sample_count == 0 || column->is_qemu) {
         cJSON_AddNullToObject(row, "events_per_op");
     } else {

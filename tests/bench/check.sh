@@ -46,6 +46,9 @@ bad_input "max-seconds 0" --max-seconds 0
 bad_input "unwritable --output" --output /nonexistent/dir/report.txt
 bad_input "unwritable --plot" --plot /nonexistent/dir/plot.svg
 bad_input "--plot not svg or png" --plot "$WORK/plot.pdf"
+bad_input "--from a missing file" --from "$WORK/missing.json"
+bad_input "--from not a report" --from /etc/hostname
+bad_input "--from with --quick" --from "$WORK/missing.json" --quick
 if [ ! -e "$WORK/plot.pdf" ]; then pass "no file left by a refused --plot"; else fail "a refused --plot left a file"; fi
 
 # ---- the benchmark list is the kernel's ------------------------------------------------
@@ -217,6 +220,15 @@ elif head -c 200 "$WORK/plot.svg" 2>/dev/null | grep -q "<svg" && grep -q "</svg
     pass "--plot: an SVG document with the benchmarks"
 else
     fail "--plot: no valid SVG at $WORK/plot.svg"
+fi
+
+# --from: the saved run, shown again, is the same document.
+status=0
+"$VMLAB" bench --from "$json" --format json >"$WORK/again.json" 2>"$WORK/err" || status=$?
+if [ "$status" = 0 ] && [ "$(jq -S . "$json")" = "$(jq -S . "$WORK/again.json")" ]; then
+    pass "--from: a saved run read back and written again is the same JSON"
+else
+    fail "--from: status $status, the documents differ: $(diff <(jq -S . "$json") <(jq -S . "$WORK/again.json") | head -5)"
 fi
 
 # ---- the text formats, with two techniques that cannot run (pretended) -----------------
