@@ -193,7 +193,9 @@ bool bench_on_path(const char *program)
     const char *path = getenv("PATH");
     char candidate[PATH_MAX], copy[4096];
     snprintf(copy, sizeof copy, "%s", path ? path : "/usr/bin:/bin");
-    for (char *directory = strtok(copy, ":"); directory; directory = strtok(NULL, ":")) {
+    char *rest;
+    for (char *directory = strtok_r(copy, ":", &rest); directory;
+         directory = strtok_r(NULL, ":", &rest)) {
         snprintf(candidate, sizeof candidate, "%s/%s", directory, program);
         if (access(candidate, X_OK) == 0)
             return true;
@@ -256,7 +258,8 @@ static int choose_columns(struct bench_report *report, const char *list, const c
     }
     char copy[512];
     snprintf(copy, sizeof copy, "%s", list);
-    for (char *name = strtok(copy, ","); name; name = strtok(NULL, ",")) {
+    char *rest;
+    for (char *name = strtok_r(copy, ",", &rest); name; name = strtok_r(NULL, ",", &rest)) {
         if (!is_known_column(name))
             return bad_input("unknown technique (interp, trapemu, bt, hvm, pv, qemu-tcg): ", name);
         if (add_column(report, name, guests) < 0)
@@ -274,7 +277,8 @@ static int choose_benchmarks(struct bench_report *report, const char *list)
     }
     char copy[512];
     snprintf(copy, sizeof copy, "%s", list);
-    for (char *name = strtok(copy, ","); name; name = strtok(NULL, ",")) {
+    char *rest;
+    for (char *name = strtok_r(copy, ",", &rest); name; name = strtok_r(NULL, ",", &rest)) {
         const struct bench_benchmark *benchmark = bench_find(name);
         if (!benchmark)
             return bad_input("unknown benchmark (see vmlab bench --help): ", name);

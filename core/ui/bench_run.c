@@ -178,7 +178,8 @@ static void last_message(const char *err_path, char *line, size_t length)
     line[0] = '\0';
     if (!text)
         return;
-    for (char *p = strtok(text, "\n"); p; p = strtok(NULL, "\n"))
+    char *rest;
+    for (char *p = strtok_r(text, "\n", &rest); p; p = strtok_r(NULL, "\n", &rest))
         if (!strstr(p, " guest instructions in ") && p[0])
             snprintf(line, length, "%s", p);
     free(text);
@@ -192,7 +193,8 @@ static void guest_complaint(const char *out_path, char *line, size_t length)
     line[0] = '\0';
     if (!text)
         return;
-    for (char *p = strtok(text, "\r\n"); p; p = strtok(NULL, "\r\n"))
+    char *rest;
+    for (char *p = strtok_r(text, "\r\n", &rest); p; p = strtok_r(NULL, "\r\n", &rest))
         if (strncmp(p, "bench: ", 7) == 0)
             snprintf(line, length, "%s", p + 7);
     free(text);
