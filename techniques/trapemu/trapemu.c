@@ -46,7 +46,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "core/direct/direct.h"
+#include "core/direct/compat.h"
 #include "core/direct/shadow.h"
 #include "core/host.h"
 #include "core/vm.h"
