@@ -252,6 +252,21 @@ void shadow_follow_cpu(struct shadow *shadow)
     shadow->cpl = cpl;
 }
 
+void shadow_write_protect_frame(struct shadow *shadow, uint32_t physical)
+{
+    uint32_t frame = physical >> 12, page = physical & ~0xfffu;
+    if (!shadow->valid || frame >= shadow->frame_count)
+        return;
+    if (!shadow->paging) {
+        /* Identity-mapped, all of RAM writable (map_physical_identity). */
+        if (page >= shadow->lowest_mappable && guest_ram_pointer(shadow->emulator->ram, page))
+            shadow->ops.protect(shadow->ops.context, page, 4096, SHADOW_READ);
+        return;
+    }
+    if (shadow->frame_flags[frame] & FRAME_MAPPED_WRITABLE)
+        shadow_flush(shadow);
+}
+
 /* ---- page faults --------------------------------------------------------------- */
 
 static uint32_t read_physical32(struct shadow *shadow, uint32_t physical)

@@ -104,6 +104,13 @@ void shadow_follow_cpu(struct shadow *shadow);
 
 /* Drop everything. */
 void shadow_flush(struct shadow *shadow);
+/* No mapping may let the guest write frame `physical` without a fault
+ * from now on (bt: the frame holds translated code). The ops must map it
+ * read-only from now on; this takes away what was mapped writable before:
+ * the page itself when paging is off, every mapping when the frame was
+ * mapped writable somewhere under paging (a flush: the shadow keeps no
+ * reverse map from frames to linear pages). */
+void shadow_write_protect_frame(struct shadow *shadow, uint32_t physical);
 /* INVLPG linear. */
 void shadow_invalidate_page(struct shadow *shadow, uint32_t linear);
 /* The guest wrote page-table frame physical (size bytes at that address;
