@@ -4,7 +4,7 @@
 #   make demo     install the packages, build, boot the teaching kernel (test=sched)
 #   make test     every suite: unit tests (ASan+UBSan), the real CPU as oracle,
 #                 guests and kernel against QEMU, switching, hvm, dashboard,
-#                 trapemu and its containment, guest survival, bad input
+#                 trapemu and its containment, bt, guest survival, bad input
 #   make bench    interp against QEMU TCG, hvm exit and switch costs, trapemu traps
 #   make fuzz-diff SEED= N=    a differential campaign (tests/diff)
 #   make fuzz-guest SEED= N=   a guest-survival campaign (tests/fuzz)
@@ -76,6 +76,7 @@ test: all unit-tests guest-tests diff-test
 	@tests/dashboard/run.sh
 	@tests/trapemu/run.sh
 	@tests/trapemu/containment.sh
+	@tests/bt/run.sh
 	@tests/fuzz/run.sh --strict
 	@tests/cli/run.sh
 	@echo "make test: all suites passed"

@@ -48,8 +48,10 @@ struct shadow_ops {
     int (*map)(void *context, uint32_t linear, uint32_t physical, uint32_t length, int rights);
     /* Make [linear, linear+length) fault again. */
     void (*unmap)(void *context, uint64_t linear, uint64_t length);
-    /* Change the rights of mapped pages (0: none). 0 or -1. */
-    int (*protect)(void *context, uint32_t linear, uint32_t length, int rights);
+    /* Change the rights of mapped pages (0: none). 0 or -1. When rights
+     * are given, [linear, linear+length) maps the consecutive frames from
+     * guest-physical `physical` (0 when taking all rights away). */
+    int (*protect)(void *context, uint32_t linear, uint32_t physical, uint32_t length, int rights);
     void *context;
 };
 

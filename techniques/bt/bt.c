@@ -102,26 +102,16 @@ static int map_guest_pages(void *context, uint32_t linear, uint32_t physical, ui
     return 0;
 }
 
-/* The guest frame behind a linear page (no accessed bits set). */
-static bool frame_of(struct bt *bt, uint32_t linear, uint32_t *physical)
-{
-    uint32_t error;
-    *physical = linear;
-    return !(bt->vm->cpu.cr0 & CR0_PG) ||
-           x86_translate(&bt->emulator, linear, ACCESS_READ, false, false, physical, &error);
-}
-
-static int protect_guest_pages(void *context, uint32_t linear, uint32_t length, int rights)
+static int protect_guest_pages(void *context, uint32_t linear, uint32_t physical, uint32_t length,
+                               int rights)
 {
     struct bt *bt = context;
-    if (!(rights & SHADOW_WRITE))
-        return direct_protect(linear, length, host_protection(rights));
-    for (uint32_t offset = 0; offset < length; offset += 4096) {
-        uint32_t physical;
-        bool code = frame_of(bt, linear + offset, &physical) && frame_holds_code(bt, physical);
-        if (direct_protect(linear + offset, 4096, host_protection(code ? SHADOW_READ : rights)) < 0)
-            return -1;
-    }
+    if (direct_protect(linear, length, host_protection(rights)) < 0)
+        return -1;
+    if (rights & SHADOW_WRITE)        /* as in map_guest_pages */
+        for (uint32_t offset = 0; offset < length; offset += 4096)
+            if (frame_holds_code(bt, physical + offset))
+                direct_protect(linear + offset, 4096, PROT_READ);
     return 0;
 }
 
@@ -155,6 +145,15 @@ static void forget_code_frame(struct bt *bt, uint32_t physical_page)
 static void code_written(struct emulator *emulator, uint32_t physical_page)
 {
     forget_code_frame(emulator->code_cache, physical_page);
+}
+
+/* The guest frame behind a linear page (no accessed bits set). */
+static bool frame_of(struct bt *bt, uint32_t linear, uint32_t *physical)
+{
+    uint32_t error;
+    *physical = linear;
+    return !(bt->vm->cpu.cr0 & CR0_PG) ||
+           x86_translate(&bt->emulator, linear, ACCESS_READ, false, false, physical, &error);
 }
 
 /* ---- finding the block for EIP --------------------------------------------- */
