@@ -54,6 +54,12 @@ bool direct_supported(char *why, size_t why_len);
 
 /* Reserve the guest's 4 GiB (idempotent; address_space.c). */
 int direct_reserve_guest_space(char *why, size_t why_len);
+/* 64-bit code that computes a guest address in 32 bits (a 0x67 prefix)
+ * still accesses the bytes after it without wrapping: a 4-byte access at
+ * 0xfffffffe touches 0x100000000. These inaccessible pages above the
+ * guest's 4 GiB turn that into a fault (bt; idempotent). */
+#define DIRECT_GUARD_SIZE (64u << 10)
+int direct_reserve_guard_above(char *why, size_t why_len);
 /* The lowest guest address the host lets us map (vm.mmap_min_addr). */
 uint32_t direct_lowest_mappable(void);
 /* Map length bytes of guest RAM (memfd offset physical) at linear. */

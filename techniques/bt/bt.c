@@ -489,7 +489,8 @@ static int bt_attach(struct vm *vm)
     if (!(vm->cpu.cr0 & CR0_PE) || (vm->cpu.eflags & EFLAGS_VM))
         return refuse(vm, "bt: real mode and virtual-8086 mode are not implemented (CR0.PE=0 or "
                           "EFLAGS.VM=1)");
-    if (direct_reserve_guest_space(why, sizeof why) < 0)
+    if (direct_reserve_guest_space(why, sizeof why) < 0 ||
+        direct_reserve_guard_above(why, sizeof why) < 0)
         return refuse(vm, why);
     struct bt *bt = calloc(1, sizeof *bt);
     if (!bt)

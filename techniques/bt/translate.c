@@ -105,6 +105,11 @@ static enum treatment treatment_of(const struct x86_instruction *insn)
      * the operand (SDM vol. 2, BT): the core does it. */
     if (op == OP_BT_RM_REG && insn->has_memory)
         return CALLOUT;
+    /* F2/F3 on anything but a string instruction or PAUSE may select
+     * another instruction on this CPU (F3 0F BC is TZCNT where the host
+     * has BMI1, BSF for the core and QEMU): the core decides. */
+    if (insn->repeat != REPEAT_NONE && !implicit_memory(op) && op != OP_NOP)
+        return CALLOUT;
     if (identical_in_64bit_mode[op])
         return IDENT;
     switch (op) {
