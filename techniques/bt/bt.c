@@ -55,9 +55,16 @@
  * device writes, interrupt frames) reach the same invalidation through
  * emulator->code_written.
  *
- * Not yet (see README.md): chaining of direct branches (every block
- * returns to the dispatcher), inline pushf/popf/cli/sti (callouts for
- * now), single-stepping.
+ * Chaining: a direct exit (jmp, jcc, loop, call with a target in the same
+ * guest page) is patched, once the dispatcher has seen it taken, to jump
+ * straight into the target's translation, so a loop runs without the
+ * dispatcher. The jump goes through a gate in the context; a timer signal
+ * at the slice's deadline closes the gate (fault.c), and the next
+ * chainable exit comes back here, so deadlines hold (bt-chain rows).
+ *
+ * Not yet (see README.md): inline indirect-branch lookup (ret and
+ * indirect jumps return to the dispatcher), inline pushf/popf/cli/sti
+ * (callouts for now), single-stepping.
  */
 #include "bt.h"
 
@@ -353,28 +360,66 @@ static bool handle_fault(struct bt *bt)
     return run_in_core(bt, "bt-callout", reason);
 }
 
-/* Run one block; false if the CPU shut down. */
+/* Translated code left through the direct exit `site`, to cpu->eip: from
+ * now on that exit jumps straight into the target's translation - if the
+ * target is in the same guest page. A chain bakes in the page's
+ * linear-to-physical mapping, which the dispatcher checked when it
+ * entered the first block of the page, and which nothing can change
+ * without leaving translated code (CR3, INVLPG and page-table writes are
+ * callouts or faults). Across pages, the dispatcher looks again. */
+static void chain(struct bt *bt, uint32_t site)
+{
+    struct bt_code_cache *cache = &bt->cache;
+    uint32_t eip = bt->vm->cpu.eip, exit = site % BT_BLOCK_MAX_EXITS;
+    if (site == BT_NO_SITE || site / BT_BLOCK_MAX_EXITS >= cache->block_count)
+        return;
+    struct bt_block *from = &cache->blocks[site / BT_BLOCK_MAX_EXITS];
+    if (exit >= from->exit_count || from->exit_target[exit] != eip ||
+        ((from->eip ^ eip) & ~0xfffu) != 0 || cannot_translate(&bt->vm->cpu))
+        return;
+    uint32_t blocks_before = cache->block_count;
+    struct bt_block *to = find_block(bt, eip);
+    if (!to || to->callout_first || cache->block_count < blocks_before)   /* a flush */
+        return;
+    bt_code_cache_chain(cache, from, exit, to);
+    stats_count(bt->chain_row, 0);
+}
+
+/* Run translated code from `block` on; false if the CPU shut down. */
 static bool run_block(struct bt *bt, struct bt_block *block)
 {
     struct cpu *cpu = &bt->vm->cpu;
     context_from_cpu(&bt->context, cpu);
     bt_enter(&bt->context, block->code);
     cpu_from_context(cpu, &bt->context);
+    bt->vm->stats.guest_instructions += bt->context.retired;
     switch ((enum bt_exit_reason)bt->context.exit_reason) {
     case BT_EXIT_BRANCH:
-        bt->vm->stats.guest_instructions += block->count;
+        chain(bt, bt->context.exit_site);
         return true;
     case BT_EXIT_CALLOUT:
-        bt->vm->stats.guest_instructions += block->count;
         return run_in_core(bt, "bt-callout", NULL);
     case BT_EXIT_FAULT:
-        bt->vm->stats.guest_instructions += bt->context.retired;
         return handle_fault(bt);
     }
     return true;
 }
 
 /* ---- the dispatcher ------------------------------------------------------------------ */
+
+/* Chained blocks run without the dispatcher: the deadline timer's signal
+ * handler closes the gate (fault.c), and the next chainable exit returns. */
+static bool gate_closed(const struct bt *bt)
+{
+    return atomic_load_explicit(&bt->context.gate, memory_order_relaxed) !=
+           (uint64_t)(uintptr_t)bt_chain_stub;
+}
+
+static void open_gate(struct bt *bt)
+{
+    atomic_store_explicit(&bt->context.gate, (uint64_t)(uintptr_t)bt_chain_stub,
+                          memory_order_relaxed);
+}
 
 static enum vm_exit dispatch(struct bt *bt)
 {
@@ -392,8 +437,11 @@ static enum vm_exit dispatch(struct bt *bt)
         }
         if (cpu->halted)
             return VM_EXIT_HALT;
-        if (++blocks % BLOCKS_PER_CLOCK_CHECK == 0 && stats_now_ns() >= vm->deadline_ns)
-            return VM_EXIT_DEADLINE;
+        if (gate_closed(bt) || ++blocks % BLOCKS_PER_CLOCK_CHECK == 0) {
+            if (stats_now_ns() >= vm->deadline_ns)
+                return VM_EXIT_DEADLINE;
+            open_gate(bt);        /* closed by the previous slice's timer */
+        }
         const char *fallback = cannot_translate(cpu);
         if (fallback) {
             if (!run_in_core(bt, "bt-fallback", fallback))
@@ -417,6 +465,7 @@ static void block_asynchronous_signals(sigset_t *saved)
 {
     sigset_t all;
     sigfillset(&all);
+    sigdelset(&all, BT_DEADLINE_SIGNAL);
     sigdelset(&all, SIGSEGV);
     sigdelset(&all, SIGBUS);
     sigdelset(&all, SIGFPE);
@@ -442,7 +491,9 @@ static enum vm_exit bt_run(struct vm *vm)
     sigset_t saved;
     block_asynchronous_signals(&saved);
     bt_set_running(bt);
+    bt_arm_deadline(bt, vm->deadline_ns);
     enum vm_exit exit = dispatch(bt);
+    bt_disarm_deadline(bt);
     bt_set_running(NULL);
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
     return exit;
@@ -470,9 +521,11 @@ static void setup_emulator(struct bt *bt, struct vm *vm)
     bt->vm = vm;
     bt->context.exit_branch = (uint64_t)(uintptr_t)bt_exit_branch;
     bt->context.exit_callout = (uint64_t)(uintptr_t)bt_exit_callout;
+    open_gate(bt);
     bt->translate_row = stats_counter(&vm->stats, "bt-translate", "block");
     bt->flush_row = stats_counter(&vm->stats, "bt-translate", "cache-flush");
     bt->smc_row = stats_counter(&vm->stats, "bt-smc", "page-invalidated");
+    bt->chain_row = stats_counter(&vm->stats, "bt-chain", "direct-exit");
 }
 
 static void free_bt(struct bt *bt)
@@ -520,7 +573,7 @@ static void bt_detach(struct vm *vm)
     struct bt *bt = vm->technique_state;
     if (!bt)
         return;
-    bt_give_back_fault_signals(bt);
+    bt_give_back_fault_signals(bt);     /* and deletes the deadline timer */
     shadow_flush(&bt->shadow);           /* no guest page stays in the low 4 GiB */
     shadow_destroy(&bt->shadow);
     /* No page may stay marked as code once nobody listens for writes. */

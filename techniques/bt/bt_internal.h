@@ -6,6 +6,7 @@
 #define VMLAB_BT_INTERNAL_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,9 +37,15 @@ struct bt_context {
     uint32_t eip;               /* 40: where the guest goes on */
     uint32_t eflags;            /* 44: the guest's arithmetic flags and DF */
     uint32_t exit_reason;       /* 48: enum bt_exit_reason */
-    uint32_t retired;           /* 52: FAULT: guest instructions of the block that completed */
+    uint32_t retired;           /* 52: guest instructions completed since bt_enter (R14) */
     uint64_t exit_branch;       /* 56: address of bt_exit_branch (jmp *56(%r15)) */
     uint64_t exit_callout;      /* 64: address of bt_exit_callout */
+    /* 72: what a chainable exit jumps through: bt_chain_stub (go on to the
+     * block in R11) or bt_exit_branch (the dispatcher wants control back:
+     * the deadline timer's signal handler sets it, see bt.c). */
+    _Atomic uint64_t gate;
+    uint32_t exit_site;         /* 80: which direct exit was taken (BT_NO_SITE: none) */
+    uint32_t padding;
     /* FAULT only, filled by the signal handler (fault.c). */
     int fault_signal;
     int fault_trap_number;
@@ -50,7 +57,9 @@ struct bt_context {
 #define BT_CONTEXT_EIP 40
 #define BT_CONTEXT_EXIT_BRANCH 56
 #define BT_CONTEXT_EXIT_CALLOUT 64
-
+#define BT_CONTEXT_GATE 72
+#define BT_CONTEXT_EXIT_SITE 80
+#define BT_NO_SITE 0xffffffffu
 /* Enter translated code at `code` with the guest state of *context;
  * returns when it exits (context->exit_reason says why). */
 void bt_enter(struct bt_context *context, const void *code);
@@ -59,6 +68,8 @@ void bt_enter(struct bt_context *context, const void *code);
 void bt_return(void);
 void bt_exit_branch(void);
 void bt_exit_callout(void);
+/* jmp *%r11: a chained exit's way into the next block (through the gate). */
+void bt_chain_stub(void);
 
 /* ---- blocks and the code cache (code_cache.c) ---- */
 
@@ -66,7 +77,11 @@ void bt_exit_callout(void);
  * host-to-guest fault map small and interrupts timely. */
 #define BT_BLOCK_MAX_INSTRUCTIONS 32
 
+/* A block has at most two direct exits (a conditional branch's). */
+#define BT_BLOCK_MAX_EXITS 2
+
 struct bt_block {
+    uint32_t index;             /* in bt_code_cache.blocks */
     uint32_t eip;               /* guest linear address of the first instruction */
     uint32_t physical;          /* guest physical address of the same byte */
     uint32_t generation;        /* of its physical page when translated (code_cache.c) */
@@ -75,6 +90,12 @@ struct bt_block {
     uint8_t *code;              /* RX address of the translation */
     uint32_t code_length;
     struct bt_block *next;      /* hash chain */
+    /* Direct exits: the guest EIP each goes to, and where in the code the
+     * 64-bit address it jumps to (through the gate) is: bt_exit_branch
+     * until the dispatcher chains it to the target's translation. */
+    uint32_t exit_count;
+    uint32_t exit_target[BT_BLOCK_MAX_EXITS];
+    uint16_t exit_patch[BT_BLOCK_MAX_EXITS];
     /* The fault map: guest instruction i starts at eip + guest_offset[i]
      * and its translation at code + host_offset[i]; entry `count` (and a
      * trailing callout's) marks the end. */
@@ -91,6 +112,7 @@ struct bt_code_cache {
     struct bt_block **buckets;  /* hash of (eip, physical) */
     uint32_t *page_generation;  /* per guest-physical frame: bumped when its code is written */
     uint32_t frame_count;
+    uint64_t chained;           /* exits chained since the last unchain */
 };
 
 int bt_code_cache_create(struct bt_code_cache *cache, uint32_t frame_count, char *why, size_t why_len);
@@ -103,8 +125,12 @@ struct bt_block *bt_code_cache_new_block(struct bt_code_cache *cache, uint32_t e
 void bt_code_cache_commit(struct bt_code_cache *cache, struct bt_block *block);
 /* Drop everything. */
 void bt_code_cache_flush(struct bt_code_cache *cache);
-/* Every block made from the code of this physical frame is stale. */
+/* Every block made from the code of this physical frame is stale; every
+ * chain is undone (a chain into a stale block must not survive). */
 void bt_code_cache_invalidate_frame(struct bt_code_cache *cache, uint32_t frame);
+/* Make direct exit `exit` of `from` jump straight to `to`'s code. */
+void bt_code_cache_chain(struct bt_code_cache *cache, struct bt_block *from, uint32_t exit,
+                         const struct bt_block *to);
 /* The block whose code holds host address pc, or NULL. */
 struct bt_block *bt_code_cache_block_at(struct bt_code_cache *cache, uint64_t pc);
 /* Which guest instruction of `block` host address pc belongs to. */
@@ -113,7 +139,7 @@ uint32_t bt_block_instruction_at(const struct bt_block *block, uint64_t pc);
 /* ---- the translator (translate.c, emit.c) ---- */
 
 /* Room for one block's host code: at most 32 instructions of at most
- * about 40 bytes each, plus the exits. */
+ * about 40 bytes each, plus the exits (34 bytes each). */
 #define BT_MAX_BLOCK_CODE 2048
 
 /* Translate the guest code at `bytes` (available bytes to the end of the
@@ -146,7 +172,9 @@ struct bt {
 
     uint32_t blocks_until_clock;    /* the clock is read every few blocks */
 
-    struct stats_counter *translate_row, *flush_row, *smc_row, *enter_row;
+    struct stats_counter *translate_row, *flush_row, *smc_row, *chain_row, *unchain_row;
+    void *deadline_timer;       /* timer_t: its signal closes the gate (bt.c) */
+    bool timer_created;
     struct {
         const char *reason;
         struct stats_counter *row;
@@ -162,9 +190,14 @@ struct bt {
 bool bt_emulate_instruction(struct bt *bt, const char **reason);
 struct stats_counter *bt_row(struct bt *bt, const char *category, const char *reason);
 
-/* fault.c */
+/* fault.c: the faults of translated code, and the deadline timer whose
+ * signal closes the gate (trapemu uses SIGRTMIN + 2, hvm SIGRTMIN). */
+#define BT_DEADLINE_SIGNAL (SIGRTMIN + 3)
 int bt_take_fault_signals(struct bt *bt, char *why, size_t why_len);
 void bt_give_back_fault_signals(struct bt *bt);
+/* From deadline_ns (CLOCK_MONOTONIC) on, every millisecond, until disarmed. */
+void bt_arm_deadline(struct bt *bt, uint64_t deadline_ns);
+void bt_disarm_deadline(struct bt *bt);
 /* The bt whose translated code runs on this thread (NULL when none). */
 void bt_set_running(struct bt *bt);
 

@@ -16,8 +16,12 @@
  * Invalidation: every guest-physical frame has a generation number. A
  * block remembers its frame's generation; a write to the frame bumps it,
  * and every block made from the frame is stale at once (found no more,
- * translated again on the next visit). When the cache is full everything
- * is dropped and translation starts over - simple, and rare.
+ * translated again on the next visit). Chains are patched jumps from one
+ * block's exit into another block's code (bt.c); a stale block must not
+ * be reached that way either, so an invalidation undoes every chain - a
+ * walk over the blocks, but writes to translated code are rare. When the
+ * cache is full everything is dropped and translation starts over -
+ * simple, and rare too.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -102,6 +106,7 @@ struct bt_block *bt_code_cache_new_block(struct bt_code_cache *cache, uint32_t e
         return NULL;
     struct bt_block *block = &cache->blocks[cache->block_count];
     memset(block, 0, sizeof *block);
+    block->index = cache->block_count;
     block->eip = eip;
     block->physical = physical;
     block->generation = generation_of(cache, physical);
@@ -137,12 +142,41 @@ void bt_code_cache_flush(struct bt_code_cache *cache)
     memset(cache->buckets, 0, BUCKETS * sizeof *cache->buckets);
     cache->block_count = 0;
     cache->used = 0;
+    cache->chained = 0;
+}
+
+/* Where exit `exit` of `block` keeps the address it jumps to, in the
+ * writable view. */
+static uint8_t *exit_address_slot(struct bt_code_cache *cache, const struct bt_block *block,
+                                  uint32_t exit)
+{
+    return cache->writable + (block->code - cache->executable) + block->exit_patch[exit];
+}
+
+void bt_code_cache_chain(struct bt_code_cache *cache, struct bt_block *from, uint32_t exit,
+                         const struct bt_block *to)
+{
+    uint64_t target = (uint64_t)(uintptr_t)to->code;
+    memcpy(exit_address_slot(cache, from, exit), &target, 8);
+    cache->chained++;
+}
+
+static void unchain_all(struct bt_code_cache *cache)
+{
+    uint64_t stub = (uint64_t)(uintptr_t)bt_exit_branch;
+    if (cache->chained == 0)
+        return;
+    for (uint32_t i = 0; i < cache->block_count; i++)
+        for (uint32_t exit = 0; exit < cache->blocks[i].exit_count; exit++)
+            memcpy(exit_address_slot(cache, &cache->blocks[i], exit), &stub, 8);
+    cache->chained = 0;
 }
 
 void bt_code_cache_invalidate_frame(struct bt_code_cache *cache, uint32_t frame)
 {
     if (frame < cache->frame_count)
         cache->page_generation[frame]++;
+    unchain_all(cache);
 }
 
 struct bt_block *bt_code_cache_block_at(struct bt_code_cache *cache, uint64_t pc)

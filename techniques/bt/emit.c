@@ -110,3 +110,23 @@ void emit_exit(struct emitter *e, uint32_t eip, uint8_t exit_slot)
     emit_store_context(e, 40, eip);          /* BT_CONTEXT_EIP */
     emit_jump_context(e, exit_slot);
 }
+
+void emit_count(struct emitter *e, uint32_t count)
+{
+    static const uint8_t lea_r14[] = {0x4d, 0x8d, 0x76};     /* REX.WRB 8D /r, mod=01 */
+    emit_bytes(e, lea_r14, sizeof lea_r14);
+    emit_byte(e, (uint8_t)count);                           /* at most 32: a disp8 */
+}
+
+uint32_t emit_chainable_exit(struct emitter *e, uint32_t eip, uint32_t site, uint64_t exit_stub)
+{
+    emit_store_context(e, 40, eip);                         /* BT_CONTEXT_EIP */
+    emit_store_context(e, 80, site);                        /* BT_CONTEXT_EXIT_SITE */
+    emit_byte(e, 0x49);                                     /* REX.WB: movabs $imm64, %r11 */
+    emit_byte(e, 0xbb);
+    uint32_t patch = emit_offset(e);
+    memcpy(e->at, &exit_stub, 8);
+    e->at += 8;
+    emit_jump_context(e, 72);                               /* BT_CONTEXT_GATE */
+    return patch;
+}

@@ -62,9 +62,15 @@ void emit_modrm_operand(struct emitter *e, const uint8_t *bytes, const struct gu
 void emit_store_context(struct emitter *e, uint8_t displacement, uint32_t value);
 /* jmp *disp8(%r15) */
 void emit_jump_context(struct emitter *e, uint8_t displacement);
+/* lea count(%r14), %r14: `count` more guest instructions completed. */
+void emit_count(struct emitter *e, uint32_t count);
 /* Leave the block: context.eip = eip, then the exit stub at that slot. */
 void emit_exit(struct emitter *e, uint32_t eip, uint8_t exit_slot);
-/* Bytes emit_exit writes. */
-#define EMIT_EXIT_LENGTH 12
+/* A direct exit that can be chained (enter.c): returns the offset of the
+ * 64-bit jump address to patch. */
+uint32_t emit_chainable_exit(struct emitter *e, uint32_t eip, uint32_t site, uint64_t exit_stub);
+/* Bytes emit_count and emit_chainable_exit write. */
+#define EMIT_COUNT_LENGTH 4
+#define EMIT_CHAINABLE_EXIT_LENGTH 30
 
 #endif

@@ -14,14 +14,28 @@
  *   R15              points at struct bt_context: 32-bit code has no
  *                    encoding for R8-R15 (they need a REX prefix, SDM
  *                    vol. 2, 2.2.1), so no guest instruction can reach it;
+ *   R14              counts the guest instructions completed since bt_enter
+ *                    (each block exit adds its count with LEA, which leaves
+ *                    the flags alone);
  *   R11              a scratch register for rewritten instructions.
  *
  * bt_enter saves the VMM's callee-saved registers and stack pointer in the
  * context, loads the guest's flags (POPFQ on the VMM's stack), registers
  * and ESP, and jumps to the block. A block ends with
  *
- *      movl $next_eip, 40(%r15)
- *      jmp  *56(%r15)          -> bt_exit_branch (or *64: bt_exit_callout)
+ *      lea   count(%r14), %r14
+ *      movl  $next_eip, 40(%r15)
+ *      jmp   *56(%r15)         -> bt_exit_branch (or *64: bt_exit_callout)
+ *
+ * or, for a direct branch, with an exit that can be chained (bt.c):
+ *
+ *      lea    count(%r14), %r14
+ *      movl   $next_eip, 40(%r15)
+ *      movl   $site, 80(%r15)  which exit this is
+ *      movabs $bt_exit_branch, %r11   <- patched to the next block's code
+ *      jmp    *72(%r15)        the gate: bt_chain_stub (jmp *%r11), or
+ *                              bt_exit_branch when the dispatcher wants
+ *                              control back
  *
  * bt_exit_* stores the guest registers, switches back to the VMM's stack,
  * stores the flags with PUSHFQ there (never on the guest's stack: that is
@@ -39,6 +53,8 @@ _Static_assert(offsetof(struct bt_context, eflags) == 44, "context layout");
 _Static_assert(offsetof(struct bt_context, exit_reason) == 48, "context layout");
 _Static_assert(offsetof(struct bt_context, exit_branch) == BT_CONTEXT_EXIT_BRANCH, "context layout");
 _Static_assert(offsetof(struct bt_context, exit_callout) == BT_CONTEXT_EXIT_CALLOUT, "context layout");
+_Static_assert(offsetof(struct bt_context, gate) == BT_CONTEXT_GATE, "context layout");
+_Static_assert(offsetof(struct bt_context, exit_site) == BT_CONTEXT_EXIT_SITE, "context layout");
 
 __asm__(
     ".text\n"
@@ -54,6 +70,7 @@ __asm__(
     "    mov %rdi, %r15\n"
     "    mov %rsp, 0(%r15)\n"
     "    mov %rsi, %r11\n"
+    "    xor %r14d, %r14d\n"             /* before POPFQ: XOR writes the flags */
     "    movl 44(%r15), %eax\n"          /* the guest's flags, via the VMM's stack */
     "    push %rax\n"
     "    popfq\n"
@@ -84,6 +101,7 @@ __asm__(
     "    movl %ebp, 28(%r15)\n"
     "    movl %esi, 32(%r15)\n"
     "    movl %edi, 36(%r15)\n"
+    "    movl %r14d, 52(%r15)\n"
     "    mov 0(%r15), %rsp\n"
     "    pushfq\n"
     "    pop %rax\n"
@@ -98,4 +116,10 @@ __asm__(
     "    pop %rbx\n"
     "    pop %rbp\n"
     "    ret\n"
-    ".size bt_exit_branch, .-bt_exit_branch\n");
+    ".size bt_exit_branch, .-bt_exit_branch\n"
+
+    ".globl bt_chain_stub\n"
+    ".type bt_chain_stub, @function\n"
+    "bt_chain_stub:\n"
+    "    jmp *%r11\n"
+    ".size bt_chain_stub, .-bt_chain_stub\n");

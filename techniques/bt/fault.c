@@ -28,9 +28,18 @@
  *
  * A fault anywhere else is a bug in vmlab: the default action (a core
  * dump) when the instruction runs again.
+ *
+ * The deadline: chained blocks (bt.c) may loop without ever returning to
+ * the dispatcher, so a POSIX timer aimed at this thread (SIGEV_THREAD_ID)
+ * fires at vm->deadline_ns, and then every millisecond in case a signal
+ * came just before the dispatcher reopened the gate; its handler only
+ * closes the gate, wherever the thread is.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <string.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -100,7 +109,7 @@ static void leave_translated_code(struct bt *bt, ucontext_t *uc, const struct bt
         c->regs[i] = (uint32_t)g[gpr_slots[i]];
     c->eflags = (uint32_t)g[REG_EFL];
     c->eip = block->eip + block->guest_offset[index];
-    c->retired = index;
+    c->retired = (uint32_t)g[REG_R14] + index;   /* earlier blocks, then this one's */
     c->exit_reason = BT_EXIT_FAULT;
     c->fault_signal = signal_number;
     c->fault_trap_number = (int)g[REG_TRAPNO];
@@ -129,6 +138,12 @@ static void bt_fault_signal(int signal_number, siginfo_t *info, void *ucontext)
 {
     ucontext_t *uc = ucontext;
     struct bt *bt = running_bt;
+    if (signal_number == BT_DEADLINE_SIGNAL) {
+        if (bt)
+            atomic_store_explicit(&bt->context.gate, (uint64_t)(uintptr_t)bt_exit_branch,
+                                  memory_order_relaxed);
+        return;
+    }
     uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
     const struct bt_block *block = bt ? bt_code_cache_block_at(&bt->cache, rip) : NULL;
     if (!block) {
@@ -143,16 +158,45 @@ static void bt_fault_signal(int signal_number, siginfo_t *info, void *ucontext)
                           kind);
 }
 
-static const int fault_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP};
-
 int bt_take_fault_signals(struct bt *bt, char *why, size_t why_len)
 {
-    return direct_signals_take(&bt->signals, fault_signals,
-                               (int)(sizeof fault_signals / sizeof fault_signals[0]),
-                               bt_fault_signal, why, why_len);
+    const int signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, BT_DEADLINE_SIGNAL};
+    if (direct_signals_take(&bt->signals, signals, (int)(sizeof signals / sizeof signals[0]),
+                            bt_fault_signal, why, why_len) < 0)
+        return -1;
+    struct sigevent event = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = BT_DEADLINE_SIGNAL};
+    event._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+    timer_t timer;
+    if (timer_create(CLOCK_MONOTONIC, &event, &timer) < 0) {
+        snprintf(why, why_len, "bt: timer_create: %s", strerror(errno));
+        direct_signals_give_back(&bt->signals);
+        return -1;
+    }
+    bt->deadline_timer = timer;
+    bt->timer_created = true;
+    return 0;
 }
 
 void bt_give_back_fault_signals(struct bt *bt)
 {
+    if (bt->timer_created)
+        timer_delete((timer_t)bt->deadline_timer);
+    bt->timer_created = false;
     direct_signals_give_back(&bt->signals);
+}
+
+void bt_arm_deadline(struct bt *bt, uint64_t deadline_ns)
+{
+    struct itimerspec when = {
+        .it_value = {.tv_sec = (time_t)(deadline_ns / 1000000000u),
+                     .tv_nsec = (long)(deadline_ns % 1000000000u)},
+        .it_interval = {.tv_sec = 0, .tv_nsec = 1000000},
+    };
+    timer_settime((timer_t)bt->deadline_timer, TIMER_ABSTIME, &when, NULL);
+}
+
+void bt_disarm_deadline(struct bt *bt)
+{
+    struct itimerspec never = {0};
+    timer_settime((timer_t)bt->deadline_timer, 0, &never, NULL);
 }

@@ -42,13 +42,20 @@
  *             Nothing a guest writes can therefore become a host syscall,
  *             sysenter, int 0x80 or far transfer: those are callouts.
  *
- * A block exit stores the next guest EIP in the context and jumps to an
- * exit stub through it (emit_exit; enter.c). A conditional branch is
+ * A block exit adds the block's instructions to R14, stores the next
+ * guest EIP in the context and jumps to an exit stub (enter.c). A
+ * conditional branch is
  *
+ *      lea    n(%r14), %r14      ; n instructions done (LEA: flags intact)
  *      j<cc>  taken              ; the guest's own condition, on the
  *      <exit to fall-through>    ; guest's own flags in RFLAGS
  *   taken:
  *      <exit to target>
+ *
+ * Direct exits (jmp, jcc, loop, call, the end of a page or of the
+ * instruction budget) can later be chained to their target's translation
+ * by patching one 64-bit address (bt.c); indirect ones (ret, jmp/call
+ * through a register or memory) always return to the dispatcher.
  */
 #include <string.h>
 
@@ -198,12 +205,22 @@ static void emit_store_scratch_below_esp(struct emitter *e)
     emit_bytes(e, mov_r11, sizeof mov_r11);
 }
 
-/* context.eip = %r11d; leave the block. */
+/* context.eip = %r11d; leave the block (an indirect exit: never chained). */
 static void emit_exit_to_scratch(struct emitter *e)
 {
     static const uint8_t mov_r11_eip[] = {0x45, 0x89, 0x5f, BT_CONTEXT_EIP};  /* REX.RB */
     emit_bytes(e, mov_r11_eip, sizeof mov_r11_eip);
+    emit_store_context(e, BT_CONTEXT_EXIT_SITE, BT_NO_SITE);
     emit_jump_context(e, BT_CONTEXT_EXIT_BRANCH);
+}
+
+/* A direct exit to eip, remembered in the block so that it can be chained. */
+static void emit_direct_exit(struct emitter *e, struct bt_block *block, uint32_t eip)
+{
+    uint32_t exit = block->exit_count++;
+    block->exit_target[exit] = eip;
+    block->exit_patch[exit] = (uint16_t)emit_chainable_exit(
+        e, eip, block->index * BT_BLOCK_MAX_EXITS + exit, (uint64_t)(uintptr_t)bt_exit_branch);
 }
 
 static void emit_push_reg(struct emitter *e, unsigned reg)
@@ -242,28 +259,30 @@ static void emit_leave(struct emitter *e)
 
 /* A two-way exit: `branch` (a short jump with rel8 to patch) to the
  * target, else fall through. */
-static void emit_two_way_exit(struct emitter *e, const uint8_t *branch, unsigned branch_length,
-                              uint32_t fall_through, uint32_t target)
+static void emit_two_way_exit(struct emitter *e, struct bt_block *block, const uint8_t *branch,
+                              unsigned branch_length, uint32_t fall_through, uint32_t target)
 {
     emit_bytes(e, branch, branch_length);
-    emit_byte(e, EMIT_EXIT_LENGTH);       /* rel8 over the fall-through exit */
-    emit_exit(e, fall_through, BT_CONTEXT_EXIT_BRANCH);
-    emit_exit(e, target, BT_CONTEXT_EXIT_BRANCH);
+    emit_byte(e, EMIT_CHAINABLE_EXIT_LENGTH);   /* rel8 over the fall-through exit */
+    emit_direct_exit(e, block, fall_through);
+    emit_direct_exit(e, block, target);
 }
 
-static void emit_loop(struct emitter *e, const struct x86_instruction *insn, uint32_t next,
-                      uint32_t target)
+static void emit_loop(struct emitter *e, struct bt_block *block, const struct x86_instruction *insn,
+                      uint32_t next, uint32_t target)
 {
     /* With 0x67, LOOP and JECXZ count in ECX, not RCX (vol. 2, LOOP). */
     uint8_t opcode = insn->operation == OP_LOOPNE ? 0xe0 : insn->operation == OP_LOOPE ? 0xe1
                    : insn->operation == OP_LOOP ? 0xe2 : 0xe3;
     uint8_t branch[2] = {ADDRESS_SIZE_PREFIX, opcode};
-    emit_two_way_exit(e, branch, 2, next, target);
+    emit_two_way_exit(e, block, branch, 2, next, target);
 }
 
-/* Emit one instruction; returns true if it ends the block. */
-static bool emit_instruction(struct emitter *e, const struct x86_instruction *insn,
-                             const uint8_t *bytes, uint32_t eip)
+/* Emit one instruction, the count-th of the block; returns true if it
+ * ends the block (then its exit has added count to R14). */
+static bool emit_instruction(struct emitter *e, struct bt_block *block,
+                             const struct x86_instruction *insn, const uint8_t *bytes,
+                             uint32_t eip, uint32_t count)
 {
     uint32_t next = eip + insn->length, target = next + insn->immediate;
     switch (treatment_of(insn)) {
@@ -282,41 +301,57 @@ static bool emit_instruction(struct emitter *e, const struct x86_instruction *in
         return false;
     case LEAVE: emit_leave(e); return false;
     case JMP:
-        emit_exit(e, target, BT_CONTEXT_EXIT_BRANCH);
+        emit_count(e, count);
+        emit_direct_exit(e, block, target);
         return true;
     case JCC: {
         uint8_t branch = (uint8_t)(0x70 | insn->sub);
-        emit_two_way_exit(e, &branch, 1, next, target);
+        emit_count(e, count);
+        emit_two_way_exit(e, block, &branch, 1, next, target);
         return true;
     }
-    case LOOP: emit_loop(e, insn, next, target); return true;
+    case LOOP:
+        emit_count(e, count);
+        emit_loop(e, block, insn, next, target);
+        return true;
     case CALL:
         emit_store_immediate_below_esp(e, next);
         emit_adjust_esp(e, -4);
-        emit_exit(e, target, BT_CONTEXT_EXIT_BRANCH);
+        emit_count(e, count);
+        emit_direct_exit(e, block, target);
         return true;
     case RET: {
         static const uint8_t load_return[] = {ADDRESS_SIZE_PREFIX, REX_R, 0x8b, 0x1c, 0x24};
         emit_bytes(e, load_return, sizeof load_return);
         emit_adjust_esp(e, 4 + (int32_t)(insn->immediate & 0xffff));
+        emit_count(e, count);
         emit_exit_to_scratch(e);
         return true;
     }
     case JMP_RM:
         emit_load_scratch(e, insn, bytes);
+        emit_count(e, count);
         emit_exit_to_scratch(e);
         return true;
     case CALL_RM:
         emit_load_scratch(e, insn, bytes);
         emit_store_immediate_below_esp(e, next);
         emit_adjust_esp(e, -4);
+        emit_count(e, count);
         emit_exit_to_scratch(e);
         return true;
     case CALLOUT:
         break;
     }
+    return false;       /* not reached: callouts are handled by the caller */
+}
+
+/* The core runs the instruction at eip: count the ones before it, leave. */
+static void emit_callout_exit(struct emitter *e, uint32_t eip, uint32_t count)
+{
+    if (count)
+        emit_count(e, count);
     emit_exit(e, eip, BT_CONTEXT_EXIT_CALLOUT);
-    return true;
 }
 
 /* Is the instruction a callout (the core runs it)? */
@@ -331,6 +366,7 @@ uint32_t bt_translate_block(struct bt_block *block, const uint8_t *bytes, uint32
     struct emitter e = {.start = out, .at = out};
     uint32_t offset = 0, count = 0;
     block->callout_first = false;
+    block->exit_count = 0;
     for (;;) {
         struct x86_instruction insn;
         int length = offset < available
@@ -338,24 +374,19 @@ uint32_t bt_translate_block(struct bt_block *block, const uint8_t *bytes, uint32
         block->guest_offset[count] = (uint16_t)offset;
         block->host_offset[count] = (uint16_t)emit_offset(&e);
         if (offset >= available) {                    /* the page ends: go on in the next */
-            emit_exit(&e, block->eip + offset, BT_CONTEXT_EXIT_BRANCH);
+            emit_count(&e, count);
+            emit_direct_exit(&e, block, block->eip + offset);
             break;
         }
-        if (length <= 0) {
-            /* Undecodable here (#UD, too long) or straddling the page end:
-             * the core fetches and decodes it, and raises what it must. */
-            if (count == 0)
-                block->callout_first = true;
-            emit_exit(&e, block->eip + offset, BT_CONTEXT_EXIT_CALLOUT);
+        /* Undecodable here (#UD, too long) or straddling the page end: the
+         * core fetches and decodes it, and raises what it must. */
+        if (length <= 0 || is_callout(&insn)) {
+            block->callout_first = count == 0;
+            emit_callout_exit(&e, block->eip + offset, count);
             break;
         }
-        if (is_callout(&insn)) {
-            if (count == 0)
-                block->callout_first = true;
-            emit_exit(&e, block->eip + offset, BT_CONTEXT_EXIT_CALLOUT);
-            break;
-        }
-        bool ends = emit_instruction(&e, &insn, bytes + offset, block->eip + offset);
+        bool ends = emit_instruction(&e, block, &insn, bytes + offset, block->eip + offset,
+                                     count + 1);
         offset += (uint32_t)length;
         count++;
         if (ends)
@@ -363,7 +394,8 @@ uint32_t bt_translate_block(struct bt_block *block, const uint8_t *bytes, uint32
         if (count == BT_BLOCK_MAX_INSTRUCTIONS) {
             block->guest_offset[count] = (uint16_t)offset;
             block->host_offset[count] = (uint16_t)emit_offset(&e);
-            emit_exit(&e, block->eip + offset, BT_CONTEXT_EXIT_BRANCH);
+            emit_count(&e, count);
+            emit_direct_exit(&e, block, block->eip + offset);
             break;
         }
     }

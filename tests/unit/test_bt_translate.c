@@ -9,7 +9,7 @@
  *
  *   - the exact bytes for one instruction of each class: IDENT with the
  *     0x67 prefix, the disp32 operand re-encoded with a SIB byte, inc/dec,
- *     push/pop, leave, the block exits, a callout;
+ *     push/pop, leave, the block exits (counted, chainable), a callout;
  *   - Capstone as the oracle: every IDENT instruction, disassembled as
  *     64-bit code, is the guest instruction disassembled as 32-bit code
  *     (same mnemonic, same operands, addresses 32 bits wide);
@@ -37,12 +37,35 @@ static uint32_t translate(const uint8_t *bytes, uint32_t length)
     return bt_translate_block(&block, bytes, length, out);
 }
 
-/* The exit emit_exit writes: movl $eip, 40(%r15); jmp *slot(%r15). */
-static void expect_exit(const uint8_t *at, uint32_t eip, uint8_t slot)
+/* lea count(%r14), %r14: the block's instructions are counted at its exit. */
+static void expect_count(const uint8_t *at, uint8_t count)
 {
-    uint8_t expected[12] = {0x41, 0xc7, 0x47, 0x28, 0, 0, 0, 0, 0x41, 0xff, 0x67, slot};
+    uint8_t expected[4] = {0x4d, 0x8d, 0x76, count};
+    cr_assert_arr_eq(at, expected, 4, "count %u", count);
+}
+
+/* A callout exit: movl $eip, 40(%r15); jmp *64(%r15). */
+static void expect_callout_exit(const uint8_t *at, uint32_t eip)
+{
+    uint8_t expected[12] = {0x41, 0xc7, 0x47, 0x28, 0, 0, 0, 0,
+                            0x41, 0xff, 0x67, BT_CONTEXT_EXIT_CALLOUT};
     memcpy(expected + 4, &eip, 4);
-    cr_assert_arr_eq(at, expected, 12, "exit to 0x%x through slot %u", eip, slot);
+    cr_assert_arr_eq(at, expected, 12, "callout exit at 0x%x", eip);
+}
+
+/* A direct, chainable exit: movl $eip, 40(%r15); movl $site, 80(%r15);
+ * movabs $bt_exit_branch, %r11 (patched when chained); jmp *72(%r15). */
+static void expect_direct_exit(const uint8_t *at, uint32_t eip, uint32_t site)
+{
+    uint8_t expected[30] = {0x41, 0xc7, 0x47, 0x28, 0, 0, 0, 0,
+                            0x41, 0xc7, 0x47, 0x50, 0, 0, 0, 0,
+                            0x49, 0xbb, 0, 0, 0, 0, 0, 0, 0, 0,
+                            0x41, 0xff, 0x67, BT_CONTEXT_GATE};
+    uint64_t stub = (uint64_t)(uintptr_t)bt_exit_branch;
+    memcpy(expected + 4, &eip, 4);
+    memcpy(expected + 12, &site, 4);
+    memcpy(expected + 18, &stub, 8);
+    cr_assert_arr_eq(at, expected, 30, "direct exit to 0x%x (site %u)", eip, site);
 }
 
 static void expect_code(const uint8_t *expected, unsigned length, const char *what)
@@ -84,7 +107,8 @@ Test(bt_translate, register_instruction_is_kept_without_prefix)
     static const uint8_t add[] = {0x01, 0xd8};                    /* add %ebx,%eax */
     translate_one(add, sizeof add);
     expect_code(add, sizeof add, "add %ebx,%eax");
-    expect_exit(out + 2, GUEST_EIP + 4, BT_CONTEXT_EXIT_BRANCH);
+    expect_count(out + 2, 2);                      /* add and jmp */
+    expect_direct_exit(out + 6, GUEST_EIP + 4, 0);
 }
 
 Test(bt_translate, inc_dec_are_not_rex_prefixes)
@@ -134,12 +158,17 @@ Test(bt_translate, conditional_branch_has_two_exits)
 {
     static const uint8_t jne[] = {0x75, 0x10};                    /* jne +0x10 */
     uint32_t length = translate(jne, sizeof jne);
-    cr_assert_eq(out[0], 0x75);
-    cr_assert_eq(out[1], 12, "skips the fall-through exit");
-    expect_exit(out + 2, GUEST_EIP + 2, BT_CONTEXT_EXIT_BRANCH);
-    expect_exit(out + 14, GUEST_EIP + 2 + 0x10, BT_CONTEXT_EXIT_BRANCH);
-    cr_assert_eq(length, 26);
+    expect_count(out, 1);                          /* LEA: the guest's flags stay */
+    cr_assert_eq(out[4], 0x75);
+    cr_assert_eq(out[5], 30, "skips the fall-through exit");
+    expect_direct_exit(out + 6, GUEST_EIP + 2, 0);
+    expect_direct_exit(out + 36, GUEST_EIP + 2 + 0x10, 1);
+    cr_assert_eq(length, 66);
     cr_assert_eq(block.count, 1);
+    cr_assert_eq(block.exit_count, 2);
+    cr_assert_eq(block.exit_target[0], GUEST_EIP + 2);
+    cr_assert_eq(block.exit_target[1], GUEST_EIP + 0x12);
+    cr_assert_eq(block.exit_patch[0], 6 + 18, "the patched address: the movabs immediate");
 }
 
 Test(bt_translate, call_pushes_the_return_address)
@@ -151,7 +180,8 @@ Test(bt_translate, call_pushes_the_return_address)
         0x67, 0x8d, 0xa4, 0x24, 0xfc, 0xff, 0xff, 0xff,           /* lea -4(%esp),%esp */
     };
     expect_code(expected, sizeof expected, "call");
-    expect_exit(out + sizeof expected, GUEST_EIP + 5 + 0x100, BT_CONTEXT_EXIT_BRANCH);
+    expect_count(out + sizeof expected, 1);
+    expect_direct_exit(out + sizeof expected + 4, GUEST_EIP + 5 + 0x100, 0);
 }
 
 Test(bt_translate, ret_loads_the_target_into_r11)
@@ -161,7 +191,9 @@ Test(bt_translate, ret_loads_the_target_into_r11)
     static const uint8_t expected[] = {
         0x67, 0x44, 0x8b, 0x1c, 0x24,                             /* mov (%esp),%r11d */
         0x67, 0x8d, 0xa4, 0x24, 0x0c, 0x00, 0x00, 0x00,           /* lea 12(%esp),%esp */
+        0x4d, 0x8d, 0x76, 0x01,                                   /* lea 1(%r14),%r14 */
         0x45, 0x89, 0x5f, 0x28,                                   /* mov %r11d,40(%r15) */
+        0x41, 0xc7, 0x47, 0x50, 0xff, 0xff, 0xff, 0xff,           /* movl $-1,80(%r15): no site */
         0x41, 0xff, 0x67, BT_CONTEXT_EXIT_BRANCH,                 /* jmp *56(%r15) */
     };
     expect_code(expected, sizeof expected, "ret $8");
@@ -182,7 +214,8 @@ Test(bt_translate, sensitive_instructions_are_callouts)
         translate(bytes, sizeof bytes);
         cr_assert_eq(block.count, 1, "case %zu (0x%02x): the nop only", i, cases[i][0]);
         cr_assert_eq(out[0], 0x90);
-        expect_exit(out + 1, GUEST_EIP + 1, BT_CONTEXT_EXIT_CALLOUT);
+        expect_count(out + 1, 1);
+        expect_callout_exit(out + 5, GUEST_EIP + 1);
     }
 }
 
@@ -191,7 +224,7 @@ Test(bt_translate, far_jump_to_the_host_code_selector_is_a_callout)
     static const uint8_t far[] = {0xea, 0x00, 0x10, 0x00, 0x00, 0x33, 0x00};  /* ljmp $0x33 */
     translate(far, sizeof far);
     cr_assert(block.callout_first);
-    expect_exit(out, GUEST_EIP, BT_CONTEXT_EXIT_CALLOUT);
+    expect_callout_exit(out, GUEST_EIP);
 }
 
 Test(bt_translate, fs_and_gs_accesses_are_callouts)
@@ -216,7 +249,8 @@ Test(bt_translate, block_ends_at_the_page_end)
     static const uint8_t nops[] = {0x90, 0x90, 0x90};
     translate(nops, sizeof nops);                  /* 3 bytes left in the page */
     cr_assert_eq(block.count, 3);
-    expect_exit(out + 3, GUEST_EIP + 3, BT_CONTEXT_EXIT_BRANCH);
+    expect_count(out + 3, 3);
+    expect_direct_exit(out + 7, GUEST_EIP + 3, 0);
 }
 
 Test(bt_translate, instruction_straddling_the_page_end_is_a_callout)
@@ -224,7 +258,8 @@ Test(bt_translate, instruction_straddling_the_page_end_is_a_callout)
     static const uint8_t code[] = {0x90, 0xb8, 0x01, 0x02};  /* nop; mov $..,%eax cut short */
     translate(code, sizeof code);
     cr_assert_eq(block.count, 1);
-    expect_exit(out + 1, GUEST_EIP + 1, BT_CONTEXT_EXIT_CALLOUT);
+    expect_count(out + 1, 1);
+    expect_callout_exit(out + 5, GUEST_EIP + 1);
 }
 
 Test(bt_translate, block_length_is_bounded)
@@ -233,8 +268,8 @@ Test(bt_translate, block_length_is_bounded)
     memset(nops, 0x90, sizeof nops);
     translate(nops, sizeof nops);
     cr_assert_eq(block.count, BT_BLOCK_MAX_INSTRUCTIONS);
-    expect_exit(out + BT_BLOCK_MAX_INSTRUCTIONS, GUEST_EIP + BT_BLOCK_MAX_INSTRUCTIONS,
-                BT_CONTEXT_EXIT_BRANCH);
+    expect_count(out + BT_BLOCK_MAX_INSTRUCTIONS, BT_BLOCK_MAX_INSTRUCTIONS);
+    expect_direct_exit(out + BT_BLOCK_MAX_INSTRUCTIONS + 4, GUEST_EIP + BT_BLOCK_MAX_INSTRUCTIONS, 0);
 }
 
 Test(bt_translate, fault_map_names_the_guest_instruction_of_every_host_byte)
