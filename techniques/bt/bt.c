@@ -64,7 +64,8 @@
  *
  * Not yet (see README.md): inline indirect-branch lookup (ret and
  * indirect jumps return to the dispatcher), inline pushf/popf/cli/sti
- * (callouts for now), single-stepping.
+ * (callouts for now). Single-stepping runs the one instruction in the
+ * core (bt-fallback/single-step).
  */
 #include "bt.h"
 
@@ -457,6 +458,27 @@ static enum vm_exit dispatch(struct bt *bt)
     }
 }
 
+/* vm->single_step (the dashboard's step key): one instruction, or one
+ * interrupt delivery, per run(), executed by the core - there is nothing to
+ * translate for one instruction (as interp does it). */
+static enum vm_exit single_step(struct bt *bt)
+{
+    struct vm *vm = bt->vm;
+    core_ran(bt);
+    if (vm_interrupt_deliverable(vm))
+        return deliver_interrupt(bt) ? VM_EXIT_DEADLINE : triple_fault(bt);
+    if (vm->cpu.halted)
+        return VM_EXIT_HALT;
+    uint64_t start = stats_now_ns();
+    uint32_t eip = vm->cpu.eip;
+    const char *why = NULL;
+    bool alive = bt_emulate_instruction(bt, &why);
+    core_ran(bt);
+    uint64_t now = stats_now_ns();
+    stats_log(&vm->stats, bt_row(bt, "bt-fallback", "single-step"), now - start, now, eip, NULL);
+    return alive ? VM_EXIT_DEADLINE : triple_fault(bt);
+}
+
 /* While translated code runs, RSP is the guest's ESP: a signal whose
  * handler is not on the signal stack would write its frame into guest
  * memory. All signals but the faults wait until run() returns (at most a
@@ -488,6 +510,8 @@ static enum vm_exit bt_run(struct vm *vm)
         snprintf(vm->stop_reason, sizeof vm->stop_reason, "bt: cannot confine the process: %s", why);
         return VM_EXIT_ERROR;
     }
+    if (vm->single_step)
+        return single_step(bt);
     sigset_t saved;
     block_asynchronous_signals(&saved);
     bt_set_running(bt);
@@ -590,4 +614,5 @@ const struct technique bt_technique = {
     .attach = bt_attach,
     .run = bt_run,
     .detach = bt_detach,
+    .can_single_step = true,
 };
