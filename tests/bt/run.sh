@@ -12,7 +12,9 @@
 #  4. the statistics: bt-translate, bt-callout and shadow rows in
 #     --stats-json;
 #  5. the sanitizer build refuses bt with the reason (ASan's shadow memory
-#     occupies the low 4 GiB bt's guest lives in).
+#     occupies the low 4 GiB bt's guest lives in);
+#  6. self-modifying code (tests/bt/smc.c, built here): QEMU's transcript
+#     (tests/bt/expected/smc.out) under bt and interp, and pages invalidated.
 #
 # bt needs only an x86-64 Linux host; where vmlab says it is unavailable,
 # every check is a counted skip with the reason.
@@ -173,6 +175,39 @@ if [ -x build/vmlab-san ]; then
     fi
 else
     skip "vmlab-san refuses bt: build/vmlab-san is not built"
+fi
+
+# ---- 6. self-modifying code ---------------------------------------------------------------
+GUEST_CFLAGS="-m32 -std=gnu11 -ffreestanding -fno-pic -fno-stack-protector -nostdlib -O2
+    -Wall -Wextra -Werror -mno-sse -mno-mmx -mno-80387 -mgeneral-regs-only
+    -fno-asynchronous-unwind-tables -Ilabs/guests/lib"
+[ -f build/guests/obj/lib/start.S.o ] || make -s guests >/dev/null
+# shellcheck disable=SC2086 # the flags are words
+if gcc $GUEST_CFLAGS -c tests/bt/smc.c -o "$WORK/smc.o" &&
+   ld -m elf_i386 -T labs/guests/lib/guest.ld -nostdlib --no-warn-rwx-segments \
+      -o "$WORK/smc.elf" "$WORK/smc.o" build/guests/obj/lib/*.o; then
+    if command -v qemu-system-i386 >/dev/null; then
+        status=0
+        timeout 60 qemu-system-i386 -accel tcg -m 64 -kernel "$WORK/smc.elf" \
+            -device isa-debug-exit,iobase=0xf4,iosize=4 -serial stdio -display none \
+            -no-reboot -monitor none >"$WORK/smc.qemu" 2>"$WORK/smc.qemu.err" || status=$?
+        same "smc qemu" tests/bt/expected/smc.out "$WORK/smc.qemu" 1
+    else
+        skip "smc qemu: qemu-system-i386 is not installed (vmlab is compared with the expected file)"
+    fi
+    for technique in interp bt; do
+        run "$WORK/smc.$technique" --technique "$technique" --stats-json "$WORK/smc.json" \
+            "$WORK/smc.elf" </dev/null
+        same "smc $technique" tests/bt/expected/smc.out "$WORK/smc.$technique" 1
+    done
+    invalidated=$(grep -A2 '"category":.*"bt-smc"' "$WORK/smc.json" | sed -n 's/.*"count":[^0-9]*\([0-9]*\).*/\1/p')
+    if [ "${invalidated:-0}" -gt 0 ]; then
+        pass "smc bt invalidated translated pages ($invalidated bt-smc)"
+    else
+        fail "smc bt: no bt-smc invalidation was counted"
+    fi
+else
+    fail "building tests/bt/smc.c"
 fi
 
 finish
