@@ -14,7 +14,12 @@
 #  5. the sanitizer build refuses bt with the reason (ASan's shadow memory
 #     occupies the low 4 GiB bt's guest lives in);
 #  6. self-modifying code (tests/bt/smc.c, built here): QEMU's transcript
-#     (tests/bt/expected/smc.out) under bt and interp, and pages invalidated.
+#     (tests/bt/expected/smc.out) under bt and interp, and pages invalidated;
+#  7. trapemu's hostile guests (tests/trapemu/guests: int 0x80 open/write/
+#     execve, sysenter, syscall, far jumps to the host's 64-bit selector
+#     0x33, trap floods, page 0, ...): under bt each one behaves exactly as
+#     under interp - none of them is ever emitted as host code - and no file
+#     appears on the host.
 #
 # bt needs only an x86-64 Linux host; where vmlab says it is unavailable,
 # every check is a counted skip with the reason.
@@ -209,5 +214,33 @@ if gcc $GUEST_CFLAGS -c tests/bt/smc.c -o "$WORK/smc.o" &&
 else
     fail "building tests/bt/smc.c"
 fi
+
+# ---- 7. hostile guests ------------------------------------------------------------------
+CANARY=/tmp/vmlab-trapemu-canary          # the file the guests try to create (common.S)
+mkdir -p "$WORK/hostile"
+gcc -m32 -c tests/trapemu/guests/common.S -o "$WORK/hostile/common.o"
+for source in tests/trapemu/guests/*.S; do
+    name=$(basename "$source" .S)
+    [ "$name" = common ] && continue
+    gcc -m32 -c "$source" -o "$WORK/hostile/$name.o" &&
+        ld -m elf_i386 -T labs/guests/lib/guest.ld -nostdlib --no-warn-rwx-segments \
+            -o "$WORK/hostile/$name.elf" "$WORK/hostile/common.o" "$WORK/hostile/$name.o" ||
+        { fail "hostile $name: does not build"; continue; }
+    rm -f "$CANARY"
+    run "$WORK/hostile/$name.interp" --technique interp --timeout 2 "$WORK/hostile/$name.elf" </dev/null
+    interp_status=$status
+    run "$WORK/hostile/$name.bt" --technique bt --timeout 2 "$WORK/hostile/$name.elf" </dev/null
+    if [ -e "$CANARY" ]; then
+        fail "hostile $name: the guest created $CANARY on the host"
+    elif grep -q LEAKED "$WORK/hostile/$name.bt"; then
+        fail "hostile $name: Linux ran the guest's write"
+    elif ! grep -q 'guest instructions in' "$WORK/hostile/$name.bt.err"; then
+        fail "hostile $name: vmlab died (status $status)"
+    else
+        same "hostile $name bt=interp" "$WORK/hostile/$name.interp" "$WORK/hostile/$name.bt" \
+             "$interp_status"
+    fi
+done
+rm -f "$CANARY"
 
 finish
