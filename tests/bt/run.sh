@@ -13,8 +13,9 @@
 #     --stats-json;
 #  5. the sanitizer build refuses bt with the reason (ASan's shadow memory
 #     occupies the low 4 GiB bt's guest lives in);
-#  6. self-modifying code (tests/bt/smc.c, built here): QEMU's transcript
-#     (tests/bt/expected/smc.out) under bt and interp, and pages invalidated;
+#  6. self-modifying code (tests/bt/smc.c) and faults in the middle of a
+#     block with the exact EIP and registers (tests/bt/fault.c), built
+#     here: QEMU's transcripts (tests/bt/expected/) under bt and interp;
 #  7. trapemu's hostile guests (tests/trapemu/guests: int 0x80 open/write/
 #     execve, sysenter, syscall, far jumps to the host's 64-bit selector
 #     0x33, trap floods, page 0, ...): under bt each one behaves exactly as
@@ -182,37 +183,40 @@ else
     skip "vmlab-san refuses bt: build/vmlab-san is not built"
 fi
 
-# ---- 6. self-modifying code ---------------------------------------------------------------
+# ---- 6. self-modifying code, precise faults mid-block ---------------------------------------
 GUEST_CFLAGS="-m32 -std=gnu11 -ffreestanding -fno-pic -fno-stack-protector -nostdlib -O2
     -Wall -Wextra -Werror -mno-sse -mno-mmx -mno-80387 -mgeneral-regs-only
     -fno-asynchronous-unwind-tables -Ilabs/guests/lib"
 [ -f build/guests/obj/lib/start.S.o ] || make -s guests >/dev/null
-# shellcheck disable=SC2086 # the flags are words
-if gcc $GUEST_CFLAGS -c tests/bt/smc.c -o "$WORK/smc.o" &&
-   ld -m elf_i386 -T labs/guests/lib/guest.ld -nostdlib --no-warn-rwx-segments \
-      -o "$WORK/smc.elf" "$WORK/smc.o" build/guests/obj/lib/*.o; then
+for name in smc fault; do
+    # shellcheck disable=SC2086 # the flags are words
+    if ! gcc $GUEST_CFLAGS -c "tests/bt/$name.c" -o "$WORK/$name.o" ||
+       ! ld -m elf_i386 -T labs/guests/lib/guest.ld -nostdlib --no-warn-rwx-segments \
+            -o "$WORK/$name.elf" "$WORK/$name.o" build/guests/obj/lib/*.o; then
+        fail "building tests/bt/$name.c"
+        continue
+    fi
     if command -v qemu-system-i386 >/dev/null; then
         status=0
-        timeout 60 qemu-system-i386 -accel tcg -m 64 -kernel "$WORK/smc.elf" \
+        timeout 60 qemu-system-i386 -accel tcg -m 64 -kernel "$WORK/$name.elf" \
             -device isa-debug-exit,iobase=0xf4,iosize=4 -serial stdio -display none \
-            -no-reboot -monitor none >"$WORK/smc.qemu" 2>"$WORK/smc.qemu.err" || status=$?
-        same "smc qemu" tests/bt/expected/smc.out "$WORK/smc.qemu" 1
+            -no-reboot -monitor none >"$WORK/$name.qemu" 2>"$WORK/$name.qemu.err" || status=$?
+        same "$name qemu" "tests/bt/expected/$name.out" "$WORK/$name.qemu" 1
     else
-        skip "smc qemu: qemu-system-i386 is not installed (vmlab is compared with the expected file)"
+        skip "$name qemu: qemu-system-i386 is not installed (vmlab is compared with the expected file)"
     fi
     for technique in interp bt; do
-        run "$WORK/smc.$technique" --technique "$technique" --stats-json "$WORK/smc.json" \
-            "$WORK/smc.elf" </dev/null
-        same "smc $technique" tests/bt/expected/smc.out "$WORK/smc.$technique" 1
+        run "$WORK/$name.$technique" --technique "$technique" --stats-json "$WORK/$name.json" \
+            "$WORK/$name.elf" </dev/null
+        same "$name $technique" "tests/bt/expected/$name.out" "$WORK/$name.$technique" 1
     done
-    invalidated=$(grep -A2 '"category":.*"bt-smc"' "$WORK/smc.json" | sed -n 's/.*"count":[^0-9]*\([0-9]*\).*/\1/p')
-    if [ "${invalidated:-0}" -gt 0 ]; then
-        pass "smc bt invalidated translated pages ($invalidated bt-smc)"
-    else
-        fail "smc bt: no bt-smc invalidation was counted"
-    fi
+done
+invalidated=$(grep -A2 '"category":.*"bt-smc"' "$WORK/smc.json" 2>/dev/null |
+              sed -n 's/.*"count":[^0-9]*\([0-9]*\).*/\1/p')
+if [ "${invalidated:-0}" -gt 0 ]; then
+    pass "smc bt invalidated translated pages ($invalidated bt-smc)"
 else
-    fail "building tests/bt/smc.c"
+    fail "smc bt: no bt-smc invalidation was counted"
 fi
 
 # ---- 7. hostile guests ------------------------------------------------------------------
