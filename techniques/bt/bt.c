@@ -55,10 +55,10 @@
  * device writes, interrupt frames) reach the same invalidation through
  * emulator->code_written.
  *
- * Chaining: a direct exit (jmp, jcc, loop, call with a target in the same
- * guest page) is patched, once the dispatcher has seen it taken, to jump
- * straight into the target's translation, so a loop runs without the
- * dispatcher. The jump goes through a gate in the context; a timer signal
+ * Chaining: a direct exit (jmp, jcc, loop, call) is patched, once the
+ * dispatcher has seen it taken, to jump straight into the target's
+ * translation, so a loop or a call runs without the dispatcher; a change
+ * of the paging state or the CPL undoes all chains (chain(), check_chains). The jump goes through a gate in the context; a timer signal
  * at the slice's deadline closes the gate (fault.c), and the next
  * chainable exit comes back here, so deadlines hold (bt-chain rows).
  *
@@ -284,12 +284,34 @@ static bool deliver_interrupt(struct bt *bt)
     return x86_deliver_event(&bt->emulator, vector, EVENT_EXTERNAL, false, 0);
 }
 
+/* Chains stay valid while the paging state and the CPL they were made
+ * under hold (see chain()); else they are all undone. */
+static void check_chains(struct bt *bt)
+{
+    const struct cpu *cpu = &bt->vm->cpu;
+    uint64_t drops = bt->shadow.invlpgs->count + bt->shadow.flushes->count;
+    if (cpu->cr0 == bt->chain_context.cr0 && cpu->cr3 == bt->chain_context.cr3 &&
+        cpu->cr4 == bt->chain_context.cr4 && cpu_cpl(cpu) == bt->chain_context.cpl &&
+        drops == bt->chain_context.shadow_drops)
+        return;
+    if (bt->cache.chained) {
+        bt_code_cache_unchain_all(&bt->cache);
+        stats_count(bt->unchain_row, 0);
+    }
+    bt->chain_context.cr0 = cpu->cr0;
+    bt->chain_context.cr3 = cpu->cr3;
+    bt->chain_context.cr4 = cpu->cr4;
+    bt->chain_context.cpl = cpu_cpl(cpu);
+    bt->chain_context.shadow_drops = drops;
+}
+
 /* After the core ran anything: paging, CR3, the CPL or the segments may
  * have changed. */
 static void core_ran(struct bt *bt)
 {
     bt->fetch_valid = false;
     shadow_follow_cpu(&bt->shadow);
+    check_chains(bt);
 }
 
 /* One instruction in the core, counted under category/reason. */
@@ -362,12 +384,14 @@ static bool handle_fault(struct bt *bt)
 }
 
 /* Translated code left through the direct exit `site`, to cpu->eip: from
- * now on that exit jumps straight into the target's translation - if the
- * target is in the same guest page. A chain bakes in the page's
- * linear-to-physical mapping, which the dispatcher checked when it
- * entered the first block of the page, and which nothing can change
- * without leaving translated code (CR3, INVLPG and page-table writes are
- * callouts or faults). Across pages, the dispatcher looks again. */
+ * now on that exit jumps straight into the target's translation. A chain
+ * bakes in what the dispatcher checks before it enters a block: that the
+ * target's linear page maps the physical page it was translated from, and
+ * that the CPL may execute it. Those can change only by CR0, CR3 and CR4
+ * writes, INVLPG, a shadow flush and a change of CPL - all done by the
+ * core, never by translated code (a guest that edits a page-table entry
+ * must INVLPG before relying on it: the TLB may keep the old translation,
+ * SDM vol. 3, 4.10.4.2) - and then every chain is undone (core_ran). */
 static void chain(struct bt *bt, uint32_t site)
 {
     struct bt_code_cache *cache = &bt->cache;
@@ -376,7 +400,7 @@ static void chain(struct bt *bt, uint32_t site)
         return;
     struct bt_block *from = &cache->blocks[site / BT_BLOCK_MAX_EXITS];
     if (exit >= from->exit_count || from->exit_target[exit] != eip ||
-        ((from->eip ^ eip) & ~0xfffu) != 0 || cannot_translate(&bt->vm->cpu))
+        cannot_translate(&bt->vm->cpu))
         return;
     uint32_t blocks_before = cache->block_count;
     struct bt_block *to = find_block(bt, eip);
@@ -550,6 +574,7 @@ static void setup_emulator(struct bt *bt, struct vm *vm)
     bt->flush_row = stats_counter(&vm->stats, "bt-translate", "cache-flush");
     bt->smc_row = stats_counter(&vm->stats, "bt-smc", "page-invalidated");
     bt->chain_row = stats_counter(&vm->stats, "bt-chain", "direct-exit");
+    bt->unchain_row = stats_counter(&vm->stats, "bt-chain", "unchain-all");
 }
 
 static void free_bt(struct bt *bt)

@@ -128,6 +128,8 @@ void bt_code_cache_flush(struct bt_code_cache *cache);
 /* Every block made from the code of this physical frame is stale; every
  * chain is undone (a chain into a stale block must not survive). */
 void bt_code_cache_invalidate_frame(struct bt_code_cache *cache, uint32_t frame);
+/* Undo every chain. */
+void bt_code_cache_unchain_all(struct bt_code_cache *cache);
 /* Make direct exit `exit` of `from` jump straight to `to`'s code. */
 void bt_code_cache_chain(struct bt_code_cache *cache, struct bt_block *from, uint32_t exit,
                          const struct bt_block *to);
@@ -170,7 +172,13 @@ struct bt {
     uint32_t fetch_linear, fetch_physical;
     bool fetch_valid;
 
-    uint32_t blocks_until_clock;    /* the clock is read every few blocks */
+    /* What chains were made under (bt.c, chains_still_valid): the
+     * linear-to-physical mapping and the rights of every page a chain
+     * crosses were checked for this paging state and CPL. */
+    struct {
+        uint32_t cr0, cr3, cr4, cpl;
+        uint64_t shadow_drops;      /* INVLPGs and flushes so far */
+    } chain_context;
 
     struct stats_counter *translate_row, *flush_row, *smc_row, *chain_row, *unchain_row;
     void *deadline_timer;       /* timer_t: its signal closes the gate (bt.c) */

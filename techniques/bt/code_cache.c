@@ -161,7 +161,7 @@ void bt_code_cache_chain(struct bt_code_cache *cache, struct bt_block *from, uin
     cache->chained++;
 }
 
-static void unchain_all(struct bt_code_cache *cache)
+void bt_code_cache_unchain_all(struct bt_code_cache *cache)
 {
     uint64_t stub = (uint64_t)(uintptr_t)bt_exit_branch;
     if (cache->chained == 0)
@@ -176,7 +176,7 @@ void bt_code_cache_invalidate_frame(struct bt_code_cache *cache, uint32_t frame)
 {
     if (frame < cache->frame_count)
         cache->page_generation[frame]++;
-    unchain_all(cache);
+    bt_code_cache_unchain_all(cache);
 }
 
 struct bt_block *bt_code_cache_block_at(struct bt_code_cache *cache, uint64_t pc)
