@@ -42,10 +42,12 @@
  *              FAULT    the core executes it and raises the guest's
  *                       exception, or tells the shadow (fault.c)
  *
- * So interrupts are taken at block boundaries: a block is short, never
- * loops (every branch leaves it), and contains nothing that could change
- * IF or raise the interrupt line (all those are callouts), so nothing the
- * guest can observe differs from taking them between instructions.
+ * So interrupts are taken when translated code comes back: nothing in it
+ * can change IF or raise the interrupt line (all those are callouts, which
+ * come back at once), and the devices that raise it run in the core's run
+ * loop, at the deadline, when chained code comes back too (below) - so
+ * nothing the guest can observe differs from taking them between
+ * instructions.
  *
  * The code cache (code_cache.c) holds translations, found by guest EIP
  * and physical address. Self-modifying code: a guest page that code was
@@ -58,8 +60,9 @@
  * Chaining: a direct exit (jmp, jcc, loop, call) is patched, once the
  * dispatcher has seen it taken, to jump straight into the target's
  * translation, so a loop or a call runs without the dispatcher; a change
- * of the paging state or the CPL undoes all chains (chain(), check_chains). The jump goes through a gate in the context; a timer signal
- * at the slice's deadline closes the gate (fault.c), and the next
+ * of the paging state or the CPL undoes all chains (chain(),
+ * check_chains). The jump goes through a gate in the context; a timer
+ * signal at the slice's deadline closes the gate (fault.c), and the next
  * chainable exit comes back here, so deadlines hold (bt-chain rows).
  *
  * Not yet (see README.md): inline indirect-branch lookup (ret and
