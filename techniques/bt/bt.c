@@ -65,10 +65,13 @@
  * signal at the slice's deadline closes the gate (fault.c), and the next
  * chainable exit comes back here, so deadlines hold (bt-chain rows).
  *
- * Not yet (see README.md): inline indirect-branch lookup (ret and
- * indirect jumps return to the dispatcher), inline pushf/popf/cli/sti
- * (callouts for now). Single-stepping runs the one instruction in the
- * core (bt-fallback/single-step).
+ * Indirect exits (ret, jmp/call through a register or memory) have a
+ * one-entry inline cache of their last target, filled by the dispatcher
+ * like a chain and undone with the chains (translate.c).
+ *
+ * Not yet (see README.md): inline pushf/popf/cli/sti (callouts for now).
+ * Single-stepping runs the one instruction in the core
+ * (bt-fallback/single-step).
  */
 #include "bt.h"
 
@@ -402,7 +405,8 @@ static void chain(struct bt *bt, uint32_t site)
     if (site == BT_NO_SITE || site / BT_BLOCK_MAX_EXITS >= cache->block_count)
         return;
     struct bt_block *from = &cache->blocks[site / BT_BLOCK_MAX_EXITS];
-    if (exit >= from->exit_count || from->exit_target[exit] != eip ||
+    bool indirect = exit == BT_INDIRECT_EXIT && from->has_indirect_exit;
+    if ((!indirect && (exit >= from->exit_count || from->exit_target[exit] != eip)) ||
         cannot_translate(&bt->vm->cpu))
         return;
     uint32_t blocks_before = cache->block_count;

@@ -77,8 +77,12 @@ void bt_chain_stub(void);
  * host-to-guest fault map small and interrupts timely. */
 #define BT_BLOCK_MAX_INSTRUCTIONS 32
 
-/* A block has at most two direct exits (a conditional branch's). */
-#define BT_BLOCK_MAX_EXITS 2
+/* A block has at most two direct exits (a conditional branch's), or one
+ * indirect exit (ret, jmp/call through a register or memory) with its
+ * inline cache: exit sites are numbered block * BT_BLOCK_MAX_EXITS + n,
+ * n = BT_INDIRECT_EXIT for the indirect one. */
+#define BT_BLOCK_MAX_EXITS 3
+#define BT_INDIRECT_EXIT 2
 
 struct bt_block {
     uint32_t index;             /* in bt_code_cache.blocks */
@@ -96,6 +100,10 @@ struct bt_block {
     uint32_t exit_count;
     uint32_t exit_target[BT_BLOCK_MAX_EXITS];
     uint16_t exit_patch[BT_BLOCK_MAX_EXITS];
+    /* The indirect exit's inline cache: where its compared EIP (a disp32,
+     * the EIP negated) and its jump address (as exit_patch) are. */
+    bool has_indirect_exit;
+    uint16_t indirect_eip_patch;
     /* The fault map: guest instruction i starts at eip + guest_offset[i]
      * and its translation at code + host_offset[i]; entry `count` (and a
      * trailing callout's) marks the end. */
@@ -130,7 +138,8 @@ void bt_code_cache_flush(struct bt_code_cache *cache);
 void bt_code_cache_invalidate_frame(struct bt_code_cache *cache, uint32_t frame);
 /* Undo every chain. */
 void bt_code_cache_unchain_all(struct bt_code_cache *cache);
-/* Make direct exit `exit` of `from` jump straight to `to`'s code. */
+/* Make direct exit `exit` of `from` jump straight to `to`'s code; for
+ * the indirect exit, when the target is to->eip. */
 void bt_code_cache_chain(struct bt_code_cache *cache, struct bt_block *from, uint32_t exit,
                          const struct bt_block *to);
 /* The block whose code holds host address pc, or NULL. */

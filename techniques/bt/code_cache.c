@@ -157,6 +157,11 @@ void bt_code_cache_chain(struct bt_code_cache *cache, struct bt_block *from, uin
                          const struct bt_block *to)
 {
     uint64_t target = (uint64_t)(uintptr_t)to->code;
+    if (exit == BT_INDIRECT_EXIT) {
+        uint32_t negated = 0u - to->eip;          /* lea -EIP(%r11), %r10d */
+        memcpy(cache->writable + (from->code - cache->executable) + from->indirect_eip_patch,
+               &negated, 4);
+    }
     memcpy(exit_address_slot(cache, from, exit), &target, 8);
     cache->chained++;
 }
@@ -166,9 +171,12 @@ void bt_code_cache_unchain_all(struct bt_code_cache *cache)
     uint64_t stub = (uint64_t)(uintptr_t)bt_exit_branch;
     if (cache->chained == 0)
         return;
-    for (uint32_t i = 0; i < cache->block_count; i++)
+    for (uint32_t i = 0; i < cache->block_count; i++) {
         for (uint32_t exit = 0; exit < cache->blocks[i].exit_count; exit++)
             memcpy(exit_address_slot(cache, &cache->blocks[i], exit), &stub, 8);
+        if (cache->blocks[i].has_indirect_exit)
+            memcpy(exit_address_slot(cache, &cache->blocks[i], BT_INDIRECT_EXIT), &stub, 8);
+    }
     cache->chained = 0;
 }
 

@@ -205,13 +205,55 @@ static void emit_store_scratch_below_esp(struct emitter *e)
     emit_bytes(e, mov_r11, sizeof mov_r11);
 }
 
-/* context.eip = %r11d; leave the block (an indirect exit: never chained). */
-static void emit_exit_to_scratch(struct emitter *e)
+/*
+ * Go on at the guest EIP in R11 (ret, jmp/call through a register or
+ * memory), through a one-entry inline cache: the last target the
+ * dispatcher saw here, and its translation (patched by
+ * bt_code_cache_chain). The compare must leave the guest's flags alone,
+ * so it is LEA (R10D = R11D - cached EIP, 32 bits) and JRCXZ, which jumps
+ * if RCX is zero and writes no flag - with R10 swapped into RCX for the
+ * test and back on either path:
+ *
+ *      lea   -CACHED(%r11), %r10d
+ *      xchg  %r10, %rcx
+ *      jrcxz hit
+ *      xchg  %r10, %rcx          miss: context.eip = R11, site = this exit,
+ *      mov   %r11d, 40(%r15)           back to the dispatcher, which
+ *      movl  $site, 80(%r15)           fills the cache
+ *      jmp   *56(%r15)
+ *  hit:
+ *      xchg  %r10, %rcx
+ *      mov   %r11d, 40(%r15)     (in case the gate is closed, or the
+ *      movl  $site, 80(%r15)      cache was emptied by an unchain)
+ *      movabs $translation, %r11 (bt_exit_branch until the cache is filled)
+ *      jmp   *72(%r15)           the gate
+ */
+static void emit_exit_to_scratch(struct emitter *e, struct bt_block *block)
 {
     static const uint8_t mov_r11_eip[] = {0x45, 0x89, 0x5f, BT_CONTEXT_EIP};  /* REX.RB */
+    static const uint8_t lea_r10[] = {0x45, 0x8d, 0x93};  /* lea disp32(%r11), %r10d */
+    static const uint8_t xchg_r10_rcx[] = {0x4c, 0x87, 0xd1};
+    uint32_t site = block->index * BT_BLOCK_MAX_EXITS + BT_INDIRECT_EXIT;
+    emit_bytes(e, lea_r10, sizeof lea_r10);
+    block->indirect_eip_patch = (uint16_t)emit_offset(e);
+    emit_u32(e, 0);                        /* a hit on EIP 0 still goes to the exit stub */
+    emit_bytes(e, xchg_r10_rcx, sizeof xchg_r10_rcx);
+    emit_byte(e, 0xe3);                    /* jrcxz hit */
+    emit_byte(e, 3 + 4 + 8 + 4);
+    emit_bytes(e, xchg_r10_rcx, sizeof xchg_r10_rcx);
     emit_bytes(e, mov_r11_eip, sizeof mov_r11_eip);
-    emit_store_context(e, BT_CONTEXT_EXIT_SITE, BT_NO_SITE);
+    emit_store_context(e, BT_CONTEXT_EXIT_SITE, site);
     emit_jump_context(e, BT_CONTEXT_EXIT_BRANCH);
+    emit_bytes(e, xchg_r10_rcx, sizeof xchg_r10_rcx);       /* hit: */
+    emit_bytes(e, mov_r11_eip, sizeof mov_r11_eip);
+    emit_store_context(e, BT_CONTEXT_EXIT_SITE, site);     /* refilled after an unchain */
+    emit_byte(e, 0x49);                    /* movabs $imm64, %r11 */
+    emit_byte(e, 0xbb);
+    block->exit_patch[BT_INDIRECT_EXIT] = (uint16_t)emit_offset(e);
+    uint64_t stub = (uint64_t)(uintptr_t)bt_exit_branch;
+    emit_bytes(e, (const uint8_t *)&stub, 8);
+    emit_jump_context(e, BT_CONTEXT_GATE);
+    block->has_indirect_exit = true;
 }
 
 /* A direct exit to eip, remembered in the block so that it can be chained. */
@@ -325,20 +367,20 @@ static bool emit_instruction(struct emitter *e, struct bt_block *block,
         emit_bytes(e, load_return, sizeof load_return);
         emit_adjust_esp(e, 4 + (int32_t)(insn->immediate & 0xffff));
         emit_count(e, count);
-        emit_exit_to_scratch(e);
+        emit_exit_to_scratch(e, block);
         return true;
     }
     case JMP_RM:
         emit_load_scratch(e, insn, bytes);
         emit_count(e, count);
-        emit_exit_to_scratch(e);
+        emit_exit_to_scratch(e, block);
         return true;
     case CALL_RM:
         emit_load_scratch(e, insn, bytes);
         emit_store_immediate_below_esp(e, next);
         emit_adjust_esp(e, -4);
         emit_count(e, count);
-        emit_exit_to_scratch(e);
+        emit_exit_to_scratch(e, block);
         return true;
     case CALLOUT:
         break;
@@ -367,6 +409,7 @@ uint32_t bt_translate_block(struct bt_block *block, const uint8_t *bytes, uint32
     uint32_t offset = 0, count = 0;
     block->callout_first = false;
     block->exit_count = 0;
+    block->has_indirect_exit = false;
     for (;;) {
         struct x86_instruction insn;
         int length = offset < available

@@ -184,19 +184,33 @@ Test(bt_translate, call_pushes_the_return_address)
     expect_direct_exit(out + sizeof expected + 4, GUEST_EIP + 5 + 0x100, 0);
 }
 
-Test(bt_translate, ret_loads_the_target_into_r11)
+Test(bt_translate, ret_goes_through_an_inline_cache)
 {
     static const uint8_t ret[] = {0xc2, 0x08, 0x00};              /* ret $8 */
     translate(ret, sizeof ret);
-    static const uint8_t expected[] = {
+    uint8_t expected[] = {
         0x67, 0x44, 0x8b, 0x1c, 0x24,                             /* mov (%esp),%r11d */
         0x67, 0x8d, 0xa4, 0x24, 0x0c, 0x00, 0x00, 0x00,           /* lea 12(%esp),%esp */
         0x4d, 0x8d, 0x76, 0x01,                                   /* lea 1(%r14),%r14 */
+        0x45, 0x8d, 0x93, 0x00, 0x00, 0x00, 0x00,                 /* lea -CACHED(%r11),%r10d */
+        0x4c, 0x87, 0xd1,                                         /* xchg %r10,%rcx */
+        0xe3, 19,                                                 /* jrcxz hit */
+        0x4c, 0x87, 0xd1,                                         /* miss: xchg %r10,%rcx */
         0x45, 0x89, 0x5f, 0x28,                                   /* mov %r11d,40(%r15) */
-        0x41, 0xc7, 0x47, 0x50, 0xff, 0xff, 0xff, 0xff,           /* movl $-1,80(%r15): no site */
+        0x41, 0xc7, 0x47, 0x50, 2, 0, 0, 0,                       /* movl $site,80(%r15) */
         0x41, 0xff, 0x67, BT_CONTEXT_EXIT_BRANCH,                 /* jmp *56(%r15) */
+        0x4c, 0x87, 0xd1,                                         /* hit: xchg %r10,%rcx */
+        0x45, 0x89, 0x5f, 0x28,                                   /* mov %r11d,40(%r15) */
+        0x41, 0xc7, 0x47, 0x50, 2, 0, 0, 0,                       /* movl $site,80(%r15) */
+        0x49, 0xbb, 0, 0, 0, 0, 0, 0, 0, 0,                       /* movabs $code,%r11 */
+        0x41, 0xff, 0x67, BT_CONTEXT_GATE,                        /* jmp *72(%r15) */
     };
+    uint64_t stub = (uint64_t)(uintptr_t)bt_exit_branch;
+    memcpy(expected + 65, &stub, 8);
     expect_code(expected, sizeof expected, "ret $8");
+    cr_assert(block.has_indirect_exit);
+    cr_assert_eq(block.indirect_eip_patch, 20);
+    cr_assert_eq(block.exit_patch[BT_INDIRECT_EXIT], 65);
 }
 
 /* Sensitive, or different in 64-bit mode: the block ends before it. */
