@@ -78,6 +78,7 @@ test: all unit-tests guest-tests diff-test
 	@tests/trapemu/containment.sh
 	@tests/fuzz/run.sh --strict
 	@tests/cli/run.sh
+	@tests/platform/run.sh
 	@echo "make test: all suites passed"
 
 # A guest-survival campaign: random code under every technique (tests/fuzz).

@@ -18,7 +18,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "boot/bios_tables.h"
 #include "boot/multiboot.h"
+#include "x86/execute.h"
 #include "console.h"
 
 #define SLICE_NS 10000000ull          /* at most 10 ms per run() without a timer */
@@ -198,6 +200,11 @@ int vm_create(struct vm *vm, const struct vm_config *config)
         return -1;
     if (setup_switch_plan(vm, config) < 0)
         return -1;
+    /* What the BIOS leaves in low memory; before the kernel's segments, so
+     * a kernel loaded there wins, as it would over a real BIOS's tables. */
+    uint32_t cpuid1[4];
+    x86_cpuid(1, cpuid1);
+    bios_tables_write(&vm->ram, cpuid1[0], cpuid1[3]);
     struct multiboot_image image;
     if (multiboot_load(config->guest_path, config->guest_command_line, &vm->ram, &vm->cpu, &image,
                        error, sizeof error) < 0)

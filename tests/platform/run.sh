@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# tests/platform/run.sh - the PC platform (BIOS data area, MP tables, local
+# APIC, I/O APIC, fw_cfg, ...) as the platform guest (labs/guests/platform)
+# sees it: its transcript under vmlab, under every technique that can run
+# here and under the sanitizer build, must equal qemu-system-i386's.
+#
+#   tests/platform/run.sh                    run everything (from the repo root)
+#   tests/platform/run.sh --update-expected  rewrite tests/platform/expected/*.out
+#                                            from QEMU's output
+#
+# QEMU's transcript is checked against tests/platform/expected/ too, so a
+# change in QEMU or the guest is noticed; without QEMU, vmlab is compared
+# with the expected files.
+set -uo pipefail
+cd "$(dirname "$0")/../.." && . tests/lib.sh
+
+GUEST=build/guests/platform.elf
+EXPECTED=tests/platform/expected
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+update=false
+[[ ${1:-} == --update-expected ]] && update=true
+
+# name   command line   (every case exits with status 1: the guest passed)
+CASES=(
+    "bda      test=bda"
+    "mptable  test=mptable"
+)
+
+[[ -f $GUEST ]] || make -s "$GUEST"
+have_qemu=true
+command -v qemu-system-i386 > /dev/null || have_qemu=false
+$have_qemu || skip "qemu: qemu-system-i386 not installed; comparing with $EXPECTED"
+
+runs=()
+for t in interp trapemu hvm bt pv; do
+    if technique_available "$t"; then
+        runs+=("build/vmlab@$t")
+    else
+        skip "platform under $t: $technique_why"
+    fi
+done
+if [[ -x build/vmlab-san ]]; then runs+=("build/vmlab-san@interp"); fi
+
+for line in "${CASES[@]}"; do
+    read -r name cmdline <<< "$line"
+    ref=$EXPECTED/$name.out
+    if $have_qemu; then
+        status=0
+        timeout 60 qemu-system-i386 -accel tcg -m 64 -kernel "$GUEST" -append "$cmdline" \
+            -device isa-debug-exit,iobase=0xf4,iosize=4 -serial stdio -display none \
+            -no-reboot < /dev/null > "$WORK/$name.qemu" 2> "$WORK/$name.qemu.err" || status=$?
+        if [[ $status == 1 ]] && $update; then cp "$WORK/$name.qemu" "$ref"; fi
+        if [[ $status != 1 ]]; then
+            fail "$name qemu (exit status $status, want 1)"
+        elif ! cmp -s "$ref" "$WORK/$name.qemu"; then
+            fail "$name qemu (transcript differs from $ref)"
+            diff -u "$ref" "$WORK/$name.qemu" | head -20
+        else
+            pass "$name qemu"
+        fi
+        ref=$WORK/$name.qemu
+    fi
+    for run in "${runs[@]}"; do
+        binary=${run%@*} technique=${run#*@}
+        tag="$(basename "$binary")@$technique"
+        out=$WORK/$name.$tag
+        status=0
+        timeout 90 "$binary" run --timeout 60 --mem 64M --technique "$technique" "$GUEST" \
+            -- $cmdline < /dev/null > "$out" 2> "$out.err" || status=$?
+        if [[ $status != 1 ]]; then
+            fail "$name $tag (exit status $status, want 1)"
+            tail -3 "$out.err"
+            diff -u "$ref" "$out" | head -20
+        elif ! cmp -s "$ref" "$out"; then
+            fail "$name $tag (transcript differs from QEMU's)"
+            diff -u "$ref" "$out" | head -20
+        else
+            pass "$name $tag"
+        fi
+    done
+done
+finish
