@@ -82,9 +82,12 @@ void vm_interrupt_name(const struct vm *vm, int vector, char *name, size_t lengt
         snprintf(name, length, "vector-0x%x", vector);
 }
 
+/* The local APIC answers first; if it has nothing, the INTR came from the
+ * 8259 through LINT0 (ExtINT) and the 8259 supplies the vector. */
 int vm_acknowledge_interrupt(struct vm *vm)
 {
-    return pic_acknowledge(&vm->pic);
+    int vector = lapic_acknowledge(&vm->lapic);
+    return vector >= 0 ? vector : pic_acknowledge(&vm->pic);
 }
 
 static struct irq_line pic_line(struct vm *vm, int irq)
@@ -107,6 +110,9 @@ static int create_devices(struct vm *vm, const struct vm_config *config)
     pit_init(&vm->pit, pic_line(vm, PIT_IRQ), vm_clock, vm);
     uart_init(&vm->uart, pic_line(vm, COM1_IRQ), uart_output, &vm->console);
     debug_exit_init(&vm->debug_exit, guest_requested_exit, vm);
+    lapic_init(&vm->lapic, &vm->cpu.apic_base, &vm->stats, vm_clock, vm);
+    if (lapic_register(&vm->lapic, bus) < 0)
+        return fail("internal error", "device MMIO ranges overlap");
     if (pic_register(&vm->pic, bus) < 0 || pit_register(&vm->pit, bus) < 0 ||
         uart_register(&vm->uart, bus, COM1_BASE) < 0 ||
         debug_exit_register(&vm->debug_exit, bus, DEBUG_EXIT_PORT) < 0)
@@ -226,6 +232,9 @@ static uint64_t next_deadline(const struct vm *vm, uint64_t now)
     uint64_t timer = pit_next_deadline_ns(&vm->pit);
     if (timer < deadline)
         deadline = timer;
+    uint64_t apic_timer = lapic_next_deadline_ns(&vm->lapic);
+    if (apic_timer < deadline)
+        deadline = apic_timer;
     if (vm->timeout_at_ns && vm->timeout_at_ns < deadline)
         deadline = vm->timeout_at_ns;
     uint64_t next_switch = switch_next_deadline(vm);
@@ -238,6 +247,7 @@ static uint64_t next_deadline(const struct vm *vm, uint64_t now)
 static void service_devices(struct vm *vm, uint64_t now)
 {
     pit_update(&vm->pit);
+    lapic_update(&vm->lapic);
     console_feed(&vm->console, &vm->uart);
     if (vm->timeout_at_ns && now >= vm->timeout_at_ns) {
         char reason[96];
@@ -261,7 +271,7 @@ static void wait_while_halted(struct vm *vm)
         vm_request_stop(vm, VMLAB_STATUS_HALTED, reason);
         return;
     }
-    if (vm->pic.intr)
+    if (vm_intr(vm))
         return;   /* the technique delivers it on the next run() */
     uint64_t start = stats_now_ns();
     console_wait(&vm->console, next_deadline(vm, start));

@@ -25,6 +25,7 @@ update=false
 CASES=(
     "bda      test=bda"
     "mptable  test=mptable"
+    "lapic    test=lapic"
 )
 
 [[ -f $GUEST ]] || make -s "$GUEST"

@@ -16,6 +16,7 @@ struct probe {
 static const struct probe probes[] = {
     {"bda", probe_bda},
     {"mptable", probe_mptable},
+    {"lapic", probe_lapic},
 };
 
 int guest_main(void)
