@@ -90,9 +90,19 @@ int vm_acknowledge_interrupt(struct vm *vm)
     return vector >= 0 ? vector : pic_acknowledge(&vm->pic);
 }
 
+/* An ISA IRQ line reaches both interrupt controllers, as on a PC with an
+ * I/O APIC: the 8259 pair, and the I/O APIC's pin n, except IRQ 0 on pin 2
+ * (the MP table's routing, core/boot/bios_tables.c). */
+static void isa_set_irq(void *context, int irq, int level)
+{
+    struct vm *vm = context;
+    pic_set_irq(&vm->pic, irq, level);
+    ioapic_set_pin(&vm->ioapic, irq == 0 ? 2 : irq, level);
+}
+
 static struct irq_line pic_line(struct vm *vm, int irq)
 {
-    return (struct irq_line){.set_level = pic_set_irq, .controller = &vm->pic, .irq = irq};
+    return (struct irq_line){.set_level = isa_set_irq, .controller = vm, .irq = irq};
 }
 
 static int fail(const char *what, const char *why)
@@ -107,11 +117,14 @@ static int create_devices(struct vm *vm, const struct vm_config *config)
     bus->unclaimed = count_unclaimed_port;
     bus->unclaimed_context = vm;
     pic_init(&vm->pic);
+    lapic_init(&vm->lapic, &vm->cpu.apic_base, &vm->stats, vm_clock, vm);
+    ioapic_init(&vm->ioapic, &vm->lapic, &vm->stats);
+    vm->lapic.eoi_broadcast = ioapic_eoi;
+    vm->lapic.eoi_context = &vm->ioapic;
     pit_init(&vm->pit, pic_line(vm, PIT_IRQ), vm_clock, vm);
     uart_init(&vm->uart, pic_line(vm, COM1_IRQ), uart_output, &vm->console);
     debug_exit_init(&vm->debug_exit, guest_requested_exit, vm);
-    lapic_init(&vm->lapic, &vm->cpu.apic_base, &vm->stats, vm_clock, vm);
-    if (lapic_register(&vm->lapic, bus) < 0)
+    if (lapic_register(&vm->lapic, bus) < 0 || ioapic_register(&vm->ioapic, bus) < 0)
         return fail("internal error", "device MMIO ranges overlap");
     if (pic_register(&vm->pic, bus) < 0 || pit_register(&vm->pit, bus) < 0 ||
         uart_register(&vm->uart, bus, COM1_BASE) < 0 ||

@@ -20,6 +20,7 @@
 #include "dev/ata.h"
 #include "dev/bus.h"
 #include "dev/debug_exit.h"
+#include "dev/ioapic.h"
 #include "dev/lapic.h"
 #include "dev/pic8259.h"
 #include "dev/pit8254.h"
@@ -66,6 +67,7 @@ struct vm {
 
     struct pic_pair pic;
     struct lapic lapic;
+    struct ioapic ioapic;
     struct pit pit;
     struct uart16550 uart;
     struct debug_exit debug_exit;

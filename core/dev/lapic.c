@@ -206,7 +206,7 @@ uint64_t lapic_next_deadline_ns(const struct lapic *lapic)
 /* Whether an ICR destination names this APIC (SDM 10.6.2): physical mode
  * compares the APIC ID (0xff: everyone); logical mode the LDR, in the flat
  * (DFR 1111) or cluster (DFR 0000) model. */
-static bool is_destination(const struct lapic *lapic, uint8_t destination, bool logical)
+bool lapic_is_destination(const struct lapic *lapic, uint8_t destination, bool logical)
 {
     if (!logical)
         return destination == 0xff || destination == lapic->id >> 24;
@@ -223,9 +223,9 @@ static void send_ipi(struct lapic *lapic)
     uint32_t icr = lapic->icr_low;
     int vector = (int)(icr & 0xff), mode = (int)LVT_MODE(icr);
     unsigned shorthand = icr >> 18 & 3;
+    uint8_t destination = (uint8_t)(lapic->icr_high >> 24);
     bool to_self = shorthand == 1 || shorthand == 2 ||
-                   (shorthand == 0 && is_destination(lapic, (uint8_t)(lapic->icr_high >> 24),
-                                                     icr >> 11 & 1));
+                   (shorthand == 0 && lapic_is_destination(lapic, destination, icr >> 11 & 1));
     if (lapic->ipi_counter)
         stats_count(lapic->ipi_counter, 0);
     if (mode != MODE_FIXED && mode != MODE_LOWEST) {

@@ -65,6 +65,9 @@ int lapic_register(struct lapic *lapic, struct bus *bus);
  * sets its IRR bit; level sets its TMR bit too (SDM 10.8.4). */
 void lapic_accept(struct lapic *lapic, int vector, bool level);
 
+/* Whether a message's destination (SDM 10.6.2) names this APIC. */
+bool lapic_is_destination(const struct lapic *lapic, uint8_t destination, bool logical);
+
 /* Whether the CPU's INTR pin is asserted: this APIC has a deliverable
  * vector, or LINT0 lets the 8259's INTR (pic_intr) through. */
 static inline bool lapic_intr(const struct lapic *lapic, bool pic_intr)

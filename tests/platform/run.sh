@@ -26,6 +26,7 @@ CASES=(
     "bda      test=bda"
     "mptable  test=mptable"
     "lapic    test=lapic"
+    "ioapic   test=ioapic"
 )
 
 [[ -f $GUEST ]] || make -s "$GUEST"

@@ -132,7 +132,10 @@ static void probe_timer(void)
     lapic_write(TIMER_DIVIDE, 0xb);
     lapic_write(LVT_TIMER, 0x70);
     lapic_write(TIMER_INITIAL, 5000000);
-    uint32_t first = lapic_read(TIMER_CURRENT), second = lapic_read(TIMER_CURRENT);
+    uint32_t first = lapic_read(TIMER_CURRENT);
+    for (volatile int i = 0; i < 10000; i++)   /* QEMU's clock may not move between two reads */
+        ;
+    uint32_t second = lapic_read(TIMER_CURRENT);
     printf("one-shot: LVT %x, initial %u, current counts down: %s\n", lapic_read(LVT_TIMER),
            lapic_read(TIMER_INITIAL), second < first && first <= 5000000 ? "yes" : "no");
     wait_ticks(1);
@@ -149,6 +152,11 @@ static void probe_timer(void)
     printf("periodic, divide %x: at least 5 interrupts: %s\n", lapic_read(TIMER_DIVIDE),
            timer_ticks >= 5 ? "yes" : "no");
     lapic_write(LVT_TIMER, LVT_MASKED | TIMER_PERIODIC | 0x70);
+    /* An interrupt already in the IRR stays there when the LVT is masked
+     * (SDM 10.5.1 masks only new ones): let it in first. */
+    sti();
+    asm volatile("nop");
+    cli();
     uint32_t before = timer_ticks;
     for (volatile int i = 0; i < 2000000; i++)
         ;

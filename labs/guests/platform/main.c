@@ -17,6 +17,7 @@ static const struct probe probes[] = {
     {"bda", probe_bda},
     {"mptable", probe_mptable},
     {"lapic", probe_lapic},
+    {"ioapic", probe_ioapic},
 };
 
 int guest_main(void)
