@@ -20,6 +20,7 @@
 #include "dev/ata.h"
 #include "dev/bus.h"
 #include "dev/debug_exit.h"
+#include "dev/fw_cfg.h"
 #include "dev/ioapic.h"
 #include "dev/lapic.h"
 #include "dev/pic8259.h"
@@ -68,6 +69,7 @@ struct vm {
     struct pic_pair pic;
     struct lapic lapic;
     struct ioapic ioapic;
+    struct fw_cfg fw_cfg;
     struct pit pit;
     struct uart16550 uart;
     struct debug_exit debug_exit;

@@ -27,6 +27,7 @@ CASES=(
     "mptable  test=mptable"
     "lapic    test=lapic"
     "ioapic   test=ioapic"
+    "fw_cfg   test=fw_cfg"
 )
 
 [[ -f $GUEST ]] || make -s "$GUEST"

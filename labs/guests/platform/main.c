@@ -18,6 +18,7 @@ static const struct probe probes[] = {
     {"mptable", probe_mptable},
     {"lapic", probe_lapic},
     {"ioapic", probe_ioapic},
+    {"fw_cfg", probe_fw_cfg},
 };
 
 int guest_main(void)

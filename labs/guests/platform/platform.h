@@ -10,6 +10,7 @@ int probe_bda(void);
 int probe_mptable(void);
 int probe_lapic(void);
 int probe_ioapic(void);
+int probe_fw_cfg(void);
 
 /* Physical memory (paging is off). The empty asm hides the constant
  * address from gcc, which would otherwise call 0x400 an out-of-bounds
