@@ -131,13 +131,14 @@ static void probe_timer(void)
     /* SDM 10.5.4: divide configuration 1011 = divide by 1. */
     lapic_write(TIMER_DIVIDE, 0xb);
     lapic_write(LVT_TIMER, 0x70);
-    lapic_write(TIMER_INITIAL, 5000000);
+    lapic_write(TIMER_INITIAL, 100000000);   /* 100 ms: long enough to see it count */
     uint32_t first = lapic_read(TIMER_CURRENT);
     for (volatile int i = 0; i < 10000; i++)   /* QEMU's clock may not move between two reads */
         ;
     uint32_t second = lapic_read(TIMER_CURRENT);
     printf("one-shot: LVT %x, initial %u, current counts down: %s\n", lapic_read(LVT_TIMER),
-           lapic_read(TIMER_INITIAL), second < first && first <= 5000000 ? "yes" : "no");
+           lapic_read(TIMER_INITIAL), second < first && first <= 100000000 ? "yes" : "no");
+    lapic_write(TIMER_INITIAL, 2000000);     /* a new initial count starts it again */
     wait_ticks(1);
     for (volatile int i = 0; i < 2000000; i++)
         ;
