@@ -125,8 +125,9 @@ static int create_devices(struct vm *vm, const struct vm_config *config)
     uart_init(&vm->uart, pic_line(vm, COM1_IRQ), uart_output, &vm->console);
     debug_exit_init(&vm->debug_exit, guest_requested_exit, vm);
     fw_cfg_init(&vm->fw_cfg, vm->ram.size);
+    cga_init(&vm->cga);
     if (lapic_register(&vm->lapic, bus) < 0 || ioapic_register(&vm->ioapic, bus) < 0 ||
-        fw_cfg_register(&vm->fw_cfg, bus) < 0)
+        fw_cfg_register(&vm->fw_cfg, bus) < 0 || cga_register(&vm->cga, bus) < 0)
         return fail("internal error", "device ranges overlap");
     if (pic_register(&vm->pic, bus) < 0 || pit_register(&vm->pit, bus) < 0 ||
         uart_register(&vm->uart, bus, COM1_BASE) < 0 ||

@@ -19,6 +19,7 @@
 #include "cpu.h"
 #include "dev/ata.h"
 #include "dev/bus.h"
+#include "dev/cga.h"
 #include "dev/debug_exit.h"
 #include "dev/fw_cfg.h"
 #include "dev/ioapic.h"
@@ -70,6 +71,7 @@ struct vm {
     struct lapic lapic;
     struct ioapic ioapic;
     struct fw_cfg fw_cfg;
+    struct cga cga;
     struct pit pit;
     struct uart16550 uart;
     struct debug_exit debug_exit;

@@ -28,6 +28,7 @@ CASES=(
     "lapic    test=lapic"
     "ioapic   test=ioapic"
     "fw_cfg   test=fw_cfg"
+    "cga      test=cga"
 )
 
 [[ -f $GUEST ]] || make -s "$GUEST"

@@ -11,6 +11,7 @@
 
 #include "core/boot/bios_tables.h"
 #include "core/dev/bus.h"
+#include "core/dev/cga.h"
 #include "core/dev/fw_cfg.h"
 #include "core/dev/ioapic.h"
 #include "core/dev/lapic.h"
@@ -21,6 +22,7 @@ static struct bus bus;
 static struct lapic lapic;
 static struct ioapic ioapic;
 static struct fw_cfg fw_cfg;
+static struct cga cga;
 
 static uint64_t fake_clock(void *context) { (void)context; return now_ns; }
 
@@ -37,6 +39,8 @@ static void setup(void)
     cr_assert_eq(lapic_register(&lapic, &bus), 0);
     cr_assert_eq(ioapic_register(&ioapic, &bus), 0);
     cr_assert_eq(fw_cfg_register(&fw_cfg, &bus), 0);
+    cga_init(&cga);
+    cr_assert_eq(cga_register(&cga, &bus), 0);
 }
 
 TestSuite(platform, .init = setup);
@@ -223,11 +227,22 @@ static uint64_t xorshift(uint64_t *state)
     return *state = x;
 }
 
-/* A hostile guest: anything to any offset of both APIC pages and fw_cfg,
+Test(platform, cga_cursor_and_protected_registers)
+{
+    bus_port_write(&bus, 0x3d4, 2, 0x230f);      /* index 0x0f, data 0x23 in one OUT */
+    bus_port_write(&bus, 0x3d4, 1, 0x0f);
+    cr_assert_eq(bus_port_read(&bus, 0x3d5, 1), 0x23);
+    bus_port_write(&bus, 0x3d4, 2, 0x0000);      /* register 0 is protected by 0x11 bit 7 */
+    bus_port_write(&bus, 0x3d4, 1, 0);
+    cr_assert_eq(bus_port_read(&bus, 0x3d5, 1), 0x5f);
+}
+
+/* A hostile guest: anything to any offset of both APIC pages, fw_cfg, CGA,
  * with time passing and interrupts taken and retired. */
 Test(platform, hostile_accesses)
 {
     static const unsigned sizes[] = {1, 2, 4};
+    static const uint16_t ports[] = {0x510, 0x511, 0x3d4, 0x3d5};
     uint64_t seed = 0x5eed;
     for (int round = 0; round < 300000; round++) {
         uint64_t r = xorshift(&seed);
@@ -247,9 +262,9 @@ Test(platform, hostile_accesses)
             break;
         }
         case 5: ioapic_set_pin(&ioapic, (int)(value % 30) - 3, (int)(value >> 8 & 1)); break;
-        case 6: bus_port_write(&bus, (uint16_t)(0x510 + (r >> 12 & 1)), size, value); break;
+        case 6: bus_port_write(&bus, ports[r >> 12 & 3], size, value); break;
         case 7:
-            bus_port_read(&bus, (uint16_t)(0x510 + (r >> 12 & 1)), size);
+            bus_port_read(&bus, ports[r >> 12 & 3], size);
             if ((value & 0xff) == 0)
                 apic_base ^= LAPIC_MSR_ENABLE;
             break;

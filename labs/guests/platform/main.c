@@ -19,6 +19,7 @@ static const struct probe probes[] = {
     {"lapic", probe_lapic},
     {"ioapic", probe_ioapic},
     {"fw_cfg", probe_fw_cfg},
+    {"cga", probe_cga},
 };
 
 int guest_main(void)
