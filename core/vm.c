@@ -111,6 +111,27 @@ static int fail(const char *what, const char *why)
     return -1;
 }
 
+/* The primary ATA channel: a master and, optionally, a slave drive. */
+static int create_disks(struct vm *vm, const struct vm_config *config)
+{
+    const char *paths[2] = {config->disk_path, config->slave_disk_path};
+    struct ata_disk *disks[2] = {&vm->disk, &vm->slave_disk};
+    bool *open[2] = {&vm->has_disk, &vm->has_slave_disk};
+    vm->ata.irq = pic_line(vm, ATA_IRQ);
+    for (unsigned unit = 0; unit < 2; unit++) {
+        if (!paths[unit])
+            continue;
+        char error[512];
+        if (ata_open(disks[unit], paths[unit], vm->ata.irq, error, sizeof error) < 0)
+            return fail("--disk", error);
+        *open[unit] = true;
+        ata_channel_attach(&vm->ata, disks[unit], unit);
+    }
+    if ((vm->has_disk || vm->has_slave_disk) && ata_channel_register(&vm->ata, &vm->bus) < 0)
+        return fail("internal error", "ATA ports overlap");
+    return 0;
+}
+
 static int create_devices(struct vm *vm, const struct vm_config *config)
 {
     struct bus *bus = &vm->bus;
@@ -133,15 +154,7 @@ static int create_devices(struct vm *vm, const struct vm_config *config)
         uart_register(&vm->uart, bus, COM1_BASE) < 0 ||
         debug_exit_register(&vm->debug_exit, bus, DEBUG_EXIT_PORT) < 0)
         return fail("internal error", "device ports overlap");
-    if (config->disk_path) {
-        char error[512];
-        if (ata_open(&vm->disk, config->disk_path, pic_line(vm, ATA_IRQ), error, sizeof error) < 0)
-            return fail("--disk", error);
-        vm->has_disk = true;
-        if (ata_register(&vm->disk, bus) < 0)
-            return fail("internal error", "ATA ports overlap");
-    }
-    return 0;
+    return create_disks(vm, config);
 }
 
 static const struct technique *choose_technique(const char *name)
@@ -408,6 +421,8 @@ void vm_destroy(struct vm *vm)
             all_techniques[i]->release(vm);
     if (vm->has_disk)
         ata_close(&vm->disk);
+    if (vm->has_slave_disk)
+        ata_close(&vm->slave_disk);
     console_restore(&vm->console);
     guest_ram_destroy(&vm->ram);
 }

@@ -48,6 +48,7 @@ struct vm_config {
     const char *technique;
     uint64_t memory_bytes;
     const char *disk_path;
+    const char *slave_disk_path;    /* --disk slave=FILE, or a second --disk */
     const char *stats_json_path;
     const char *guest_path;
     const char *guest_command_line;
@@ -75,8 +76,9 @@ struct vm {
     struct pit pit;
     struct uart16550 uart;
     struct debug_exit debug_exit;
-    struct ata_disk disk;
-    bool has_disk;
+    struct ata_disk disk, slave_disk;       /* the primary channel's master and slave */
+    bool has_disk, has_slave_disk;
+    struct ata_channel ata;
     struct console console;
 
     const struct technique *technique;

@@ -29,7 +29,31 @@ CASES=(
     "ioapic   test=ioapic"
     "fw_cfg   test=fw_cfg"
     "cga      test=cga"
+    "ata      test=ata"
 )
+
+# The ata case: a master and a slave image, 1 MiB each, sector 0 starting
+# with "master" or "slave"; afterwards the slave's sector 1 must hold what
+# the guest wrote and the master must be untouched.
+fresh_images() {
+    rm -f "$WORK/master.img" "$WORK/slave.img"
+    truncate -s 1M "$WORK/master.img" "$WORK/slave.img"
+    printf master | dd of="$WORK/master.img" conv=notrunc status=none
+    printf slave | dd of="$WORK/slave.img" conv=notrunc status=none
+}
+
+check_images() {
+    local label=$1 master_sum
+    master_sum=$( (printf master; head -c $((1048576 - 6)) /dev/zero) | md5sum)
+    if [[ $(md5sum < "$WORK/master.img") != "$master_sum" ]]; then
+        fail "$label master image (changed)"
+    elif [[ $(dd if="$WORK/slave.img" bs=512 skip=1 count=1 status=none | head -c 31) != \
+            "written to the slave's sector 1" ]]; then
+        fail "$label slave image (sector 1 does not hold what the guest wrote)"
+    else
+        pass "$label images"
+    fi
+}
 
 [[ -f $GUEST ]] || make -s "$GUEST"
 have_qemu=true
@@ -51,9 +75,17 @@ for line in "${CASES[@]}"; do
     ref=$EXPECTED/$name.out
     if $have_qemu; then
         status=0
+        drives=()
+        if [[ $name == ata ]]; then
+            fresh_images
+            drives=(-drive "file=$WORK/master.img,format=raw,if=ide,index=0"
+                    -drive "file=$WORK/slave.img,format=raw,if=ide,index=1")
+        fi
         timeout 60 qemu-system-i386 -accel tcg -m 64 -kernel "$GUEST" -append "$cmdline" \
             -device isa-debug-exit,iobase=0xf4,iosize=4 -serial stdio -display none \
-            -no-reboot < /dev/null > "$WORK/$name.qemu" 2> "$WORK/$name.qemu.err" || status=$?
+            -no-reboot "${drives[@]}" < /dev/null > "$WORK/$name.qemu" 2> "$WORK/$name.qemu.err" \
+            || status=$?
+        if [[ $name == ata ]]; then check_images "$name qemu"; fi
         if [[ $status == 1 ]] && $update; then cp "$WORK/$name.qemu" "$ref"; fi
         if [[ $status != 1 ]]; then
             fail "$name qemu (exit status $status, want 1)"
@@ -70,8 +102,14 @@ for line in "${CASES[@]}"; do
         tag="$(basename "$binary")@$technique"
         out=$WORK/$name.$tag
         status=0
-        timeout 90 "$binary" run --timeout 60 --mem 64M --technique "$technique" "$GUEST" \
-            -- $cmdline < /dev/null > "$out" 2> "$out.err" || status=$?
+        disks=()
+        if [[ $name == ata ]]; then
+            fresh_images
+            disks=(--disk "$WORK/master.img" --disk "slave=$WORK/slave.img")
+        fi
+        timeout 90 "$binary" run --timeout 60 --mem 64M --technique "$technique" "${disks[@]}" \
+            "$GUEST" -- $cmdline < /dev/null > "$out" 2> "$out.err" || status=$?
+        if [[ $name == ata ]]; then check_images "$name $tag"; fi
         if [[ $status != 1 ]]; then
             fail "$name $tag (exit status $status, want 1)"
             tail -3 "$out.err"

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/boot/bios_tables.h"
+#include "core/config.h"
 #include "core/dev/bus.h"
 #include "core/dev/cga.h"
 #include "core/dev/fw_cfg.h"
@@ -187,6 +188,26 @@ Test(platform, fw_cfg_items)
     cr_assert_eq(ram, 64u << 20);
     bus_port_write(&bus, FW_CFG_PORT_SELECTOR, 2, 0x1234);
     cr_assert_eq(fw_cfg_byte(), 0);
+}
+
+Test(platform_config, a_second_disk_is_the_slave)
+{
+    struct run_options options;
+    char error[256];
+    char *two[] = {"run", "--disk", "a.img", "--disk", "b.img", "g.elf", NULL};
+    cr_assert_eq(config_parse_run(6, two, &options, error, sizeof error), 0, "%s", error);
+    cr_assert_str_eq(options.vm.disk_path, "a.img");
+    cr_assert_str_eq(options.vm.slave_disk_path, "b.img");
+    config_free(&options);
+    char *named[] = {"run", "--disk", "slave=b.img", "g.elf", NULL};
+    cr_assert_eq(config_parse_run(4, named, &options, error, sizeof error), 0, "%s", error);
+    cr_assert_null(options.vm.disk_path);
+    cr_assert_str_eq(options.vm.slave_disk_path, "b.img");
+    config_free(&options);
+    char *twice[] = {"run", "--disk", "slave=b.img", "--disk", "slave=c.img", "g.elf", NULL};
+    cr_assert_eq(config_parse_run(6, twice, &options, error, sizeof error), -1);
+    cr_assert(strstr(error, "slave is given twice"), "%s", error);
+    config_free(&options);
 }
 
 static uint8_t sum(const uint8_t *p, unsigned n)

@@ -12,6 +12,7 @@ int probe_lapic(void);
 int probe_ioapic(void);
 int probe_fw_cfg(void);
 int probe_cga(void);
+int probe_ata(void);
 
 /* Physical memory (paging is off). The empty asm hides the constant
  * address from gcc, which would otherwise call 0x400 an out-of-bounds
