@@ -31,6 +31,7 @@ CASES=(
     "ioapic   test=ioapic"
     "fw_cfg   test=fw_cfg"
     "cga      test=cga"
+    "task     test=task"
     "ata      test=ata"
 )
 

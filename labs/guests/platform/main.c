@@ -21,6 +21,7 @@ static const struct probe probes[] = {
     {"ioapic", probe_ioapic, false},
     {"fw_cfg", probe_fw_cfg, false},
     {"cga", probe_cga, false},
+    {"task", probe_task, false},
     {"ata", probe_ata, true},
 };
 
