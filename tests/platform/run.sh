@@ -32,6 +32,7 @@ CASES=(
     "fw_cfg   test=fw_cfg"
     "cga      test=cga"
     "task     test=task"
+    "uart     test=uart"
     "ata      test=ata"
 )
 

@@ -22,6 +22,7 @@ static const struct probe probes[] = {
     {"fw_cfg", probe_fw_cfg, false},
     {"cga", probe_cga, false},
     {"task", probe_task, false},
+    {"uart", probe_uart, false},
     {"ata", probe_ata, true},
 };
 

@@ -14,6 +14,7 @@ int probe_fw_cfg(void);
 int probe_cga(void);
 int probe_ata(void);
 int probe_task(void);
+int probe_uart(void);
 
 /* Physical memory (paging is off). The empty asm hides the constant
  * address from gcc, which would otherwise call 0x400 an out-of-bounds
