@@ -405,7 +405,7 @@ static bool after_trap(struct trapemu *t, enum vm_exit *exit)
 {
     struct vm *vm = t->vm;
     if (vm->cpu.interrupt_shadow) {
-        if (vm->pic.intr && !vm->cpu.halted) {
+        if (vm_intr(vm) && !vm->cpu.halted) {
             const char *reason = t->trap_reason;
             if (emulate_instruction(t, exit))
                 return true;
