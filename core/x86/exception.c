@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/stats.h"
 #include "descriptor.h"
 
 /* SDM vol. 3, 6.13 and table 6-1: #DF, #TS, #NP, #SS, #GP, #PF, #AC. */
@@ -96,6 +97,18 @@ static const char *const exception_names[32] = {   /* SDM vol. 3, table 6-1 */
 const char *x86_exception_name(int vector)
 {
     return exception_names[vector & 31];
+}
+
+void x86_count_exception(struct emulator *emulator, struct stats *stats, int vector)
+{
+    vector &= 31;
+    if (!emulator->exception_counters[vector])
+        emulator->exception_counters[vector] =
+            stats_counter(stats, "guest-exception", x86_exception_name(vector));
+    char detail[32];
+    snprintf(detail, sizeof detail, "error code 0x%x", emulator->fault_error_code);
+    stats_log(stats, emulator->exception_counters[vector], 0, stats_now_ns(),
+              emulator->instruction_eip, emulator->fault_has_error_code ? detail : NULL);
 }
 
 /* "#PF(0x0002)", "#DF", "#UD", "interrupt 0x20", "int 0x80". */

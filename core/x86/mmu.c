@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "descriptor.h"
+#include "decode.h"
 #include "paging.h"
 
 /* ---- physical memory --------------------------------------------------- */
@@ -382,4 +383,16 @@ void x86_check_io_permission(struct emulator *e, uint16_t port, unsigned size)
     uint32_t wanted = ((1u << size) - 1) << (port & 7u);
     if (bits & wanted)
         x86_raise(e, EXC_GP, 0);
+}
+
+uint32_t x86_operand_linear_address(const struct cpu *cpu, const struct x86_instruction *insn)
+{
+    uint32_t address = insn->displacement;
+    if (insn->base != X86_NO_REGISTER)
+        address += cpu->regs[insn->base];
+    if (insn->index != X86_NO_REGISTER)
+        address += cpu->regs[insn->index] << insn->scale;
+    if (insn->address_size == 2)
+        address &= 0xffff;     /* 16-bit addressing wraps at 64 KiB (SDM vol. 1, 3.7.5) */
+    return address + cpu->segments[insn->segment].base;
 }

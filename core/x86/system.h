@@ -42,9 +42,20 @@ const char *x86_exception_name(int vector);
 /* Vectors that push an error code (SDM vol. 3, 6.13). */
 bool x86_exception_has_error_code(int vector);
 
+/* Count the exception the emulator just raised (emulator->fault_vector and
+ * its error code) as a `guest-exception` row of the shared event table,
+ * with the guest EIP: every technique reports it the same way. */
+struct stats;
+void x86_count_exception(struct emulator *emulator, struct stats *stats, int vector);
+
 /* ---- memory access (mmu.c) ---------------------------------------------- */
 
 enum access_kind { ACCESS_READ = 0, ACCESS_WRITE = 1, ACCESS_EXECUTE = 2 };
+
+/* The linear address a memory operand names, computed but never accessed:
+ * INVLPG's operand is an address, not a value (SDM vol. 2, INVLPG). */
+struct x86_instruction;
+uint32_t x86_operand_linear_address(const struct cpu *cpu, const struct x86_instruction *insn);
 
 /* Segmented data access at the current CPL: segment limit and type checks
  * (#GP, or #SS for SS), then paging (#PF with CR2 and error code). */

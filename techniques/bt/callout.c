@@ -61,30 +61,6 @@ static const char *callout_reason(const struct x86_instruction *insn)
     }
 }
 
-static void count_exception(struct bt *bt, int vector)
-{
-    struct emulator *e = &bt->emulator;
-    vector &= 31;
-    if (!e->exception_counters[vector])
-        e->exception_counters[vector] =
-            stats_counter(&bt->vm->stats, "guest-exception", x86_exception_name(vector));
-    stats_log(&bt->vm->stats, e->exception_counters[vector], 0, stats_now_ns(),
-              e->instruction_eip, NULL);
-}
-
-/* INVLPG's operand: the address itself, never read (SDM vol. 2, INVLPG). */
-static uint32_t invlpg_address(const struct cpu *cpu, const struct x86_instruction *insn)
-{
-    uint32_t address = insn->displacement;
-    if (insn->base != X86_NO_REGISTER)
-        address += cpu->regs[insn->base];
-    if (insn->index != X86_NO_REGISTER)
-        address += cpu->regs[insn->index] << insn->scale;
-    if (insn->address_size == 2)
-        address &= 0xffff;
-    return address + cpu->segments[insn->segment].base;
-}
-
 bool bt_emulate_instruction(struct bt *bt, const char **reason)
 {
     struct emulator *e = &bt->emulator;
@@ -97,7 +73,7 @@ bool bt_emulate_instruction(struct bt *bt, const char **reason)
     if (setjmp(landing) != 0) {
         x86_executor_sync_flags(&bt->executor);
         cpu->eip = e->instruction_eip;
-        count_exception(bt, e->fault_vector);
+        x86_count_exception(e, &bt->vm->stats, e->fault_vector);
         if (!*reason)
             *reason = "guest-exception";
         e->fault = NULL;
@@ -115,7 +91,7 @@ bool bt_emulate_instruction(struct bt *bt, const char **reason)
     if (shadowed)
         cpu->interrupt_shadow = false;
     if (insn.operation == OP_INVLPG)
-        shadow_invalidate_page(&bt->shadow, invlpg_address(cpu, &insn));
+        shadow_invalidate_page(&bt->shadow, x86_operand_linear_address(cpu, &insn));
     bt->vm->stats.guest_instructions++;
     e->fault = NULL;
     return step != STEP_SHUTDOWN;

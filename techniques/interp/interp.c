@@ -197,19 +197,6 @@ static void interp_detach(struct vm *vm)
 
 /* ---- events ---------------------------------------------------------------- */
 
-static void count_exception(struct interp *interp, struct vm *vm, int vector)
-{
-    struct emulator *emulator = &interp->emulator;
-    vector &= 31;
-    if (!emulator->exception_counters[vector])
-        emulator->exception_counters[vector] =
-            stats_counter(&vm->stats, "guest-exception", x86_exception_name(vector));
-    char detail[32];
-    snprintf(detail, sizeof detail, "error code 0x%x", emulator->fault_error_code);
-    stats_log(&vm->stats, emulator->exception_counters[vector], 0, stats_now_ns(),
-              emulator->instruction_eip, emulator->fault_has_error_code ? detail : NULL);
-}
-
 static void count_interrupt(struct interp *interp, struct vm *vm, int vector)
 {
     struct stats_counter **slot = &interp->inject_counters[vector & 0xff];
@@ -277,7 +264,7 @@ static bool deliver_fault(struct interp *interp, struct vm *vm)
         interp->running_block = NULL;
     }
     vm->cpu.eip = emulator->instruction_eip;
-    count_exception(interp, vm, emulator->fault_vector);
+    x86_count_exception(emulator, &vm->stats, emulator->fault_vector);
     return x86_deliver_event(emulator, emulator->fault_vector, EVENT_FAULT,
                              emulator->fault_has_error_code, emulator->fault_error_code);
 }

@@ -234,35 +234,11 @@ static bool handle_system_call(struct trapemu *t, const struct direct_trap *trap
 
 /* ---- emulating one instruction --------------------------------------------------------- */
 
-static void count_exception(struct trapemu *t, int vector)
-{
-    struct emulator *e = &t->emulator;
-    vector &= 31;
-    if (!e->exception_counters[vector])
-        e->exception_counters[vector] =
-            stats_counter(&t->vm->stats, "guest-exception", x86_exception_name(vector));
-    stats_log(&t->vm->stats, e->exception_counters[vector], 0, stats_now_ns(),
-              e->instruction_eip, NULL);
-}
-
 static enum vm_exit triple_fault(struct trapemu *t)
 {
     snprintf(t->vm->stop_reason, sizeof t->vm->stop_reason, "%s",
              t->emulator.triple_fault_report);
     return VM_EXIT_TRIPLE_FAULT;
-}
-
-/* INVLPG's operand: the address itself, never read (SDM vol. 2, INVLPG). */
-static uint32_t effective_address(const struct cpu *cpu, const struct x86_instruction *insn)
-{
-    uint32_t address = insn->displacement;
-    if (insn->base != X86_NO_REGISTER)
-        address += cpu->regs[insn->base];
-    if (insn->index != X86_NO_REGISTER)
-        address += cpu->regs[insn->index] << insn->scale;
-    if (insn->address_size == 2)
-        address &= 0xffff;
-    return address + cpu->segments[insn->segment].base;
 }
 
 static const char *trap_name(const struct x86_instruction *insn)
@@ -308,7 +284,7 @@ static bool emulate_instruction(struct trapemu *t, enum vm_exit *exit)
     if (setjmp(landing) != 0) {
         x86_executor_sync_flags(&t->executor);
         cpu->eip = e->instruction_eip;
-        count_exception(t, e->fault_vector);
+        x86_count_exception(e, &t->vm->stats, e->fault_vector);
         if (!t->trap_reason)
             t->trap_reason = "guest-exception";
         if (!x86_deliver_event(e, e->fault_vector, EVENT_FAULT, e->fault_has_error_code,
@@ -328,7 +304,7 @@ static bool emulate_instruction(struct trapemu *t, enum vm_exit *exit)
     if (shadowed)
         cpu->interrupt_shadow = false;
     if (insn.operation == OP_INVLPG)
-        shadow_invalidate_page(&t->shadow, effective_address(cpu, &insn));
+        shadow_invalidate_page(&t->shadow, x86_operand_linear_address(cpu, &insn));
     if (step == STEP_SHUTDOWN) {
         *exit = triple_fault(t);
         return true;
