@@ -35,7 +35,7 @@ grade_one() {   # grade_one TREE: prints "name,score,max,status"
 }
 export -f grade_one
 
-trees=$(find "$dir" -mindepth 1 -maxdepth 1 -type d -exec test -f {}/Makefile \; -print | sort)
+trees=$(find -L "$dir" -mindepth 1 -maxdepth 1 -type d -exec test -f {}/Makefile \; -print | sort)
 if [ -z "$trees" ]; then
     echo "grade-all: no trees (folders with a Makefile) in $dir" >&2
     exit 2

@@ -22,7 +22,8 @@
 #
 # What the student must not get: labs/README.md keeps only what lies outside
 # its "INSTRUCTOR: BEGIN" / "INSTRUCTOR: END" lines (the answers), and a file
-# named labs/*/SOLUTION* is left out.
+# named labs/*/SOLUTION* is left out. Regions are looked for in core/,
+# techniques/ and labs/ only (the scripts and tests mention the markers).
 set -euo pipefail
 
 filter() {
@@ -71,20 +72,19 @@ if [ -e "$out" ] && [ -n "$(ls -A "$out" 2>/dev/null)" ]; then
 fi
 mkdir -p "$out"
 
+# Every file as it is, then the lab's files filtered over their copies.
+git ls-files -z --cached --others --exclude-standard |
+    while IFS= read -r -d '' file; do [ -f "$file" ] && printf '%s\0' "$file"; done |
+    xargs -0 cp -p --parents -t "$out"
+rm -f "$out"/labs/*/SOLUTION*
+if [ -f labs/README.md ]; then
+    sed '/INSTRUCTOR: BEGIN/,/INSTRUCTOR: END/d' labs/README.md >"$out/labs/README.md"
+fi
 regions=0
-while IFS= read -r -d '' file; do
-    [ -f "$file" ] || continue                  # deleted in the working tree
-    case $file in labs/*/SOLUTION*) continue ;; esac
-    mkdir -p "$out/$(dirname "$file")"
-    if [ "$file" = labs/README.md ]; then
-        sed '/INSTRUCTOR: BEGIN/,/INSTRUCTOR: END/d' "$file" >"$out/$file"
-    elif grep -q "LAB $lab: BEGIN" "$file" 2>/dev/null; then
-        filter "$lab" <"$file" >"$out/$file"
-        regions=$((regions + $(grep -c "LAB $lab: BEGIN" "$file")))
-    else
-        cp -p "$file" "$out/$file"
-    fi
-    [ -x "$file" ] && chmod +x "$out/$file"
-done < <(git ls-files -z --cached --others --exclude-standard)
+while IFS= read -r file; do
+    [ -f "$file" ] || continue
+    filter "$lab" <"$file" >"$out/$file"
+    regions=$((regions + $(grep -c "LAB $lab: BEGIN" "$file")))
+done < <(grep -rlF "LAB $lab: BEGIN" core techniques labs | grep -v "^labs/README.md$" | sort)
 
 echo "lab-skeleton: lab $lab written to $out ($regions regions to fill in)"
