@@ -56,10 +56,54 @@ need_technique() {
 run_guest() {
     local technique=$1 out=$2 elf=$3
     shift 3
-    local status=0
+    local status=0 args=()
+    [ $# -gt 0 ] && args=(-- "$@")
     timeout 120 "$VMLAB" run --technique "$technique" --timeout 60 \
-        --stats-json "$out.json" "$elf" ${1:+-- "$@"} >"$out" 2>"$out.err" || status=$?
+        --stats-json "$out.json" "$elf" "${args[@]}" >"$out" 2>"$out.err" </dev/null || status=$?
     return "$status"
+}
+
+# ---- checks several labs share (each prints why it failed) -------------------
+
+# status_is WANT GOT: vmlab's exit status.
+status_is() {
+    [ "$1" = "$2" ] || { echo "vmlab exit status $2, want $1 (see vmlab --help)"; return 1; }
+}
+
+# guest_transcript TECHNIQUE GUEST [ARGS...]: build/guests/GUEST.elf passes
+# (status 1) and prints exactly tests/guests/expected/GUEST.out (checked
+# against QEMU by tests/guests/run.sh, which gives hello "greeting=hi").
+# Its files stay in $GRADE_WORK/GUEST.TECHNIQUE*.
+guest_transcript() {
+    local technique=$1 guest=$2 out=$GRADE_WORK/$2.$1 status=0
+    shift 2
+    run_guest "$technique" "$out" "build/guests/$guest.elf" "$@" || status=$?
+    grep -h "not implemented (lab" "$out.err" | head -n 2
+    status_is 1 "$status" || { tail -n 2 "$out.err"; return 1; }
+    diff tests/guests/expected/"$guest".out "$out" | head -n 8
+    cmp -s tests/guests/expected/"$guest".out "$out"
+}
+
+# kernel_scenario TECHNIQUE SCENARIO: the teaching kernel's test=SCENARIO
+# passes and prints exactly tests/kernel/expected/SCENARIO.txt.
+kernel_scenario() {
+    local technique=$1 scenario=$2 out=$GRADE_WORK/kernel-$2.$1 status=0
+    run_guest "$technique" "$out" build/guests/kernel.elf "test=$scenario" || status=$?
+    grep -h "not implemented (lab" "$out.err" | head -n 2
+    status_is 1 "$status" || { tail -n 2 "$out.err"; return 1; }
+    diff tests/kernel/expected/"$scenario".txt "$out" | head -n 8
+    cmp -s tests/kernel/expected/"$scenario".txt "$out"
+}
+
+# counted JSON CATEGORY [REASON]: the run's --stats-json counted at least one
+# event of CATEGORY (and REASON).
+counted() {
+    local json=$1 category=$2 reason=${3:-} n
+    [ -f "$json" ] || { echo "no statistics: the run before did not write $json"; return 1; }
+    n=$(jq --arg c "$category" --arg r "$reason" \
+        '[.counters[] | select(.category == $c and ($r == "" or .reason == $r)) | .count] | add // 0' "$json")
+    echo "$category${reason:+ $reason}: $n events"
+    [ "$n" -gt 0 ]
 }
 
 grade_finish() {

@@ -37,9 +37,6 @@ other_families() {
          <(grep -avE "$lab_families" "$flags")
 }
 
-status_is() {   # status_is WANT GOT: vmlab's exit status
-    [ "$1" = "$2" ] || { echo "vmlab exit status $2, want $1 (see vmlab --help)"; return 1; }
-}
 
 smc_case() { grep -aq "^$1: ok$" "$smc" || { grep -a "^$1: " "$smc"; return 1; }; }
 

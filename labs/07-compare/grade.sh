@@ -23,8 +23,15 @@ json=$here/bench.json
 [ -f "$json" ] || [ ! -f "$here/SOLUTION-bench.json" ] || json=$here/SOLUTION-bench.json
 measure="build/vmlab bench --benchmarks in,syscall,pgfault,cpu,hlt --format json --output $here/bench.json"
 
-answer() {   # answer KEY: the value, or nothing
-    sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*\([^#]*\).*/\1/p" "$answers" | tail -n 1 | sed 's/[[:space:]]*$//'
+answer() {   # answer KEY: the value; "?" or nothing is no answer (the skeleton's)
+    local value
+    value=$(sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*\([^#]*\).*/\1/p" "$answers" |
+            tail -n 1 | sed 's/[[:space:]]*$//')
+    if [ -z "$value" ] || [ "$value" = "?" ]; then
+        echo "not implemented (lab 07): no answer for $1 in $answers" >&2
+        return 1
+    fi
+    echo "$value"
 }
 
 have_table() {
@@ -35,7 +42,7 @@ have_table() {
 # predict_fastest ROW: the named column ran and is within 25% of the fastest.
 predict_fastest() {
     local row=$1 named
-    named=$(answer "predict.fastest.$row")
+    named=$(answer "predict.fastest.$row") || return 1
     have_table || return 1
     if [ "$(jq -r .quick "$json")" = true ]; then
         echo "the table was measured with --quick: its times are noise; measure without it: $measure"
@@ -56,7 +63,7 @@ predict_fastest() {
 # count KEY: events.ROW.TECHNIQUE.CATEGORY or instructions.ROW.TECHNIQUE.
 count() {
     local key=$1 named row technique category
-    named=$(answer "$key")
+    named=$(answer "$key") || return 1
     IFS=. read -r _ row technique category <<<"$key"
     jq -r --arg b "$row" --arg t "$technique" --arg c "${category:-}" --arg n "$named" '
         (.rows[] | select(.benchmark == $b and .technique == $t)) as $r
