@@ -22,7 +22,8 @@
 #
 # What the student must not get: labs/README.md keeps only what lies outside
 # its "INSTRUCTOR: BEGIN" / "INSTRUCTOR: END" lines (the answers), and a file
-# named labs/*/SOLUTION* is left out. Regions are looked for in core/,
+# named labs/*/SOLUTION* is left out, and the regions in labs/NN-topic/
+# (answers files) become stubs whichever lab the tree is for. Regions are looked for in core/,
 # techniques/ and labs/ only (the scripts and tests mention the markers).
 set -euo pipefail
 
@@ -86,5 +87,12 @@ while IFS= read -r file; do
     filter "$lab" <"$file" >"$out/$file"
     regions=$((regions + $(grep -c "LAB $lab: BEGIN" "$file")))
 done < <(grep -rlF "LAB $lab: BEGIN" core techniques labs | grep -v "^labs/README.md$" | sort)
+# A lab's own material (lab 07's answers file) is every student's to write:
+# whatever the lab, the regions under labs/NN-topic/ become their stubs.
+while IFS= read -r file; do
+    own=${file#labs/}; own=${own%%-*}
+    [ "$own" = "$lab" ] && continue
+    filter "$own" <"$file" >"$out/$file"
+done < <(grep -rlE "LAB [0-9][0-9]: BEGIN" labs/[0-9][0-9]-*/ 2>/dev/null | sort)
 
 echo "lab-skeleton: lab $lab written to $out ($regions regions to fill in)"

@@ -32,6 +32,13 @@ for dir in labs/[0-9][0-9]-*/; do
     if ! scripts/lab-skeleton.sh "$lab" "$class/student" >/dev/null; then
         fail "lab $lab: the skeleton is generated"; continue
     fi
+    if grep -q "INSTRUCTOR" "$class/student/labs/README.md" ||
+       [ -n "$(find "$class/student/labs" -name 'SOLUTION*')" ] ||
+       grep -rqE "LAB [0-9][0-9]: (BEGIN|STUB)" "$class/student/labs"/[0-9][0-9]-*/; then
+        fail "lab $lab: the student tree holds instructor answers or solved lab material"
+    else
+        pass "lab $lab: the student tree has no instructor answers"
+    fi
     mkdir -p "$class/student/build" && cp -a build/obj build/guests "$class/student/build/"
     scripts/lab-grade-all.sh "$class" "$lab" >"$work/grade-all$lab.out" 2>&1
     IFS=, read -r _ s_score s_max s_status < <(grep '^staff,' "$class/grades-lab$lab.csv")
