@@ -40,6 +40,8 @@ for dir in labs/[0-9][0-9]-*/; do
         pass "lab $lab: the student tree has no instructor answers"
     fi
     mkdir -p "$class/student/build" && cp -a build/obj build/guests "$class/student/build/"
+    # A submission that does not build is a row too, with make's status.
+    mkdir -p "$class/broken" && printf 'grade:\n\t@echo "cc: error"; exit 2\n' >"$class/broken/Makefile"
     scripts/lab-grade-all.sh "$class" "$lab" >"$work/grade-all$lab.out" 2>&1
     IFS=, read -r _ s_score s_max s_status < <(grep '^staff,' "$class/grades-lab$lab.csv")
     IFS=, read -r _ k_score k_max k_status < <(grep '^student,' "$class/grades-lab$lab.csv")
@@ -60,6 +62,11 @@ for dir in labs/[0-9][0-9]-*/; do
         pass "lab $lab: the skeleton builds, grades less ($k_score/$k_max) and says not implemented"
     else
         fail "lab $lab: the skeleton grades $k_score/$k_max (status $k_status)"; tail -n 20 "$student_log"
+    fi
+    if grep -qE '^broken,0,,2$' "$class/grades-lab$lab.csv"; then
+        pass "lab $lab: grade-all gives a tree that does not build a row with status 2"
+    else
+        fail "lab $lab: grade-all: the broken tree's row is '$(grep '^broken,' "$class/grades-lab$lab.csv")'"
     fi
 done
 finish
