@@ -4,7 +4,7 @@
 #   make demo     install the packages, build, boot the teaching kernel (test=sched)
 #   make test     every suite: unit tests (ASan+UBSan), the real CPU as oracle,
 #                 guests and kernel against QEMU, switching, hvm, dashboard,
-#                 trapemu and its containment, guest survival, bad input
+#                 trapemu and its containment, bt, guest survival, bad input
 #   make bench    vmlab bench (every technique side by side, docs/bench.md), then
 #                 hvm exit and switch costs and trapemu trap costs where they run
 #   make fuzz-diff SEED= N=    a differential campaign (tests/diff)
@@ -81,8 +81,9 @@ guest-tests: all
 # again as if the host had neither compatibility mode nor KVM.
 TEST_SUITES := "tests/unit/run.sh $(UNIT_TESTS)" tests/diff/run.sh tests/guests/run.sh \
                tests/kernel/run.sh tests/switch/run.sh tests/hvm/run.sh tests/dashboard/run.sh \
-               tests/trapemu/run.sh tests/trapemu/containment.sh "tests/fuzz/run.sh --strict" \
-               tests/cli/run.sh tests/bench/check.sh tests/host/run.sh tests/labs/run.sh
+               tests/trapemu/run.sh tests/trapemu/containment.sh tests/bt/run.sh "tests/fuzz/run.sh --strict" \
+               tests/cli/run.sh tests/bench/check.sh tests/platform/run.sh \
+               tests/host/run.sh tests/labs/run.sh
 test: all $(UNIT_TESTS) $(DIFF_BIN)
 	@tests/totals.sh $(TEST_SUITES)
 
