@@ -106,6 +106,16 @@ counted() {
     [ "$n" -gt 0 ]
 }
 
+# counted_at_most JSON CATEGORY REASON N: at most N such events.
+counted_at_most() {
+    local json=$1 category=$2 reason=$3 most=$4 n
+    [ -f "$json" ] || { echo "no statistics: the run before did not write $json"; return 1; }
+    n=$(jq --arg c "$category" --arg r "$reason" \
+        '[.counters[] | select(.category == $c and .reason == $r) | .count] | add // 0' "$json")
+    echo "$category $reason: $n events (at most $most)"
+    [ "$n" -le "$most" ]
+}
+
 grade_finish() {
     local status=0
     echo "Score: $grade_got/$grade_max"
