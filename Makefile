@@ -9,6 +9,9 @@
 #                 hvm exit and switch costs and trapemu trap costs where they run
 #   make fuzz-diff SEED= N=    a differential campaign (tests/diff)
 #   make fuzz-guest SEED= N=   a guest-survival campaign (tests/fuzz)
+#   make labs     the course labs and what each needs from the host
+#                 (labs/README.md): make lab-skeleton LAB=NN OUT=DIR,
+#                 make grade LAB=NN, make grade-all SUBMISSIONS=DIR LAB=NN
 #
 # Sources are found by wildcard: a new file in core/ or techniques/ is built
 # without touching this file.
@@ -80,7 +83,7 @@ TEST_SUITES := "tests/unit/run.sh $(UNIT_TESTS)" tests/diff/run.sh tests/guests/
                tests/kernel/run.sh tests/switch/run.sh tests/hvm/run.sh tests/dashboard/run.sh \
                tests/trapemu/run.sh tests/trapemu/containment.sh tests/bt/run.sh "tests/fuzz/run.sh --strict" \
                tests/cli/run.sh tests/bench/check.sh tests/platform/run.sh \
-               tests/host/run.sh
+               tests/host/run.sh tests/labs/run.sh
 test: all $(UNIT_TESTS) $(DIFF_BIN)
 	@tests/totals.sh $(TEST_SUITES)
 
@@ -106,6 +109,23 @@ bench: all
 	@$(BUILD)/vmlab bench
 	@tests/hvm/bench.sh
 	@tests/trapemu/bench.sh
+
+# ---- the labs (labs/README.md) -----------------------------------------------
+# `labs` is also a folder: .PHONY makes make run the recipe anyway.
+.PHONY: labs lab-skeleton grade grade-all
+labs:
+	@scripts/labs-list.sh
+
+lab-skeleton:
+	@test -n "$(LAB)" -a -n "$(OUT)" || { echo "usage: make lab-skeleton LAB=NN OUT=DIR" >&2; exit 2; }
+	@scripts/lab-skeleton.sh $(LAB) $(OUT)
+
+grade:
+	@scripts/lab-grade.sh $(LAB)
+
+grade-all:
+	@test -n "$(LAB)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade-all SUBMISSIONS=DIR LAB=NN" >&2; exit 2; }
+	@JOBS=$(or $(JOBS),2) scripts/lab-grade-all.sh $(SUBMISSIONS) $(LAB)
 
 clean:
 	rm -rf $(BUILD)

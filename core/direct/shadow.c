@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/lab.h"
 #include "core/x86/system.h"
 
 #define FRAME_DIRECTORY        1u   /* the page directory of the current CR3 */
@@ -85,10 +86,17 @@ void shadow_flush(struct shadow *shadow)
 
 void shadow_invalidate_page(struct shadow *shadow, uint32_t linear)
 {
+    /* LAB 03: BEGIN INVLPG: dropping the shadow mappings of one guest page */
     /* A 4 MiB page is one TLB entry: INVLPG drops all of it (4.10.4.1). */
     shadow->ops.unmap(shadow->ops.context, linear & ~0x3fffffu, 0x400000);
     forget_exactness(shadow);
     stats_count(shadow->invlpgs, 0);
+    /* LAB 03: STUB
+    (void)linear;
+    (void)forget_exactness;
+    LAB_NOT_IMPLEMENTED(3, "INVLPG (core/direct/shadow.c, shadow_invalidate_page)");
+    stats_count(shadow->invlpgs, 0);
+       LAB 03: END */
 }
 
 /* Some mapping was dropped: the privileged list may name pages that are
@@ -232,7 +240,13 @@ void shadow_follow_cpu(struct shadow *shadow)
     bool paging = cpu->cr0 & CR0_PG, wp = cpu->cr0 & CR0_WP, pse = cpu->cr4 & CR4_PSE;
     bool same_mode = shadow->valid && paging == shadow->paging && wp == shadow->write_protect &&
                      pse == shadow->large_pages;
+    /* LAB 03: BEGIN a CR3 write: the shadow of the old address space goes */
     if (!same_mode || (paging && cpu->cr3 != shadow->cr3)) {
+    /* LAB 03: STUB
+    if (paging && same_mode && cpu->cr3 != shadow->cr3)
+        LAB_NOT_IMPLEMENTED(3, "a CR3 write (core/direct/shadow.c, shadow_follow_cpu)");
+    if (!same_mode) {
+       LAB 03: END */
         shadow_flush(shadow);
         if (same_mode)
             stats_count(shadow->cr3_switches, 0);
@@ -351,6 +365,7 @@ static enum shadow_outcome install(struct shadow *shadow, uint32_t page, uint32_
 
 enum shadow_outcome shadow_fault(struct shadow *shadow, uint32_t linear, bool write, bool present)
 {
+    /* LAB 03: BEGIN the hidden-fault handler */
     struct emulator *e = shadow->emulator;
     uint32_t page = linear & ~0xfffu, physical = page, error;
     shadow->cpl = cpu_cpl(e->cpu);
@@ -378,6 +393,19 @@ enum shadow_outcome shadow_fault(struct shadow *shadow, uint32_t linear, bool wr
     int rights = SHADOW_READ | (write || !shadow->paging ? SHADOW_WRITE : 0);
     stats_count(present ? shadow->dirty_faults : shadow->hidden_faults, 0);
     return install(shadow, page, physical, rights);
+    /* LAB 03: STUB
+    (void)linear;
+    (void)write;
+    (void)present;
+    (void)install;
+    (void)mirrorable;
+    (void)note_paging_structures;
+    (void)is_paging_structure;
+    LAB_NOT_IMPLEMENTED(3, "the hidden-fault handler (core/direct/shadow.c, shadow_fault): "
+                           "every access to an unmapped page is emulated");
+    stats_count(shadow->emulated, 0);
+    return SHADOW_EMULATE;
+       LAB 03: END */
 }
 
 void shadow_pt_written(struct shadow *shadow, uint32_t physical, unsigned size, bool whole_page)

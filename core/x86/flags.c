@@ -11,13 +11,21 @@
  */
 #include "flags.h"
 
+#include "core/lab.h"
+
 static bool carry_of(const struct lazy_flags *flags, uint32_t eflags)
 {
     switch (flags->operation) {
+    /* LAB 01: BEGIN CF of the add and subtract families */
     case FLAGS_ADD: return flags->result < flags->operand1;
     case FLAGS_ADC: return flags->result <= flags->operand1;
     case FLAGS_SUB: return flags->operand1 < flags->operand2;
     case FLAGS_SBB: return flags->operand1 <= flags->operand2;
+    /* LAB 01: STUB
+    case FLAGS_ADD: case FLAGS_ADC: case FLAGS_SUB: case FLAGS_SBB:
+        LAB_NOT_IMPLEMENTED(1, "CF of ADD/ADC/SUB/SBB (core/x86/flags.c, carry_of)");
+        return false;
+       LAB 01: END */
     case FLAGS_LOGIC: return false;
     case FLAGS_INC:
     case FLAGS_DEC:
@@ -36,10 +44,18 @@ static bool overflow_of(const struct lazy_flags *flags)
     uint32_t sign = size_sign_bit(flags->size);
     uint32_t a = flags->operand1, b = flags->operand2, r = flags->result;
     switch (flags->operation) {
+    /* LAB 01: BEGIN OF of the add and subtract families */
     case FLAGS_ADD:
     case FLAGS_ADC: return ((a ^ r) & (b ^ r)) & sign;
     case FLAGS_SUB:
     case FLAGS_SBB: return ((a ^ b) & (a ^ r)) & sign;
+    /* LAB 01: STUB
+    case FLAGS_ADD: case FLAGS_ADC: case FLAGS_SUB: case FLAGS_SBB:
+        (void)a;
+        (void)b;
+        LAB_NOT_IMPLEMENTED(1, "OF of ADD/ADC/SUB/SBB (core/x86/flags.c, overflow_of)");
+        return false;
+       LAB 01: END */
     case FLAGS_INC: return r == sign;
     case FLAGS_DEC: return r == sign - 1;
     case FLAGS_EXPLICIT: return flags->explicit_bits & EFLAGS_OF;
@@ -50,10 +66,17 @@ static bool overflow_of(const struct lazy_flags *flags)
 static uint32_t adjust_of(const struct lazy_flags *flags)
 {
     switch (flags->operation) {
+    /* LAB 01: BEGIN AF of the add, subtract, increment and decrement families */
     case FLAGS_ADD: case FLAGS_ADC: case FLAGS_SUB: case FLAGS_SBB:
         return (flags->operand1 ^ flags->operand2 ^ flags->result) & EFLAGS_AF;
     case FLAGS_INC: return (flags->result & 0xf) == 0 ? EFLAGS_AF : 0;
     case FLAGS_DEC: return (flags->result & 0xf) == 0xf ? EFLAGS_AF : 0;
+    /* LAB 01: STUB
+    case FLAGS_ADD: case FLAGS_ADC: case FLAGS_SUB: case FLAGS_SBB:
+    case FLAGS_INC: case FLAGS_DEC:
+        LAB_NOT_IMPLEMENTED(1, "AF of ADD/ADC/SUB/SBB/INC/DEC (core/x86/flags.c, adjust_of)");
+        return 0;
+       LAB 01: END */
     case FLAGS_EXPLICIT: return flags->explicit_bits & EFLAGS_AF;
     default: return 0;   /* logic: AF undefined; Intel hardware clears it */
     }

@@ -83,6 +83,7 @@
 
 #include "bt_internal.h"
 #include "core/host.h"
+#include "core/lab.h"
 #include "core/vm.h"
 #include "core/x86/system.h"
 
@@ -400,6 +401,7 @@ static bool handle_fault(struct bt *bt)
  * SDM vol. 3, 4.10.4.2) - and then every chain is undone (core_ran). */
 static void chain(struct bt *bt, uint32_t site)
 {
+    /* LAB 04: BEGIN patching a direct exit to jump into its target's translation */
     struct bt_code_cache *cache = &bt->cache;
     uint32_t eip = bt->vm->cpu.eip, exit = site % BT_BLOCK_MAX_EXITS;
     if (site == BT_NO_SITE || site / BT_BLOCK_MAX_EXITS >= cache->block_count)
@@ -415,6 +417,12 @@ static void chain(struct bt *bt, uint32_t site)
         return;
     bt_code_cache_chain(cache, from, exit, to);
     stats_count(bt->chain_row, 0);
+    /* LAB 04: STUB
+    (void)bt;
+    (void)site;
+    LAB_NOT_IMPLEMENTED(4, "chaining a direct exit to its target (techniques/bt/bt.c, chain): "
+                           "every block returns to the dispatcher");
+       LAB 04: END */
 }
 
 /* Run translated code from `block` on; false if the CPU shut down. */

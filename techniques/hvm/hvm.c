@@ -234,6 +234,7 @@ static bool handle_exit(struct vm *vm, struct hvm *hvm, enum vm_exit *exit)
     uint64_t start = stats_now_ns();
     uint32_t eip = guest_eip(hvm);
     switch (run->exit_reason) {
+    /* LAB 06: BEGIN the exits of I/O, the interrupt window and HLT */
     case KVM_EXIT_IO:
         return handle_io(vm, hvm, start, exit);
     case KVM_EXIT_MMIO:
@@ -249,6 +250,18 @@ static bool handle_exit(struct vm *vm, struct hvm *hvm, enum vm_exit *exit)
         stats_log(&vm->stats, hvm->rows.hlt, 0, start, eip, NULL);
         vm->cpu.halted = true;
         return stop_with(exit, VM_EXIT_HALT);
+    /* LAB 06: STUB
+    case KVM_EXIT_IO:
+    case KVM_EXIT_MMIO:
+    case KVM_EXIT_IRQ_WINDOW_OPEN:
+    case KVM_EXIT_HLT:
+        (void)handle_io;
+        (void)handle_mmio;
+        snprintf(vm->stop_reason, sizeof vm->stop_reason,
+                 "hvm: not implemented (lab 06): KVM exit reason %u at EIP 0x%08x "
+                 "(techniques/hvm/hvm.c, handle_exit)", run->exit_reason, eip);
+        return stop_with(exit, VM_EXIT_ERROR);
+       LAB 06: END */
     case KVM_EXIT_SHUTDOWN:
         /* A fault while delivering a double fault: the CPU shuts down
          * (SDM vol. 3, 6.15 "Interrupt 8"; APM vol. 2, 8.2.9). */

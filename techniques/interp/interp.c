@@ -75,6 +75,7 @@
 #include <string.h>
 
 #include "code_cache.h"
+#include "core/lab.h"
 #include "core/vm.h"
 #include "core/x86/execute.h"
 #include "core/x86/system.h"
@@ -151,11 +152,17 @@ static bool interp_available(char *why, size_t why_len)
 static void code_written(struct emulator *emulator, uint32_t physical_page)
 {
     struct interp *interp = emulator->code_cache;
+    /* LAB 01: BEGIN dropping the blocks of a page the guest wrote to */
     code_cache_invalidate_page(&interp->cache, physical_page);
     emulator->ram->page_flags[physical_page >> PAGE_SHIFT] &= (uint8_t)~PAGE_FLAG_CODE;
     interp->link_epoch++;
     if (interp->running_block)
         interp->run_until = interp->running_block->slots;
+    /* LAB 01: STUB
+    (void)interp;
+    (void)physical_page;
+    LAB_NOT_IMPLEMENTED(1, "invalidating cached blocks on a write to code (techniques/interp/interp.c, code_written)");
+       LAB 01: END */
 }
 
 static int interp_attach(struct vm *vm)

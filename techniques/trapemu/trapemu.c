@@ -274,6 +274,7 @@ static const char *trap_name(const struct x86_instruction *insn)
  */
 static bool emulate_instruction(struct trapemu *t, enum vm_exit *exit)
 {
+    /* LAB 02: BEGIN emulating the instruction that trapped */
     struct emulator *e = &t->emulator;
     struct cpu *cpu = e->cpu;
     struct x86_instruction insn;
@@ -310,6 +311,16 @@ static bool emulate_instruction(struct trapemu *t, enum vm_exit *exit)
         return true;
     }
     return false;
+    /* LAB 02: STUB
+    (void)count_exception;
+    (void)triple_fault;
+    (void)effective_address;
+    (void)trap_name;
+    *exit = stop_with(t, "trapemu: not implemented (lab 02): emulating the instruction that "
+                      "trapped at EIP 0x%x (techniques/trapemu/trapemu.c, emulate_instruction)",
+                      t->vm->cpu.eip);
+    return true;
+       LAB 02: END */
 }
 
 /* ---- after every trap ----------------------------------------------------------------- */
@@ -330,6 +341,7 @@ static void count_interrupt(struct trapemu *t, int vector)
  * lets it in (SDM vol. 3, 6.8.1). Returns true if the CPU shut down. */
 static bool deliver_interrupt(struct trapemu *t, enum vm_exit *exit)
 {
+    /* LAB 02: BEGIN delivering the PIC's interrupt through the guest's IDT */
     struct vm *vm = t->vm;
     int vector = vm_acknowledge_interrupt(vm);
     vm->cpu.halted = false;
@@ -339,6 +351,12 @@ static bool deliver_interrupt(struct trapemu *t, enum vm_exit *exit)
         return true;
     }
     return false;
+    /* LAB 02: STUB
+    (void)count_interrupt;
+    *exit = stop_with(t, "trapemu: not implemented (lab 02): delivering a pending interrupt "
+                      "once the virtual IF is 1 (techniques/trapemu/trapemu.c, deliver_interrupt)");
+    return true;
+       LAB 02: END */
 }
 
 /* What must hold before the guest runs natively again; shared by the trap

@@ -53,6 +53,7 @@ CASES=(
     "triple     triple     -                 0 4"
     "cpubench   cpubench   iters=10          1 1"
     "disk       disk       -                 1 1"
+    "smc        smc        -                 1 1"
 )
 
 # The bytes the disk guest writes to sectors 1-8 (see labs/guests/disk/disk.c):
