@@ -312,9 +312,7 @@ static bool emulate_instruction(struct trapemu *t, enum vm_exit *exit)
     }
     return false;
     /* LAB 02: STUB
-    (void)count_exception;
     (void)triple_fault;
-    (void)effective_address;
     (void)trap_name;
     *exit = stop_with(t, "trapemu: not implemented (lab 02): emulating the instruction that "
                       "trapped at EIP 0x%x (techniques/trapemu/trapemu.c, emulate_instruction)",
