@@ -72,7 +72,9 @@ static void count_unclaimed_port(void *context, uint16_t port, bool is_write)
 void vm_interrupt_name(const struct vm *vm, int vector, char *name, size_t length)
 {
     int master = vm->pic.master.vector_base, slave = vm->pic.slave.vector_base;
-    if (vector >= master && vector < master + 8)
+    if (vm->pv.enabled && vector == PV_UPCALL_VECTOR)
+        snprintf(name, length, "pv-upcall");
+    else if (vector >= master && vector < master + 8)
         snprintf(name, length, "irq%d", vector - master);
     else if (vector >= slave && vector < slave + 8)
         snprintf(name, length, "irq%d", vector - slave + 8);
@@ -82,6 +84,8 @@ void vm_interrupt_name(const struct vm *vm, int vector, char *name, size_t lengt
 
 int vm_acknowledge_interrupt(struct vm *vm)
 {
+    if (vm->pv.upcall_due)
+        return pv_acknowledge_upcall(&vm->pv);
     return pic_acknowledge(&vm->pic);
 }
 
@@ -203,6 +207,8 @@ int vm_create(struct vm *vm, const struct vm_config *config)
     if (multiboot_load(config->guest_path, config->guest_command_line, &vm->ram, &vm->cpu, &image,
                        error, sizeof error) < 0)
         return fail(error, NULL);
+    if (pv_setup(&vm->pv, vm, config->guest_path, error, sizeof error) < 0)
+        return fail(error, NULL);
     vm->technique = technique;
     if (technique->attach(vm) < 0) {
         vm->technique = NULL;
@@ -222,6 +228,9 @@ static uint64_t next_deadline(const struct vm *vm, uint64_t now)
         deadline = timer;
     if (vm->timeout_at_ns && vm->timeout_at_ns < deadline)
         deadline = vm->timeout_at_ns;
+    uint64_t pv_timer = pv_next_deadline(&vm->pv);
+    if (pv_timer < deadline)
+        deadline = pv_timer;
     uint64_t next_switch = switch_next_deadline(vm);
     if (next_switch < deadline)
         deadline = next_switch;
@@ -233,6 +242,8 @@ static void service_devices(struct vm *vm, uint64_t now)
 {
     pit_update(&vm->pit);
     console_feed(&vm->console, &vm->uart);
+    if (vm->pv.enabled)
+        pv_service(&vm->pv, now);
     if (vm->timeout_at_ns && now >= vm->timeout_at_ns) {
         char reason[96];
         snprintf(reason, sizeof reason, "--timeout of %g seconds expired",
@@ -241,12 +252,38 @@ static void service_devices(struct vm *vm, uint64_t now)
     }
 }
 
+/* A pv guest in PV_SCHED_BLOCK (or shut down): sleep until its timer or
+ * console input; with neither, nothing can ever wake it, as HLT with IF
+ * clear. */
+static void wait_while_blocked(struct vm *vm, struct stats_counter *counter)
+{
+    if (atomic_load(&vm->stop_requested) || vm->pv.upcall_due)
+        return;
+    if (!pv_can_wake(&vm->pv)) {
+        char reason[160];
+        snprintf(reason, sizeof reason,
+                 "the pv guest blocked at EIP 0x%08x with no timer set and no event pending: it "
+                 "can never wake up", vm->cpu.eip);
+        vm_request_stop(vm, VMLAB_STATUS_HALTED, reason);
+        return;
+    }
+    uint64_t start = stats_now_ns();
+    console_wait(&vm->console, next_deadline(vm, start));
+    uint64_t slept = stats_now_ns() - start;
+    vm->idle_ns += slept;
+    stats_log(&vm->stats, counter, slept, start, vm->cpu.eip, "pv block");
+}
+
 /* HLT: sleep until the next timer deadline or console input. With IF clear
  * nothing but an NMI could wake the CPU, and we have no NMI source, so the
  * guest has stopped for good: say so instead of hanging. */
 static void wait_while_halted(struct vm *vm)
 {
     struct stats_counter *counter = stats_counter(&vm->stats, "halt", "hlt");
+    if (vm->pv.initialised) {
+        wait_while_blocked(vm, counter);
+        return;
+    }
     if (!(vm->cpu.eflags & EFLAGS_IF)) {
         char reason[128];
         snprintf(reason, sizeof reason,
@@ -381,6 +418,7 @@ void vm_destroy(struct vm *vm)
             all_techniques[i]->release(vm);
     if (vm->has_disk)
         ata_close(&vm->disk);
+    pv_destroy(&vm->pv);
     console_restore(&vm->console);
     guest_ram_destroy(&vm->ram);
 }

@@ -27,6 +27,7 @@
 #include "tlb.h"
 
 struct emulator;
+struct pv;
 
 struct emulator {
     struct cpu *cpu;
@@ -55,6 +56,9 @@ struct emulator {
     void (*code_written)(struct emulator *emulator, uint32_t physical_page);
     void *code_cache;
 
+    /* Set when the VM runs a pv guest (core/pv): an OUT to
+     * PV_HYPERCALL_PORT is then a hypercall, not port I/O. */
+    struct pv *pv;
     /* Where statistics rows are counted; the run loop fills these. */
     struct stats_counter *exception_counters[32];
 };

@@ -175,6 +175,7 @@ static int interp_attach(struct vm *vm)
     x86_executor_init(&interp->executor, emulator, &vm->cpu, &vm->ram, &vm->bus, &vm->stats);
     emulator->code_written = code_written;
     emulator->code_cache = interp;
+    emulator->pv = vm->pv.enabled ? &vm->pv : NULL;   /* recognise its hypercalls */
     interp->executor.port_counters = interp->port_counters;
     forget_cursor(interp);
     vm->technique_state = interp;
@@ -278,6 +279,8 @@ static bool deliver_fault(struct interp *interp, struct vm *vm)
     }
     vm->cpu.eip = emulator->instruction_eip;
     count_exception(interp, vm, emulator->fault_vector);
+    if (emulator->fault_vector == EXC_PF && emulator->pv)
+        pv_note_page_fault(emulator->pv, vm->cpu.cr2);   /* a pv kernel cannot read CR2 */
     return x86_deliver_event(emulator, emulator->fault_vector, EVENT_FAULT,
                              emulator->fault_has_error_code, emulator->fault_error_code);
 }
