@@ -26,8 +26,14 @@
 #define PV_ABI_VERSION 1
 
 /* The ELF note that makes an image a pv guest: owner "vmlab", type 0x5056
- * ("PV"), a 4-byte descriptor holding PV_ABI_VERSION. vmlab gives a guest
- * the hypercall interface only if its image carries the note. */
+ * ("PV"), a descriptor holding PV_ABI_VERSION and, optionally (8 bytes),
+ * the guest-physical address of the kernel's hypercall page. vmlab gives a
+ * guest the hypercall interface only if its image carries the note. A
+ * kernel without a single `out` cannot make its first hypercall through a
+ * page nobody has filled yet, so the loader fills the page the note names
+ * before the guest starts (Xen's XEN_ELFNOTE_HYPERCALL_PAGE); PV_INIT is
+ * then entry 0 of that page. With no address in the note, the guest makes
+ * PV_INIT itself with `out %eax, $PV_HYPERCALL_PORT` (EAX = 0). */
 #define PV_NOTE_NAME "vmlab"
 #define PV_NOTE_TYPE 0x5056u
 

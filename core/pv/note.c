@@ -23,7 +23,7 @@ static uint32_t align4(uint32_t n)
 }
 
 /* Walk the notes in [notes, notes + size). */
-static bool notes_have_pv(const uint8_t *notes, uint32_t size)
+static bool notes_have_pv(const uint8_t *notes, uint32_t size, uint32_t *hypercall_page)
 {
     uint32_t at = 0;
     while (at + sizeof(Elf32_Nhdr) <= size) {
@@ -34,14 +34,17 @@ static bool notes_have_pv(const uint8_t *notes, uint32_t size)
         if (header.n_namesz > size || header.n_descsz > size || next > size)
             return false;
         if (header.n_type == PV_NOTE_TYPE && header.n_namesz == sizeof PV_NOTE_NAME &&
-            memcmp(notes + name_at, PV_NOTE_NAME, sizeof PV_NOTE_NAME) == 0)
+            memcmp(notes + name_at, PV_NOTE_NAME, sizeof PV_NOTE_NAME) == 0) {
+            if (header.n_descsz >= 8)
+                memcpy(hypercall_page, notes + name_at + align4(header.n_namesz) + 4, 4);
             return true;
+        }
         at = (uint32_t)next;
     }
     return false;
 }
 
-static bool image_has_note(const uint8_t *file, size_t size)
+static bool image_has_note(const uint8_t *file, size_t size, uint32_t *hypercall_page)
 {
     Elf32_Ehdr header;
     if (size < sizeof header)
@@ -56,21 +59,22 @@ static bool image_has_note(const uint8_t *file, size_t size)
             return false;
         memcpy(&segment, file + at, sizeof segment);
         if (segment.p_type == PT_NOTE && (uint64_t)segment.p_offset + segment.p_filesz <= size &&
-            notes_have_pv(file + segment.p_offset, segment.p_filesz))
+            notes_have_pv(file + segment.p_offset, segment.p_filesz, hypercall_page))
             return true;
     }
     return false;
 }
 
-bool pv_image_has_note(const char *path)
+bool pv_image_has_note(const char *path, uint32_t *hypercall_page)
 {
+    *hypercall_page = 0;
     FILE *file = fopen(path, "rb");
     if (!file)
         return false;
     uint8_t *bytes = malloc(NOTE_SEARCH_LIMIT);
     size_t size = bytes ? fread(bytes, 1, NOTE_SEARCH_LIMIT, file) : 0;
     fclose(file);
-    bool found = bytes && image_has_note(bytes, size);
+    bool found = bytes && image_has_note(bytes, size, hypercall_page);
     free(bytes);
     return found;
 }

@@ -26,11 +26,31 @@ static const char *const hypercall_names[PV_HYPERCALL_COUNT] = {
     [PV_EVENT_UNMASK] = "event_unmask", [PV_MULTICALL] = "multicall",
 };
 
+/* The stub of entry n (abi.h): mov $n, %eax; out %eax, $port; ret. The
+ * iret entry, reached by jmp, first saves EAX on the stack. Written into
+ * the first PV_PAGE_TSS_OFFSET bytes of `page`. */
+static void write_stubs(uint8_t *page)
+{
+    memset(page, 0xcc, PV_PAGE_TSS_OFFSET);          /* int3 between the stubs */
+    for (uint32_t n = 0; n < PV_HYPERCALL_COUNT; n++) {
+        uint8_t *stub = page + n * PV_HYPERCALL_ENTRY_SIZE;
+        if (n == PV_IRET)
+            *stub++ = 0x50;                          /* push %eax: pv_iret pops it */
+        stub[0] = 0xb8;
+        memcpy(stub + 1, &n, 4);
+        stub[5] = 0xe7;
+        stub[6] = PV_HYPERCALL_PORT;
+        stub[7] = 0xc3;                              /* never reached after an iret */
+    }
+}
+
+
 int pv_setup(struct pv *pv, struct vm *vm, const char *image_path, char *error, size_t error_len)
 {
     memset(pv, 0, sizeof *pv);
     pv->vm = vm;
-    if (!pv_image_has_note(image_path))
+    uint32_t prefilled_page;
+    if (!pv_image_has_note(image_path, &prefilled_page))
         return 0;
     pv->frame_count = vm->ram.size >> PAGE_SHIFT;
     pv->frame_types = calloc(pv->frame_count, 1);
@@ -40,6 +60,14 @@ int pv_setup(struct pv *pv, struct vm *vm, const char *image_path, char *error, 
     }
     pv->enabled = true;
     pv_time_init(pv);
+    if (prefilled_page) {
+        if ((prefilled_page & (PAGE_SIZE - 1)) || !pv_guest_owns(pv, prefilled_page, PAGE_SIZE)) {
+            snprintf(error, error_len, "pv: the image's note names hypercall page 0x%x, which is "
+                     "not a page of guest RAM", prefilled_page);
+            return -1;
+        }
+        write_stubs(vm->ram.host + prefilled_page);   /* nothing runs yet: no code to forget */
+    }
     return 0;
 }
 
@@ -132,22 +160,10 @@ int32_t pv_refuse(struct pv *pv, int error, const char *what, const char *detail
 
 /* ---- PV_INIT ----------------------------------------------------------------- */
 
-/* The stub of entry n (abi.h): mov $n, %eax; out %eax, $port; ret. The
- * iret entry, reached by jmp, first saves EAX on the stack. */
 static void write_hypercall_page(struct pv *pv, struct emulator *e)
 {
     uint8_t page[PV_PAGE_TSS_OFFSET];
-    memset(page, 0xcc, sizeof page);                 /* int3 between the stubs */
-    for (uint32_t n = 0; n < PV_HYPERCALL_COUNT; n++) {
-        uint8_t *stub = page + n * PV_HYPERCALL_ENTRY_SIZE;
-        if (n == PV_IRET)
-            *stub++ = 0x50;                          /* push %eax: pv_iret pops it */
-        stub[0] = 0xb8;
-        memcpy(stub + 1, &n, 4);
-        stub[5] = 0xe7;
-        stub[6] = PV_HYPERCALL_PORT;
-        stub[7] = 0xc3;                              /* never reached after an iret */
-    }
+    write_stubs(page);
     pv_write_physical(e, pv->hypercall_page, page, sizeof page);
 }
 

@@ -58,8 +58,9 @@ struct pv {
 int pv_setup(struct pv *pv, struct vm *vm, const char *image_path, char *error, size_t error_len);
 void pv_destroy(struct pv *pv);
 
-/* True if the ELF image at path carries the PV note (note.c). */
-bool pv_image_has_note(const char *path);
+/* True if the ELF image at path carries the PV note (note.c); then
+ * *hypercall_page is the page it names, or 0. */
+bool pv_image_has_note(const char *path, uint32_t *hypercall_page);
 
 /* An OUT to PV_HYPERCALL_PORT by a pv guest, executed on `emulator` (the
  * number in EAX, arguments in EBX..EDI, the result goes to EAX). EFLAGS
