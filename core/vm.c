@@ -241,9 +241,10 @@ static uint64_t next_deadline(const struct vm *vm, uint64_t now)
 static void service_devices(struct vm *vm, uint64_t now)
 {
     pit_update(&vm->pit);
-    console_feed(&vm->console, &vm->uart);
     if (vm->pv.enabled)
-        pv_service(&vm->pv, now);
+        pv_service(&vm->pv, now);            /* console input goes to its ring instead */
+    else
+        console_feed(&vm->console, &vm->uart);
     if (vm->timeout_at_ns && now >= vm->timeout_at_ns) {
         char reason[96];
         snprintf(reason, sizeof reason, "--timeout of %g seconds expired",

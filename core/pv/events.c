@@ -117,10 +117,29 @@ void pv_note_page_fault(struct pv *pv, uint32_t cr2)
         pv_shared(pv)->cr2 = cr2;
 }
 
+/* Typed input into the shared info page's ring. The consumer index is the
+ * guest's: one that claims more than the ring holds gets nothing. */
+static void feed_console(struct pv *pv)
+{
+    struct pv_shared_info *shared = pv_shared(pv);
+    uint32_t producer = shared->console_in_producer, held = producer - shared->console_in_consumer;
+    if (held >= PV_CONSOLE_RING_SIZE)
+        return;
+    uint8_t bytes[PV_CONSOLE_RING_SIZE];
+    size_t taken = console_take(&pv->vm->console, bytes, PV_CONSOLE_RING_SIZE - held);
+    for (size_t i = 0; i < taken; i++)
+        shared->console_in[(producer + i) % PV_CONSOLE_RING_SIZE] = bytes[i];
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    shared->console_in_producer = producer + (uint32_t)taken;
+    if (taken)
+        pv_raise_event(pv, PV_EVENT_CONSOLE);
+}
+
 void pv_service(struct pv *pv, uint64_t now_ns)
 {
     if (!pv->initialised)
         return;
+    feed_console(pv);
     if (pv->timer_deadline_ns && now_ns >= pv->timer_deadline_ns) {
         pv->timer_deadline_ns = 0;
         pv_raise_event(pv, PV_EVENT_TIMER);
@@ -136,7 +155,7 @@ uint64_t pv_next_deadline(const struct pv *pv)
 
 bool pv_can_wake(const struct pv *pv)
 {
-    return pv->timer_deadline_ns || pv->upcall_due;
+    return pv->timer_deadline_ns || pv->upcall_due || pv->vm->console.input_open;
 }
 
 /* ---- hypercalls ----------------------------------------------------------- */
