@@ -4,8 +4,9 @@
 #   make demo     install the packages, build, boot the teaching kernel (test=sched)
 #   make test     every suite: unit tests (ASan+UBSan), the real CPU as oracle,
 #                 guests and kernel against QEMU, switching, hvm, dashboard,
-#                 trapemu and its containment, guest survival, bad input
-#   make bench    interp against QEMU TCG, hvm exit and switch costs, trapemu traps
+#                 trapemu and its containment, bt, guest survival, bad input
+#   make bench    vmlab bench (every technique side by side, docs/bench.md), then
+#                 hvm exit and switch costs and trapemu trap costs where they run
 #   make fuzz-diff SEED= N=    a differential campaign (tests/diff)
 #   make fuzz-guest SEED= N=   a guest-survival campaign (tests/fuzz)
 #
@@ -77,8 +78,9 @@ guest-tests: all
 # again as if the host had neither compatibility mode nor KVM.
 TEST_SUITES := "tests/unit/run.sh $(UNIT_TESTS)" tests/diff/run.sh tests/guests/run.sh \
                tests/kernel/run.sh tests/switch/run.sh tests/hvm/run.sh tests/dashboard/run.sh \
-               tests/trapemu/run.sh tests/trapemu/containment.sh "tests/fuzz/run.sh --strict" \
-               tests/cli/run.sh tests/host/run.sh tests/pv/run.sh
+               tests/trapemu/run.sh tests/trapemu/containment.sh tests/bt/run.sh "tests/fuzz/run.sh --strict" \
+               tests/cli/run.sh tests/bench/check.sh tests/platform/run.sh \
+               tests/host/run.sh tests/pv/run.sh
 test: all $(UNIT_TESTS) $(DIFF_BIN)
 	@tests/totals.sh $(TEST_SUITES)
 
@@ -99,8 +101,9 @@ demo: deps
 	 if [ $$status -eq 1 ]; then echo "== the guest passed (status 1: it wrote 0 to isa-debug-exit)"; \
 	 else echo "== the guest failed: vmlab status $$status (see vmlab --help)"; exit 1; fi
 
+# Each part says SKIP with the reason where the host cannot run it.
 bench: all
-	@tests/bench/run.sh
+	@$(BUILD)/vmlab bench
 	@tests/hvm/bench.sh
 	@tests/trapemu/bench.sh
 

@@ -325,13 +325,30 @@ static int apply_config_first(int argc, char **argv, struct run_options *options
     return 0;
 }
 
+/* --disk FILE fills the primary master, then the slave; --disk master=FILE
+ * and --disk slave=FILE name the drive. The command line wins over the
+ * config file's "disk", as for every flag. */
+static int add_disk(struct run_options *options, const char *argument, char *error, size_t len)
+{
+    unsigned unit = options->disks_given & 1;
+    if (strncmp(argument, "master=", 7) == 0 || strncmp(argument, "slave=", 6) == 0) {
+        unit = argument[0] == 's';
+        argument += unit ? 6 : 7;
+    }
+    if (options->disks_given & (1u << unit))
+        return fail(error, len, "--disk: the primary %s is given twice", unit ? "slave" : "master");
+    options->disks_given |= 1u << unit;
+    *(unit ? &options->vm.slave_disk_path : &options->vm.disk_path) = argument;
+    return 0;
+}
+
 static int apply_flag(struct run_options *options, int option, char *error, size_t len)
 {
     char *end;
     switch (option) {
     case 't': options->vm.technique = optarg; return 0;
     case 'm': return set_memory(options, optarg, "--mem", error, len);
-    case 'd': options->vm.disk_path = optarg; return 0;
+    case 'd': return add_disk(options, optarg, error, len);
     case OPTION_STATS_JSON: options->vm.stats_json_path = optarg; return 0;
     case OPTION_CONFIG: return 0;   /* already applied */
     case OPTION_SWITCH: options->vm.switch_schedule = optarg; return 0;

@@ -24,6 +24,7 @@ struct run_options {
     bool dashboard_exit_on_stop;  /* for scripts: do not wait for q at the end */
     unsigned stats_interval_ms;   /* 0: the default (1000) when stats_out is set */
     const char *stats_out_path;   /* --stats-out: one JSON object per line */
+    unsigned disks_given;         /* --disk flags seen: bit 0 master, bit 1 slave */
 };
 
 /* Parses the arguments after `vmlab run`. Returns 0, or -1 with a one-line

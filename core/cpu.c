@@ -35,6 +35,7 @@ void cpu_reset_to_flat_protected_mode(struct cpu *cpu)
     }
     cpu->eflags = EFLAGS_FIXED;
     cpu->cr0 = CR0_PE | CR0_ET;
+    cpu->apic_base = 0xFEE00900u;   /* SDM 10.4.4: 0xFEE00000, BSP, enabled */
 
     /* No LDT until the guest loads one. */
     cpu->ldtr.attributes = SEG_ATTR_UNUSABLE;

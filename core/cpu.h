@@ -103,6 +103,7 @@ enum exception_vector {
 #define MSR_IA32_SYSENTER_CS  0x174
 #define MSR_IA32_SYSENTER_ESP 0x175
 #define MSR_IA32_SYSENTER_EIP 0x176
+#define MSR_IA32_APIC_BASE    0x1b
 
 struct cpu {
     uint32_t regs[8];              /* indexed by enum reg32 */
@@ -120,6 +121,9 @@ struct cpu {
      * monotonic (KVM uses the same offset idea). */
     int64_t tsc_offset;
     uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
+    /* IA32_APIC_BASE: where the local APIC is and whether it is on (SDM
+     * vol. 3, 10.4.4); the APIC itself is a device (core/dev/lapic.c). */
+    uint64_t apic_base;
 
     /* Run state and events in flight. */
     bool halted;                   /* HLT executed, waiting for an interrupt */

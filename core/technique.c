@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "techniques/bt/bt.h"
 #include "techniques/interp/interp.h"
 #include "techniques/hvm/hvm.h"
 #include "techniques/trapemu/trapemu.h"
@@ -17,6 +18,7 @@ const struct technique *const all_techniques[] = {
     &interp_technique,
     &hvm_technique,
     &trapemu_technique,
+    &bt_technique,
     NULL,
 };
 

@@ -18,7 +18,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "boot/bios_tables.h"
 #include "boot/multiboot.h"
+#include "x86/execute.h"
 #include "console.h"
 
 #define SLICE_NS 10000000ull          /* at most 10 ms per run() without a timer */
@@ -82,16 +84,29 @@ void vm_interrupt_name(const struct vm *vm, int vector, char *name, size_t lengt
         snprintf(name, length, "vector-0x%x", vector);
 }
 
+/* The local APIC answers first; if it has nothing, the INTR came from the
+ * 8259 through LINT0 (ExtINT) and the 8259 supplies the vector. */
 int vm_acknowledge_interrupt(struct vm *vm)
 {
     if (vm->pv.upcall_due)
         return pv_acknowledge_upcall(&vm->pv);
-    return pic_acknowledge(&vm->pic);
+    int vector = lapic_acknowledge(&vm->lapic);
+    return vector >= 0 ? vector : pic_acknowledge(&vm->pic);
+}
+
+/* An ISA IRQ line reaches both interrupt controllers, as on a PC with an
+ * I/O APIC: the 8259 pair, and the I/O APIC's pin n, except IRQ 0 on pin 2
+ * (the MP table's routing, core/boot/bios_tables.c). */
+static void isa_set_irq(void *context, int irq, int level)
+{
+    struct vm *vm = context;
+    pic_set_irq(&vm->pic, irq, level);
+    ioapic_set_pin(&vm->ioapic, irq == 0 ? 2 : irq, level);
 }
 
 static struct irq_line pic_line(struct vm *vm, int irq)
 {
-    return (struct irq_line){.set_level = pic_set_irq, .controller = &vm->pic, .irq = irq};
+    return (struct irq_line){.set_level = isa_set_irq, .controller = vm, .irq = irq};
 }
 
 static int fail(const char *what, const char *why)
@@ -100,28 +115,50 @@ static int fail(const char *what, const char *why)
     return -1;
 }
 
+/* The primary ATA channel: a master and, optionally, a slave drive. */
+static int create_disks(struct vm *vm, const struct vm_config *config)
+{
+    const char *paths[2] = {config->disk_path, config->slave_disk_path};
+    struct ata_disk *disks[2] = {&vm->disk, &vm->slave_disk};
+    bool *open[2] = {&vm->has_disk, &vm->has_slave_disk};
+    vm->ata.irq = pic_line(vm, ATA_IRQ);
+    for (unsigned unit = 0; unit < 2; unit++) {
+        if (!paths[unit])
+            continue;
+        char error[512];
+        if (ata_open(disks[unit], paths[unit], vm->ata.irq, error, sizeof error) < 0)
+            return fail("--disk", error);
+        *open[unit] = true;
+        ata_channel_attach(&vm->ata, disks[unit], unit);
+    }
+    if ((vm->has_disk || vm->has_slave_disk) && ata_channel_register(&vm->ata, &vm->bus) < 0)
+        return fail("internal error", "ATA ports overlap");
+    return 0;
+}
+
 static int create_devices(struct vm *vm, const struct vm_config *config)
 {
     struct bus *bus = &vm->bus;
     bus->unclaimed = count_unclaimed_port;
     bus->unclaimed_context = vm;
     pic_init(&vm->pic);
+    lapic_init(&vm->lapic, &vm->cpu.apic_base, &vm->stats, vm_clock, vm);
+    ioapic_init(&vm->ioapic, &vm->lapic, &vm->stats);
+    vm->lapic.eoi_broadcast = ioapic_eoi;
+    vm->lapic.eoi_context = &vm->ioapic;
     pit_init(&vm->pit, pic_line(vm, PIT_IRQ), vm_clock, vm);
     uart_init(&vm->uart, pic_line(vm, COM1_IRQ), uart_output, &vm->console);
     debug_exit_init(&vm->debug_exit, guest_requested_exit, vm);
+    fw_cfg_init(&vm->fw_cfg, vm->ram.size);
+    cga_init(&vm->cga);
+    if (lapic_register(&vm->lapic, bus) < 0 || ioapic_register(&vm->ioapic, bus) < 0 ||
+        fw_cfg_register(&vm->fw_cfg, bus) < 0 || cga_register(&vm->cga, bus) < 0)
+        return fail("internal error", "device ranges overlap");
     if (pic_register(&vm->pic, bus) < 0 || pit_register(&vm->pit, bus) < 0 ||
         uart_register(&vm->uart, bus, COM1_BASE) < 0 ||
         debug_exit_register(&vm->debug_exit, bus, DEBUG_EXIT_PORT) < 0)
         return fail("internal error", "device ports overlap");
-    if (config->disk_path) {
-        char error[512];
-        if (ata_open(&vm->disk, config->disk_path, pic_line(vm, ATA_IRQ), error, sizeof error) < 0)
-            return fail("--disk", error);
-        vm->has_disk = true;
-        if (ata_register(&vm->disk, bus) < 0)
-            return fail("internal error", "ATA ports overlap");
-    }
-    return 0;
+    return create_disks(vm, config);
 }
 
 static const struct technique *choose_technique(const char *name)
@@ -203,6 +240,11 @@ int vm_create(struct vm *vm, const struct vm_config *config)
         return -1;
     if (setup_switch_plan(vm, config) < 0)
         return -1;
+    /* What the BIOS leaves in low memory; before the kernel's segments, so
+     * a kernel loaded there wins, as it would over a real BIOS's tables. */
+    uint32_t cpuid1[4];
+    x86_cpuid(1, cpuid1);
+    bios_tables_write(&vm->ram, cpuid1[0], cpuid1[3]);
     struct multiboot_image image;
     if (multiboot_load(config->guest_path, config->guest_command_line, &vm->ram, &vm->cpu, &image,
                        error, sizeof error) < 0)
@@ -226,6 +268,9 @@ static uint64_t next_deadline(const struct vm *vm, uint64_t now)
     uint64_t timer = pit_next_deadline_ns(&vm->pit);
     if (timer < deadline)
         deadline = timer;
+    uint64_t apic_timer = lapic_next_deadline_ns(&vm->lapic);
+    if (apic_timer < deadline)
+        deadline = apic_timer;
     if (vm->timeout_at_ns && vm->timeout_at_ns < deadline)
         deadline = vm->timeout_at_ns;
     uint64_t pv_timer = pv_next_deadline(&vm->pv);
@@ -241,6 +286,7 @@ static uint64_t next_deadline(const struct vm *vm, uint64_t now)
 static void service_devices(struct vm *vm, uint64_t now)
 {
     pit_update(&vm->pit);
+    lapic_update(&vm->lapic);
     if (vm->pv.enabled)
         pv_service(&vm->pv, now);            /* console input goes to its ring instead */
     else
@@ -293,7 +339,7 @@ static void wait_while_halted(struct vm *vm)
         vm_request_stop(vm, VMLAB_STATUS_HALTED, reason);
         return;
     }
-    if (vm->pic.intr)
+    if (vm_intr(vm))
         return;   /* the technique delivers it on the next run() */
     uint64_t start = stats_now_ns();
     console_wait(&vm->console, next_deadline(vm, start));
@@ -419,6 +465,8 @@ void vm_destroy(struct vm *vm)
             all_techniques[i]->release(vm);
     if (vm->has_disk)
         ata_close(&vm->disk);
+    if (vm->has_slave_disk)
+        ata_close(&vm->slave_disk);
     pv_destroy(&vm->pv);
     console_restore(&vm->console);
     guest_ram_destroy(&vm->ram);

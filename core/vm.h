@@ -19,7 +19,11 @@
 #include "cpu.h"
 #include "dev/ata.h"
 #include "dev/bus.h"
+#include "dev/cga.h"
 #include "dev/debug_exit.h"
+#include "dev/fw_cfg.h"
+#include "dev/ioapic.h"
+#include "dev/lapic.h"
 #include "dev/pic8259.h"
 #include "dev/pit8254.h"
 #include "dev/uart16550.h"
@@ -49,6 +53,7 @@ struct vm_config {
     const char *technique;
     uint64_t memory_bytes;
     const char *disk_path;
+    const char *slave_disk_path;    /* --disk slave=FILE, or a second --disk */
     const char *stats_json_path;
     const char *guest_path;
     const char *guest_command_line;
@@ -69,11 +74,16 @@ struct vm {
     struct stats stats;
 
     struct pic_pair pic;
+    struct lapic lapic;
+    struct ioapic ioapic;
+    struct fw_cfg fw_cfg;
+    struct cga cga;
     struct pit pit;
     struct uart16550 uart;
     struct debug_exit debug_exit;
-    struct ata_disk disk;
-    bool has_disk;
+    struct ata_disk disk, slave_disk;       /* the primary channel's master and slave */
+    bool has_disk, has_slave_disk;
+    struct ata_channel ata;
     struct pv pv;                   /* the hypercall interface, for a pv guest */
     struct console console;
 
@@ -121,13 +131,20 @@ int vm_create(struct vm *vm, const struct vm_config *config);
 int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
 
+/* The CPU's INTR pin: the local APIC has an interrupt for it, or passes
+ * the 8259's INTR through (virtual wire). */
+static inline bool vm_intr(const struct vm *vm)
+{
+    return lapic_intr(&vm->lapic, vm->pic.intr);
+}
+
 /* True when the interrupt controller asserts INTR and the CPU would take it
  * (EFLAGS.IF set, no interrupt shadow), or when a pv guest has an upcall
  * due (its own mask, not IF, decides: core/pv/events.c). Cheap: called
  * between instructions. */
 static inline bool vm_interrupt_deliverable(const struct vm *vm)
 {
-    return (vm->pic.intr && (vm->cpu.eflags & EFLAGS_IF) && !vm->cpu.interrupt_shadow) ||
+    return (vm_intr(vm) && (vm->cpu.eflags & EFLAGS_IF) && !vm->cpu.interrupt_shadow) ||
            vm->pv.upcall_due;
 }
 

@@ -68,9 +68,11 @@ enum ata_register {
 #define GEOMETRY_MAX_CYLINDERS 16383
 #define LBA28_LIMIT (1u << 28)
 
-static bool slave_selected(const struct ata_disk *disk)
+/* The DEV bit of the device register picks the drive that answers; both
+ * drives of a channel latch every register write (ATA-6, 5.2.8). */
+static bool other_selected(const struct ata_disk *disk)
 {
-    return disk->device & DEVICE_DEV;
+    return ((disk->device & DEVICE_DEV) ? 1u : 0u) != disk->unit;
 }
 
 /* Sectors addressable with LBA28 commands. */
@@ -88,12 +90,12 @@ static uint32_t geometry_cylinders(const struct ata_disk *disk)
 }
 
 /* ATA-2, signal INTRQ: asserted only while an interrupt is pending, the
- * device is selected and nIEN is clear; otherwise high impedance. With the
- * absent slave selected nobody drives the line, which the PC sees as low. */
+ * device is selected and nIEN is clear; otherwise high impedance. With an
+ * absent drive selected nobody drives the line, which the PC sees as low. */
 static void update_irq(struct ata_disk *disk)
 {
     bool level = disk->interrupt_pending && !(disk->control & CONTROL_NIEN) &&
-                 !slave_selected(disk);
+                 !other_selected(disk);
     if (level != disk->irq_level) {
         disk->irq_level = level;
         irq_set(&disk->irq, level);
@@ -201,7 +203,7 @@ static void build_identify(const struct ata_disk *disk, uint16_t words[256])
     words[1] = (uint16_t)cylinders;
     words[3] = GEOMETRY_HEADS;
     words[6] = GEOMETRY_SECTORS_PER_TRACK;
-    put_string(words, 10, 10, "VMLAB00000001");       /* serial number */
+    put_string(words, 10, 10, disk->unit ? "VMLAB00000002" : "VMLAB00000001");   /* serial */
     put_string(words, 23, 4, "1.0");                  /* firmware revision */
     put_string(words, 27, 20, "VMLAB ATA DISK");      /* model number */
     words[47] = 0x8000;                     /* READ/WRITE MULTIPLE: not supported */
@@ -403,8 +405,9 @@ static void abort_unimplemented(struct ata_disk *disk, uint8_t command)
 
 static void execute_command(struct ata_disk *disk, uint8_t command)
 {
-    /* An absent slave ignores its commands; a resetting device all of them. */
-    if (disk->in_reset || (slave_selected(disk) && command != COMMAND_EXECUTE_DIAGNOSTIC))
+    /* The other drive's commands are not ours (EXECUTE DEVICE DIAGNOSTIC
+     * is for both); a resetting device ignores all of them. */
+    if (disk->in_reset || (other_selected(disk) && command != COMMAND_EXECUTE_DIAGNOSTIC))
         return;
     disk->command = command;
     disk->interrupt_pending = false;    /* writing the command register clears INTRQ */
@@ -468,8 +471,8 @@ static uint8_t read_register(struct ata_disk *disk, unsigned reg)
 {
     if (reg == ATA_DEVICE)
         return disk->device;
-    if (slave_selected(disk))
-        return 0;   /* no device 1: nothing drives the bus, status 0 */
+    if (other_selected(disk))
+        return 0;   /* not ours to answer; with no other drive the bus floats to 0 */
     switch (reg) {
     case ATA_ERROR_FEATURES:
         return disk->error;
@@ -534,7 +537,7 @@ static uint32_t ata_command_read(void *device, uint16_t port, unsigned size)
     struct ata_disk *disk = device;
     unsigned reg = port - ATA_PRIMARY_COMMAND_PORT;
     if (reg == ATA_DATA) {
-        if (slave_selected(disk))
+        if (other_selected(disk))
             return 0;
         uint32_t value = data_read_word(disk);
         if (size == 4)
@@ -552,7 +555,7 @@ static void ata_command_write(void *device, uint16_t port, unsigned size, uint32
     struct ata_disk *disk = device;
     unsigned reg = port - ATA_PRIMARY_COMMAND_PORT;
     if (reg == ATA_DATA) {
-        if (slave_selected(disk))
+        if (other_selected(disk))
             return;
         data_write_word(disk, (uint16_t)value);
         if (size == 4)
@@ -569,7 +572,7 @@ static uint32_t ata_control_read(void *device, uint16_t port, unsigned size)
 {
     const struct ata_disk *disk = device;
     (void)port, (void)size;
-    return slave_selected(disk) ? 0 : disk->status;
+    return other_selected(disk) ? 0 : disk->status;
 }
 
 static void ata_control_write(void *device, uint16_t port, unsigned size, uint32_t value)
@@ -585,6 +588,72 @@ int ata_register(struct ata_disk *disk, struct bus *bus)
         return -1;
     return bus_register_ports(bus, ATA_PRIMARY_CONTROL_PORT, 1, "ata-primary-control", disk,
                               ata_control_read, ata_control_write);
+}
+
+/* ---- a channel with two drives ----------------------------------------- */
+
+/* Writes reach both drives (each latches the task file and decides by DEV
+ * whether a command is its own); reads come from the selected drive, and
+ * with that drive absent nothing drives the bus: 0, as with one drive. */
+static struct ata_disk *selected_drive(const struct ata_channel *channel)
+{
+    const struct ata_disk *any = channel->drives[0] ? channel->drives[0] : channel->drives[1];
+    if (!any)
+        return NULL;
+    return channel->drives[(any->device & DEVICE_DEV) ? 1 : 0];
+}
+
+static uint32_t channel_command_read(void *device, uint16_t port, unsigned size)
+{
+    struct ata_disk *drive = selected_drive(device);
+    return drive ? ata_command_read(drive, port, size) : 0;
+}
+
+static void channel_command_write(void *device, uint16_t port, unsigned size, uint32_t value)
+{
+    struct ata_channel *channel = device;
+    for (int unit = 0; unit < 2; unit++)
+        if (channel->drives[unit])
+            ata_command_write(channel->drives[unit], port, size, value);
+}
+
+static uint32_t channel_control_read(void *device, uint16_t port, unsigned size)
+{
+    struct ata_disk *drive = selected_drive(device);
+    return drive ? ata_control_read(drive, port, size) : 0;
+}
+
+static void channel_control_write(void *device, uint16_t port, unsigned size, uint32_t value)
+{
+    struct ata_channel *channel = device;
+    for (int unit = 0; unit < 2; unit++)
+        if (channel->drives[unit])
+            ata_control_write(channel->drives[unit], port, size, value);
+}
+
+/* INTRQ is one wire: only the selected drive drives it (update_irq). */
+static void channel_drive_irq(void *controller, int unit, int level)
+{
+    struct ata_channel *channel = controller;
+    channel->levels[unit & 1] = level != 0;
+    irq_set(&channel->irq, channel->levels[0] || channel->levels[1]);
+}
+
+void ata_channel_attach(struct ata_channel *channel, struct ata_disk *disk, unsigned unit)
+{
+    disk->unit = unit & 1;
+    disk->irq = (struct irq_line){.set_level = channel_drive_irq, .controller = channel,
+                                  .irq = (int)(unit & 1)};
+    channel->drives[unit & 1] = disk;
+}
+
+int ata_channel_register(struct ata_channel *channel, struct bus *bus)
+{
+    if (bus_register_ports(bus, ATA_PRIMARY_COMMAND_PORT, 8, "ata-primary", channel,
+                           channel_command_read, channel_command_write) < 0)
+        return -1;
+    return bus_register_ports(bus, ATA_PRIMARY_CONTROL_PORT, 1, "ata-primary-control", channel,
+                              channel_control_read, channel_control_write);
 }
 
 /* ---- the image file ---------------------------------------------------- */

@@ -10,7 +10,12 @@
  * addressing; nIEN and SRST in the device control register. Commands run to
  * completion at once, so BSY is only seen during a software reset.
  * Not implemented (the command aborts): LBA48, READ/WRITE MULTIPLE, DMA,
- * ATAPI. There is no slave device: with DEV = 1 the registers read 0.
+ * ATAPI.
+ *
+ * A channel (struct ata_channel) holds a master and, optionally, a slave:
+ * the DEV bit of the device register selects the drive that answers, as on
+ * real hardware; an absent drive's registers read 0. ata_register puts one
+ * drive alone on the ports (the unit tests use it).
  */
 #ifndef VMLAB_ATA_H
 #define VMLAB_ATA_H
@@ -60,6 +65,13 @@ struct ata_disk {
     bool irq_level;            /* what we drive on the IRQ line */
 
     uint32_t warned_commands[8];  /* opcodes already reported as not implemented */
+    unsigned unit;             /* 0: master, 1: slave */
+};
+
+struct ata_channel {
+    struct ata_disk *drives[2];   /* master, slave; NULL if absent */
+    struct irq_line irq;          /* IRQ 14 */
+    bool levels[2];               /* what each drive drives on it */
 };
 
 /* Opens the image read-write. On error returns -1 with a one-line message
@@ -68,6 +80,11 @@ int ata_open(struct ata_disk *disk, const char *path, struct irq_line irq, char 
              size_t error_len);
 /* Claims 0x1f0-0x1f7 and 0x3f6. Returns 0 or -1. */
 int ata_register(struct ata_disk *disk, struct bus *bus);
+/* Puts an opened disk on the channel as master (0) or slave (1); the
+ * channel's IRQ line replaces the one given to ata_open. */
+void ata_channel_attach(struct ata_channel *channel, struct ata_disk *disk, unsigned unit);
+/* Claims 0x1f0-0x1f7 and 0x3f6 for the channel. Returns 0 or -1. */
+int ata_channel_register(struct ata_channel *channel, struct bus *bus);
 /* Syncs and closes the image. Safe to call twice. */
 void ata_close(struct ata_disk *disk);
 

@@ -100,13 +100,15 @@ static uint8_t interrupt_id(const struct uart16550 *uart)
     return IIR_NO_INTERRUPT;
 }
 
-/* On a PC the UART's INTRPT pin reaches the PIC through a buffer enabled by
- * the OUT2 pin, so an interrupt needs MCR.OUT2; in loopback the OUT pins are
- * forced inactive, which disconnects the IRQ too. */
+/* On a real PC the UART's INTRPT pin reaches the PIC through a buffer
+ * enabled by the OUT2 pin (and loopback forces OUT2 inactive). QEMU, the
+ * oracle, raises IRQ 4 whatever MCR says, and guests depend on it (xv6
+ * writes MCR = 0 and expects COM1 interrupts), so vmlab does as QEMU does:
+ * the IRQ follows the pending interrupt alone (labs/guests/platform/uart.c
+ * checks it against QEMU). */
 static void update_irq(struct uart16550 *uart)
 {
-    bool level = interrupt_id(uart) != IIR_NO_INTERRUPT && (uart->mcr & MCR_OUT2) &&
-                 !loopback(uart);
+    bool level = interrupt_id(uart) != IIR_NO_INTERRUPT;
     if (level != uart->irq_level) {
         uart->irq_level = level;
         irq_set(&uart->irq, level);

@@ -76,6 +76,26 @@ int direct_reserve_guest_space(char *why, size_t why_len)
     return 0;
 }
 
+int direct_reserve_guard_above(char *why, size_t why_len)
+{
+    static bool guarded;
+    if (guarded)
+        return 0;
+    void *want = (void *)(uintptr_t)DIRECT_GUEST_SPACE_END;
+    void *got = mmap(want, DIRECT_GUARD_SIZE, PROT_NONE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    if (got == MAP_FAILED || got != want) {
+        if (got != MAP_FAILED)
+            munmap(got, DIRECT_GUARD_SIZE);
+        snprintf(why, why_len, "cannot reserve the guard pages above the guest's 4 GiB at 0x%llx: %s",
+                 (unsigned long long)DIRECT_GUEST_SPACE_END,
+                 got == MAP_FAILED ? strerror(errno) : "address taken");
+        return -1;
+    }
+    guarded = true;
+    return 0;
+}
+
 int direct_map(int memfd, uint32_t linear, uint32_t physical, uint32_t length, int prot)
 {
     if (linear < direct_lowest_mappable())

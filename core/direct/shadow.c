@@ -158,7 +158,7 @@ static void revoke_privileged(struct shadow *shadow)
     /* One call over the whole span: pages in between lose their rights
      * too, which only costs them a hidden fault if they are touched. */
     uint32_t first = pages[0].page, span = pages[n - 1].page - first + 1;
-    if (shadow->ops.protect(shadow->ops.context, first << 12, span << 12, 0) < 0)
+    if (shadow->ops.protect(shadow->ops.context, first << 12, 0, span << 12, 0) < 0)
         for (uint32_t i = 0; i < n;) {
             uint32_t length = run_length(pages, i, n, false);
             shadow->ops.unmap(shadow->ops.context, (uint64_t)pages[i].page << 12,
@@ -182,8 +182,8 @@ static void regrant_privileged(struct shadow *shadow)
     shadow->privileged_revoked = false;
     for (uint32_t i = 0; i < n;) {
         uint32_t length = run_length(pages, i, n, true);
-        if (shadow->ops.protect(shadow->ops.context, pages[i].page << 12, length << 12,
-                                pages[i].rights) < 0 &&
+        if (shadow->ops.protect(shadow->ops.context, pages[i].page << 12,
+                                pages[i].physical << 12, length << 12, pages[i].rights) < 0 &&
             shadow->ops.map(shadow->ops.context, pages[i].page << 12, pages[i].physical << 12,
                             length << 12, pages[i].rights) < 0)
             shadow->privileged_exact = false;  /* some stay inaccessible: fault them in */
@@ -250,6 +250,21 @@ void shadow_follow_cpu(struct shadow *shadow)
     else if (cpl != 3 && shadow->privileged_revoked)
         regrant_privileged(shadow);
     shadow->cpl = cpl;
+}
+
+void shadow_write_protect_frame(struct shadow *shadow, uint32_t physical)
+{
+    uint32_t frame = physical >> 12, page = physical & ~0xfffu;
+    if (!shadow->valid || frame >= shadow->frame_count)
+        return;
+    if (!shadow->paging) {
+        /* Identity-mapped, all of RAM writable (map_physical_identity). */
+        if (page >= shadow->lowest_mappable && guest_ram_pointer(shadow->emulator->ram, page))
+            shadow->ops.protect(shadow->ops.context, page, page, 4096, SHADOW_READ);
+        return;
+    }
+    if (shadow->frame_flags[frame] & FRAME_MAPPED_WRITABLE)
+        shadow_flush(shadow);
 }
 
 /* ---- page faults --------------------------------------------------------------- */

@@ -48,8 +48,10 @@ struct shadow_ops {
     int (*map)(void *context, uint32_t linear, uint32_t physical, uint32_t length, int rights);
     /* Make [linear, linear+length) fault again. */
     void (*unmap)(void *context, uint64_t linear, uint64_t length);
-    /* Change the rights of mapped pages (0: none). 0 or -1. */
-    int (*protect)(void *context, uint32_t linear, uint32_t length, int rights);
+    /* Change the rights of mapped pages (0: none). 0 or -1. When rights
+     * are given, [linear, linear+length) maps the consecutive frames from
+     * guest-physical `physical` (0 when taking all rights away). */
+    int (*protect)(void *context, uint32_t linear, uint32_t physical, uint32_t length, int rights);
     void *context;
 };
 
@@ -104,6 +106,13 @@ void shadow_follow_cpu(struct shadow *shadow);
 
 /* Drop everything. */
 void shadow_flush(struct shadow *shadow);
+/* No mapping may let the guest write frame `physical` without a fault
+ * from now on (bt: the frame holds translated code). The ops must map it
+ * read-only from now on; this takes away what was mapped writable before:
+ * the page itself when paging is off, every mapping when the frame was
+ * mapped writable somewhere under paging (a flush: the shadow keeps no
+ * reverse map from frames to linear pages). */
+void shadow_write_protect_frame(struct shadow *shadow, uint32_t physical);
 /* INVLPG linear. */
 void shadow_invalidate_page(struct shadow *shadow, uint32_t linear);
 /* The guest wrote page-table frame physical (size bytes at that address;

@@ -40,7 +40,7 @@
 #include <asm/ldt.h>
 #include <asm/prctl.h>
 
-#include "core/direct/direct.h"
+#include "core/direct/compat.h"
 #include "core/direct/world_switch.h"
 #include "core/terminal.h"
 
@@ -48,7 +48,6 @@
 #define HWCAP2_FSGSBASE (1 << 1)
 #endif
 
-#define SIGNAL_STACK_SIZE (1u << 20)
 #define KICK_INTERVAL_NS 1000000
 
 /* The vCPU now running guest code on this thread, and its world-switch
@@ -58,13 +57,6 @@ static struct direct_vcpu *running_vcpu;
 static struct direct_frame running_frame;
 
 static const int fault_signals[] = {SIGSEGV, SIGILL, SIGFPE, SIGTRAP, SIGBUS, SIGSYS};
-/* Signals the rest of vmlab handles that may interrupt the guest: they must
- * run on the signal stack too, or the kernel writes their frame at the
- * guest's ESP. */
-static const int foreign_signals[] = {SIGINT, SIGTERM, SIGHUP};
-
-static struct sigaction saved_actions[NSIG];
-
 /* ---- entering the signal handler --------------------------------------- */
 
 static uint16_t read_ds(void)
@@ -308,43 +300,6 @@ static int fail(char *why, size_t why_len, const char *what)
     return -1;
 }
 
-static void block_substrate_signals(sigset_t *mask, const struct direct_vcpu *vcpu)
-{
-    sigemptyset(mask);
-    for (size_t i = 0; i < sizeof fault_signals / sizeof fault_signals[0]; i++)
-        sigaddset(mask, fault_signals[i]);
-    sigaddset(mask, vcpu->deadline_signal);
-}
-
-static int install_handlers(struct direct_vcpu *vcpu, char *why, size_t why_len)
-{
-    struct sigaction action = {.sa_sigaction = direct_signal_entry,
-                               .sa_flags = SA_SIGINFO | SA_ONSTACK};
-    block_substrate_signals(&action.sa_mask, vcpu);
-    for (size_t i = 0; i < sizeof fault_signals / sizeof fault_signals[0]; i++)
-        if (sigaction(fault_signals[i], &action, &saved_actions[fault_signals[i]]) < 0)
-            return fail(why, why_len, "sigaction");
-    if (sigaction(vcpu->deadline_signal, &action, &saved_actions[vcpu->deadline_signal]) < 0)
-        return fail(why, why_len, "sigaction");
-    for (size_t i = 0; i < sizeof foreign_signals / sizeof foreign_signals[0]; i++) {
-        struct sigaction theirs;
-        sigaction(foreign_signals[i], NULL, &theirs);
-        saved_actions[foreign_signals[i]] = theirs;
-        theirs.sa_flags |= SA_ONSTACK;
-        sigaction(foreign_signals[i], &theirs, NULL);
-    }
-    return 0;
-}
-
-static void restore_handlers(struct direct_vcpu *vcpu)
-{
-    for (size_t i = 0; i < sizeof fault_signals / sizeof fault_signals[0]; i++)
-        sigaction(fault_signals[i], &saved_actions[fault_signals[i]], NULL);
-    sigaction(vcpu->deadline_signal, &saved_actions[vcpu->deadline_signal], NULL);
-    for (size_t i = 0; i < sizeof foreign_signals / sizeof foreign_signals[0]; i++)
-        sigaction(foreign_signals[i], &saved_actions[foreign_signals[i]], NULL);
-}
-
 static int create_timer(struct direct_vcpu *vcpu, char *why, size_t why_len)
 {
     struct sigevent event = {.sigev_notify = SIGEV_THREAD_ID,
@@ -366,36 +321,25 @@ static void remember_fs_base(void)
     direct_vmm_fs_base = base;
 }
 
-/* The calling thread's signal stack: the one it has, if it is big enough
- * (a detach leaves it installed, see below), else a new one. */
-static int ensure_signal_stack(char *why, size_t why_len)
+/* Every fault a guest instruction can cause, and the deadline. */
+static int substrate_signals(const struct direct_vcpu *vcpu, int *numbers)
 {
-    stack_t current;
-    if (sigaltstack(NULL, &current) == 0 && !(current.ss_flags & SS_DISABLE) &&
-        current.ss_size >= SIGNAL_STACK_SIZE)
-        return 0;
-    stack_t stack = {.ss_sp = malloc(SIGNAL_STACK_SIZE), .ss_size = SIGNAL_STACK_SIZE};
-    if (!stack.ss_sp)
-        return fail(why, why_len, "signal stack");
-    if (sigaltstack(&stack, NULL) < 0) {
-        free(stack.ss_sp);
-        return fail(why, why_len, "sigaltstack");
-    }
-    return 0;
+    int count = 0;
+    for (size_t i = 0; i < sizeof fault_signals / sizeof fault_signals[0]; i++)
+        numbers[count++] = fault_signals[i];
+    numbers[count++] = vcpu->deadline_signal;
+    return count;
 }
 
 int direct_vcpu_attach(struct direct_vcpu *vcpu, char *why, size_t why_len)
 {
     vcpu->deadline_signal = SIGRTMIN + 2;   /* hvm's deadline uses SIGRTMIN */
-    if (ensure_signal_stack(why, why_len) < 0)
-        return -1;
     remember_fs_base();                     /* this thread's: FS is per thread */
-    if (install_handlers(vcpu, why, why_len) < 0 || create_timer(vcpu, why, why_len) < 0)
+    int numbers[DIRECT_MAX_SIGNALS];
+    int count = substrate_signals(vcpu, numbers);
+    if (direct_signals_take(&vcpu->signals, numbers, count, direct_signal_entry, why, why_len) < 0)
         return -1;
-    sigset_t mask;
-    block_substrate_signals(&mask, vcpu);
-    pthread_sigmask(SIG_UNBLOCK, &mask, NULL);
-    return 0;
+    return create_timer(vcpu, why, why_len);
 }
 
 void direct_vcpu_detach(struct direct_vcpu *vcpu)
@@ -403,9 +347,9 @@ void direct_vcpu_detach(struct direct_vcpu *vcpu)
     if (vcpu->timer_created)
         timer_delete((timer_t)vcpu->timer);
     vcpu->timer_created = false;
-    restore_handlers(vcpu);
-    /* The signal stack stays installed: a foreign signal may still use it.
-     * It is the thread's for good (a few pages, once per process). */
+    direct_signals_give_back(&vcpu->signals);
+    /* The signal stack stays installed: a foreign signal may still use it
+     * (signals.c). */
 }
 
 /* ---- running ------------------------------------------------------------------- */
@@ -440,25 +384,4 @@ int direct_run(struct direct_vcpu *vcpu, uint64_t deadline_ns)
     int exit_code = (int)direct_world_enter(&running_frame);
     disarm_deadline(vcpu);
     return exit_code;
-}
-
-bool direct_segments_runnable(const struct cpu *cpu, char *why, size_t why_len)
-{
-    static const int checked[] = {SEG_CS, SEG_SS, SEG_DS, SEG_ES};
-    static const char *const names[] = {"ES", "CS", "SS", "DS", "FS", "GS"};
-    const struct segment *cs = &cpu->segments[SEG_CS];
-    if (!(cs->attributes & SEG_ATTR_DB)) {
-        snprintf(why, why_len, "CS 0x%04x is a 16-bit code segment; direct execution runs "
-                 "32-bit code only", cs->selector);
-        return false;
-    }
-    for (size_t i = 0; i < sizeof checked / sizeof checked[0]; i++) {
-        const struct segment *s = &cpu->segments[checked[i]];
-        if (!(s->attributes & SEG_ATTR_UNUSABLE) && s->base != 0) {
-            snprintf(why, why_len, "%s 0x%04x has base 0x%x; direct execution runs on the "
-                     "host's flat segments (base 0) only", names[checked[i]], s->selector, s->base);
-            return false;
-        }
-    }
-    return true;
 }

@@ -14,6 +14,7 @@
 #include "core/config.h"
 #include "core/host.h"
 #include "core/stats_json.h"
+#include "core/ui/bench.h"
 #include "core/ui/dashboard.h"
 #include "core/ui/stats_out.h"
 #include "core/vm.h"
@@ -24,6 +25,7 @@ static const char usage[] =
     "usage: vmlab run [options] GUEST.elf [-- GUEST COMMAND LINE]\n"
     "       vmlab techniques       list the techniques and whether they can run here\n"
     "       vmlab host             what this host offers: compatibility mode, LDT, seccomp, KVM\n"
+    "       vmlab bench [options]  every technique side by side (vmlab bench --help)\n"
     "       vmlab --help | --version\n"
     "\n"
     "Runs a 32-bit x86 Multiboot (ELF32) guest. The guest's serial port (COM1)\n"
@@ -32,7 +34,8 @@ static const char usage[] =
     "options for run:\n"
     "  --technique NAME    how to run the guest (default interp)\n"
     "  --mem SIZE          guest RAM, e.g. 64M (default), 256M, 1G (no unit: bytes)\n"
-    "  --disk FILE         raw disk image for the ATA disk (primary master)\n"
+    "  --disk FILE         raw disk image for the ATA disk (primary master); a second\n"
+    "                      --disk, or --disk slave=FILE, is the primary slave\n"
     "  --config FILE       JSON settings: {\"technique\": \"interp\", \"mem\": \"64M\",\n"
     "                      \"disk\": FILE, \"stats_json\": FILE, \"timeout\": SECONDS,\n"
     "                      \"guest\": FILE, \"cmdline\": \"ARGS\"}; flags win over it\n"
@@ -275,6 +278,8 @@ int main(int argc, char **argv)
         return command_techniques();
     if (strcmp(command, "host") == 0)
         return command_host();
+    if (strcmp(command, "bench") == 0)
+        return command_bench(argc - 1, argv + 1);
     fprintf(stderr, "vmlab: unknown command '%s' (try vmlab --help)\n", command);
     return VMLAB_STATUS_ERROR;
 }

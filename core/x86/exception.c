@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../pv/pv.h"
 #include "descriptor.h"
 
 /* SDM vol. 3, 6.13 and table 6-1: #DF, #TS, #NP, #SS, #GP, #PF, #AC. */
@@ -191,19 +192,23 @@ static void check_handler_code_segment(struct emulator *e, uint16_t selector, ui
         x86_raise(e, EXC_NP, SELECTOR_ERROR(selector) | ext);
 }
 
-/* Task gates would switch tasks through the TSS (SDM vol. 3, 6.12.2). Not
- * implemented: the CPU stops with a report that says so. */
-static enum delivery_outcome task_gate_not_implemented(struct emulator *e,
-                                                       const struct event *event)
+/* A task gate switches to the task it names (SDM vol. 3, 6.12.2, task.c);
+ * an error code goes onto the new task's stack. */
+static enum delivery_outcome deliver_through_task_gate(struct emulator *e,
+                                                       const struct event *event,
+                                                       const struct gate *gate, uint32_t ext)
 {
-    char report[sizeof e->triple_fault_report], name[32];
-
-    event_name(event, name, sizeof name);
-    snprintf(report, sizeof report,
-             "shutdown: delivering %s through a task gate: task switching is not implemented"
-             " (EIP 0x%08x)", name, e->cpu->eip);
-    shut_down(e, report);
-    return SHUT_DOWN;
+    struct cpu *cpu = e->cpu;
+    x86_task_switch(e, gate->selector, TASK_SWITCH_INTERRUPT, cpu->eip, ext);
+    if (event->has_error_code) {
+        struct stack_cursor stack;
+        stack_cursor_init(&stack, &cpu->segments[SEG_SS], cpu->regs[REG_ESP], cpu_cpl(cpu),
+                          EXC_SS, ext);
+        stack_push(e, &stack, 4, event->error_code);
+        cpu->regs[REG_ESP] = stack.esp;
+    }
+    cpu->halted = false;
+    return DELIVERED;
 }
 
 /* The handler's stack. With a privilege change it comes from the TSS for the
@@ -279,7 +284,7 @@ static enum delivery_outcome deliver_once(struct emulator *e, const struct event
 
     read_idt_gate(e, event, ext, &gate);
     if (gate.type == SYSTEM_TASK_GATE)
-        return task_gate_not_implemented(e, event);
+        return deliver_through_task_gate(e, event, &gate, ext);
     check_handler_code_segment(e, gate.selector, ext, &code);
 
     /* A conforming handler runs at the current CPL (SDM vol. 3, 6.12.1.1). */
@@ -354,6 +359,9 @@ bool x86_deliver_event(struct emulator *e, int vector, enum event_kind kind,
     /* For the report: the instruction that caused the first event. */
     uint32_t first_eip = kind == EVENT_SOFTWARE ? e->instruction_eip : cpu->eip;
 
+    /* A pv kernel cannot read CR2: the shared info page tells it. */
+    if (e->pv && vector == EXC_PF && kind == EVENT_FAULT)
+        pv_note_page_fault(e->pv, cpu->cr2);
     if (!(cpu->cr0 & CR0_PE)) {
         shut_down(e, "shutdown: real-mode interrupt delivery is not implemented");
         return false;

@@ -208,12 +208,14 @@ static void load_machine_status_word(struct x86_executor *executor, uint32_t val
  * vmlab reports a plain P6-class processor: vendor "GenuineIntel", family 6,
  * model 3, stepping 3 (stepping >= 3 so that SEP is believed, see the SDM's
  * SYSENTER note on early Pentium Pro), with FPU absent and only the features
- * modelled here: PSE (3), TSC (4), MSR (5), CX8 (8), SEP (11), CMOV (15).
+ * modelled here: PSE (3), TSC (4), MSR (5), CX8 (8), APIC (9: the local
+ * APIC of core/dev/lapic.c, at IA32_APIC_BASE), SEP (11), CMOV (15).
  * Leaf 0 reports 1 as the highest leaf; like Intel parts, a higher leaf
  * returns the data of the highest basic leaf.
  */
 #define CPUID_SIGNATURE 0x00000633u
-#define CPUID_FEATURES ((1u << 3) | (1u << 4) | (1u << 5) | (1u << 8) | (1u << 11) | (1u << 15))
+#define CPUID_FEATURES ((1u << 3) | (1u << 4) | (1u << 5) | (1u << 8) | (1u << 9) | (1u << 11) | \
+                        (1u << 15))
 
 void x86_cpuid(uint32_t leaf, uint32_t out[4])
 {
@@ -253,10 +255,29 @@ static void read_msr(struct x86_executor *executor)
     case MSR_IA32_SYSENTER_CS: value = cpu->sysenter_cs; break;
     case MSR_IA32_SYSENTER_ESP: value = cpu->sysenter_esp; break;
     case MSR_IA32_SYSENTER_EIP: value = cpu->sysenter_eip; break;
+    case MSR_IA32_APIC_BASE: value = cpu->apic_base; break;
     default: x86_raise(executor->emulator, EXC_GP, 0);
     }
     cpu->regs[REG_EAX] = (uint32_t)value;
     cpu->regs[REG_EDX] = (uint32_t)(value >> 32);
+}
+
+/* SDM 10.4.4: bits 0-7 and 9-10 are reserved, and so is everything above
+ * the physical address width (32 bits: vmlab has no PAE), so writing them
+ * is #GP(0). The BSP flag is read-only. The APIC's page stays at
+ * 0xFEE00000: moving it is refused with #GP(0) and counted. */
+static void write_apic_base(struct x86_executor *executor, uint64_t value)
+{
+    struct cpu *cpu = executor->cpu;
+    if (value & 0xffffffff000006ffull)
+        x86_raise(executor->emulator, EXC_GP, 0);
+    if ((value & 0xfffff000u) != 0xFEE00000u) {
+        if (executor->emulator->stats)
+            stats_count(stats_counter(executor->emulator->stats, "apic",
+                                      "unsupported-base-relocation"), 0);
+        x86_raise(executor->emulator, EXC_GP, 0);
+    }
+    cpu->apic_base = (value & ~(uint64_t)0x100) | (cpu->apic_base & 0x100);
 }
 
 static void write_msr(struct x86_executor *executor)
@@ -269,6 +290,7 @@ static void write_msr(struct x86_executor *executor)
     case MSR_IA32_SYSENTER_CS: cpu->sysenter_cs = (uint32_t)value; break;
     case MSR_IA32_SYSENTER_ESP: cpu->sysenter_esp = (uint32_t)value; break;
     case MSR_IA32_SYSENTER_EIP: cpu->sysenter_eip = (uint32_t)value; break;
+    case MSR_IA32_APIC_BASE: write_apic_base(executor, value); break;
     default: x86_raise(executor->emulator, EXC_GP, 0);
     }
 }

@@ -9,11 +9,13 @@
  * Memory written before a fault (a partly built stack frame) stays written,
  * as on hardware.
  *
- * Task switches (JMP/CALL to a TSS or task gate, IRET with NT = 1) and
- * virtual-8086 mode are not implemented: they raise #GP and are reported
- * (statistics row "not-implemented", and stderr the first time).
+ * Task switches (JMP/CALL to a TSS or task gate, IRET with NT = 1) go to
+ * task.c. Virtual-8086 mode is not implemented: it raises #GP and is
+ * reported (statistics row "not-implemented", and stderr the first time).
  */
 #include "descriptor.h"
+
+#define TYPE_BUSY_TSS 0x2u   /* the B bit of a TSS descriptor's type */
 
 static bool protected_mode(const struct cpu *cpu)
 {
@@ -197,11 +199,27 @@ static void check_offset_in_code(struct emulator *e, const struct descriptor *co
         x86_raise(e, EXC_GP, 0);
 }
 
-static _Noreturn void task_switch_not_implemented(struct emulator *e, uint16_t selector,
-                                                  const char *reason, const char *what)
+/* SDM vol. 2, JMP and CALL, "TASK-GATE" and "TASK-STATE-SEGMENT": the
+ * gate's or TSS's DPL must be >= CPL and >= RPL (#GP(selector)); a gate
+ * must be present (#NP(gate selector)) and name a TSS in the GDT. The
+ * switch itself, with its checks of the TSS, is task.c's. */
+static void far_task_switch(struct emulator *e, uint16_t selector, const struct descriptor *d,
+                            enum task_switch_source source)
 {
-    report_not_implemented(e, reason, what);
-    x86_raise(e, EXC_GP, SELECTOR_ERROR(selector));
+    unsigned dpl = SEG_ATTR_DPL(d->attributes);
+    if (dpl < cpu_cpl(e->cpu) || dpl < SELECTOR_RPL(selector))
+        x86_raise(e, EXC_GP, SELECTOR_ERROR(selector));
+    uint16_t tss = selector;
+    if (SEG_ATTR_TYPE(d->attributes) == SYSTEM_TASK_GATE) {
+        struct gate gate;
+        gate_decode(d, &gate);
+        if (!gate.present)
+            x86_raise(e, EXC_NP, SELECTOR_ERROR(selector));
+        tss = gate.selector;
+    } else if (SEG_ATTR_TYPE(d->attributes) & TYPE_BUSY_TSS) {
+        x86_raise(e, EXC_GP, SELECTOR_ERROR(selector));   /* a busy TSS: no recursion */
+    }
+    x86_task_switch(e, tss, source, e->cpu->eip, 0);
 }
 
 /* Fetches the descriptor of a far JMP/CALL target: null is #GP(0), outside
@@ -260,8 +278,10 @@ void x86_far_jump(struct emulator *e, uint16_t selector, uint32_t offset, unsign
         enter_code_segment(e, selector, &d, offset, cpl);
         return;
     }
-    if (is_task_target(&d))
-        task_switch_not_implemented(e, selector, "task-switch-jmp", "task switch by far JMP");
+    if (is_task_target(&d)) {
+        far_task_switch(e, selector, &d, TASK_SWITCH_JMP);
+        return;
+    }
     if (!is_call_gate(&d))
         x86_raise(e, EXC_GP, SELECTOR_ERROR(selector));
 
@@ -374,8 +394,10 @@ void x86_far_call(struct emulator *e, uint16_t selector, uint32_t offset, unsign
         cpu->regs[REG_ESP] = stack.esp;
         return;
     }
-    if (is_task_target(&d))
-        task_switch_not_implemented(e, selector, "task-switch-call", "task switch by far CALL");
+    if (is_task_target(&d)) {
+        far_task_switch(e, selector, &d, TASK_SWITCH_CALL);
+        return;
+    }
     if (!is_call_gate(&d))
         x86_raise(e, EXC_GP, SELECTOR_ERROR(selector));
     call_through_gate(e, selector, &d, return_eip);
@@ -537,11 +559,11 @@ void x86_iret(struct emulator *e, unsigned operand_size)
         real_mode_iret(e, size);
         return;
     }
-    /* NT = 1: return from a nested task through the TSS back link (SDM vol. 3,
-     * 7.3). Task switching is not implemented, so this is refused with #GP(0). */
+    /* NT = 1: return from a nested task through the TSS's previous-task
+     * link (SDM vol. 2, IRET, "TASK-RETURN"; vol. 3, 7.3). */
     if (cpu->eflags & EFLAGS_NT) {
-        report_not_implemented(e, "iret-nested-task", "IRET task return (EFLAGS.NT = 1)");
-        x86_raise(e, EXC_GP, 0);
+        x86_task_switch(e, x86_task_link(e), TASK_SWITCH_IRET, cpu->eip, 0);
+        return;
     }
     current_stack(e, &stack);
     uint32_t eip = stack_peek(e, &stack, 0, size);

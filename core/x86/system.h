@@ -110,6 +110,18 @@ void x86_iret(struct emulator *e, unsigned operand_size);
 void x86_load_ldtr(struct emulator *e, uint16_t selector);
 void x86_load_task_register(struct emulator *e, uint16_t selector);
 
+/* Hardware task switching (task.c, SDM vol. 3, 7.3): to the 32-bit TSS
+ * `selector` (already taken from a task gate if there was one).
+ * return_eip is what the old task's TSS keeps as its EIP; ext is the EXT
+ * bit of error codes (1 for hardware events). */
+enum task_switch_source {
+    TASK_SWITCH_JMP, TASK_SWITCH_CALL, TASK_SWITCH_IRET, TASK_SWITCH_INTERRUPT,
+};
+void x86_task_switch(struct emulator *e, uint16_t selector, enum task_switch_source source,
+                     uint32_t return_eip, uint32_t ext);
+/* The previous-task link of the current TSS (for IRET with NT = 1). */
+uint16_t x86_task_link(struct emulator *e);
+
 /* LAR, LSL, VERR, VERW: set ZF and return the result; never fault on a bad
  * selector (SDM vol. 2). The caller stores the result only if *zf. */
 uint32_t x86_lar(struct emulator *e, uint16_t selector, bool *zf);

@@ -7,7 +7,7 @@
  *   struct cpu                      KVM
  *   regs[], eip, eflags             KVM_SET_REGS / KVM_GET_REGS
  *   segments, LDTR, TR, GDTR, IDTR  KVM_SET_SREGS / KVM_GET_SREGS
- *   CR0, CR2, CR3, CR4
+ *   CR0, CR2, CR3, CR4, apic_base   (IA32_APIC_BASE is kvm_sregs.apic_base)
  *   DR0-3, DR6, DR7                 KVM_SET_DEBUGREGS / KVM_GET_DEBUGREGS
  *   sysenter_cs/esp/eip             KVM_SET_MSRS / KVM_GET_MSRS (0x174-0x176)
  *   tsc_offset                      the vCPU attribute KVM_VCPU_TSC_OFFSET, or MSR 0x10
@@ -155,7 +155,7 @@ static int check_control_registers_taken(struct hvm *hvm, const struct cpu *cpu,
 }
 
 /* The kvm_sregs for cpu, on top of base for what struct cpu does not model
- * (CR8, the APIC base). */
+ * (CR8). */
 static struct kvm_sregs sregs_for_kvm(struct hvm *hvm, const struct cpu *cpu,
                                       const struct kvm_sregs *base)
 {
@@ -176,6 +176,7 @@ static struct kvm_sregs sregs_for_kvm(struct hvm *hvm, const struct cpu *cpu,
     sregs.cr3 = cpu->cr3;
     sregs.cr4 = cpu->cr4;
     sregs.efer = 0;   /* a 32-bit CPU: no long mode, no NX */
+    sregs.apic_base = cpu->apic_base;   /* the APIC itself is core/dev/lapic.c */
     /* A set bit here would be an interrupt pending in KVM's own (absent)
      * interrupt controller (KVM API: KVM_SET_SREGS). */
     memset(sregs.interrupt_bitmap, 0, sizeof sregs.interrupt_bitmap);
@@ -222,6 +223,7 @@ static int save_sregs(struct hvm *hvm, struct cpu *cpu, char *why, size_t why_le
     cpu->cr2 = (uint32_t)sregs.cr2;
     cpu->cr3 = (uint32_t)sregs.cr3;
     cpu->cr4 = (uint32_t)sregs.cr4;
+    cpu->apic_base = sregs.apic_base;
     return 0;
 }
 

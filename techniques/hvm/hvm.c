@@ -313,7 +313,7 @@ static bool begin_slice(struct vm *vm, struct hvm *hvm, enum vm_exit *exit)
         return stop_with(exit, VM_EXIT_ERROR);
     }
     if (vm->cpu.halted) {
-        if (!vm->pic.intr || !(vm->cpu.eflags & EFLAGS_IF))
+        if (!vm_intr(vm) || !(vm->cpu.eflags & EFLAGS_IF))
             return stop_with(exit, VM_EXIT_HALT);
         vm->cpu.halted = false;
     }

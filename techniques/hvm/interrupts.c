@@ -60,7 +60,7 @@ void hvm_offer_interrupt(struct vm *vm, struct hvm *hvm)
         run->request_interrupt_window = 0;
         return;
     }
-    if (vm->pic.intr && run->ready_for_interrupt_injection && run->if_flag) {
+    if (vm_intr(vm) && run->ready_for_interrupt_injection && run->if_flag) {
         int vector = vm_acknowledge_interrupt(vm);
         struct kvm_interrupt interrupt = {.irq = (uint32_t)vector};
         /* Cannot fail while ready_for_interrupt_injection is set: KVM only
@@ -73,7 +73,7 @@ void hvm_offer_interrupt(struct vm *vm, struct hvm *hvm)
     }
     /* Still (or again) something pending, e.g. a second IRQ behind the one
      * just injected: be told when the guest can take it. */
-    run->request_interrupt_window = vm->pic.intr;
+    run->request_interrupt_window = vm_intr(vm);
 }
 
 /* An interrupt or exception that KVM has accepted but not yet delivered to

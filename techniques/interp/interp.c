@@ -279,8 +279,6 @@ static bool deliver_fault(struct interp *interp, struct vm *vm)
     }
     vm->cpu.eip = emulator->instruction_eip;
     count_exception(interp, vm, emulator->fault_vector);
-    if (emulator->fault_vector == EXC_PF && emulator->pv)
-        pv_note_page_fault(emulator->pv, vm->cpu.cr2);   /* a pv kernel cannot read CR2 */
     return x86_deliver_event(emulator, emulator->fault_vector, EVENT_FAULT,
                              emulator->fault_has_error_code, emulator->fault_error_code);
 }

@@ -46,7 +46,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "core/direct/direct.h"
+#include "core/direct/compat.h"
 #include "core/direct/shadow.h"
 #include "core/host.h"
 #include "core/vm.h"
@@ -405,7 +405,7 @@ static bool after_trap(struct trapemu *t, enum vm_exit *exit)
 {
     struct vm *vm = t->vm;
     if (vm->cpu.interrupt_shadow) {
-        if (vm->pic.intr && !vm->cpu.halted) {
+        if (vm_intr(vm) && !vm->cpu.halted) {
             const char *reason = t->trap_reason;
             if (emulate_instruction(t, exit))
                 return true;
@@ -525,9 +525,11 @@ static int map_guest_pages(void *context, uint32_t linear, uint32_t physical, ui
     return direct_map(t->vm->ram.memfd, linear, physical, length, prot);
 }
 
-static int protect_guest_pages(void *context, uint32_t linear, uint32_t length, int rights)
+static int protect_guest_pages(void *context, uint32_t linear, uint32_t physical, uint32_t length,
+                               int rights)
 {
     (void)context;
+    (void)physical;
     int prot = rights ? PROT_READ | PROT_EXEC | (rights & SHADOW_WRITE ? PROT_WRITE : 0) : PROT_NONE;
     return direct_protect(linear, length, prot);
 }

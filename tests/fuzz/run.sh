@@ -20,7 +20,7 @@
 #
 #   tests/fuzz/run.sh                          seeds 1..60 (FUZZ_COUNT, FUZZ_SEED_FROM)
 #   tests/fuzz/run.sh 200                      seeds 1..200
-#   tests/fuzz/run.sh --seed-from 1000 --count 500 [--jobs J] [--techniques interp,trapemu,hvm]
+#   tests/fuzz/run.sh --seed-from 1000 --count 500 [--jobs J] [--techniques interp,trapemu,hvm,bt]
 #                     [--batch 20] [--timeout 5] [--keep] [--strict] [--no-pinned]
 #
 # First, under every technique, the pinned reproducers tests/fuzz/pinned/*.S
@@ -43,7 +43,7 @@ ROOT=$(pwd)
 SEED_FROM=${FUZZ_SEED_FROM:-1}
 COUNT=${FUZZ_COUNT:-60}
 JOBS=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
-TECHNIQUES=${FUZZ_TECHNIQUES:-interp,trapemu,hvm}
+TECHNIQUES=${FUZZ_TECHNIQUES:-interp,trapemu,hvm,bt}
 BATCH=${FUZZ_BATCH:-20}
 VM_TIMEOUT=${FUZZ_TIMEOUT:-5}
 KEEP=0

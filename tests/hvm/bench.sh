@@ -40,8 +40,8 @@ if [ ! -x "$VMLAB" ]; then
     exit 2
 fi
 if [[ $("$VMLAB" techniques | grep '^hvm ' || true) != *" available"* ]]; then
-    echo "bench: hvm is not available here:" \
-        "$("$VMLAB" techniques | grep '^hvm ' || echo 'not built')"
+    echo "SKIP hvm exit and switch costs: hvm is not available here:" \
+        "$("$VMLAB" techniques | grep '^hvm ' | sed 's/.* -- //' || echo 'not built')"
     exit 0
 fi
 
@@ -107,7 +107,7 @@ awk -v b="$bare_median" -v v="$vmlab_median" -v bf="$(fastest "${bare[@]}")" \
 
 guest=build/guests/cpubench.elf
 if [ ! -f "$guest" ]; then
-    echo "bench: $guest missing (make guests): no switch costs"
+    echo "SKIP switch costs: $guest missing (make guests)"
     exit 0
 fi
 schedule=$(for i in $(seq 1 64); do

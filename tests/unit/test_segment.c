@@ -242,7 +242,7 @@ Test(segment, far_jump_checks)
     EXPECT_FAULT(x86_far_jump(e, USER_CODE, 0, 4), EXC_GP, 0x18);   /* DPL != CPL */
     EXPECT_FAULT(x86_far_jump(e, KERNEL_DATA, 0, 4), EXC_GP, 0x10);
     EXPECT_FAULT(x86_far_jump(e, READABLE_CODE, 0x1000, 4), EXC_GP, 0);   /* beyond limit */
-    EXPECT_FAULT(x86_far_jump(e, TSS_SELECTOR, 0, 4), EXC_GP, 0x28);      /* task switch */
+    EXPECT_FAULT(x86_far_jump(e, TSS_SELECTOR, 0, 4), EXC_TS, 0);   /* task switch: TSS CS null */
     NO_FAULT(x86_far_jump(e, READABLE_CODE, 0x10345, 2));                 /* 16-bit offset */
     cr_assert_eq(m->cpu.eip, 0x345);
 }

@@ -57,11 +57,12 @@ static void record_unmap(void *context, uint64_t linear, uint64_t length)
         r->calls[r->count++] = (struct call){false, linear, length, 0, 0};
 }
 
-static int record_protect(void *context, uint32_t linear, uint32_t length, int rights)
+static int record_protect(void *context, uint32_t linear, uint32_t physical, uint32_t length,
+                          int rights)
 {
     struct recorder *r = context;
     if (r->count < 64)
-        r->calls[r->count++] = (struct call){false, linear, length, 0, rights | 0x100};
+        r->calls[r->count++] = (struct call){false, linear, length, physical, rights | 0x100};
     return 0;
 }
 

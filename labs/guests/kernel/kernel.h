@@ -85,6 +85,12 @@ void pic_init(void);
 void pic_unmask(int irq);
 void pic_end_of_interrupt(int irq);
 bool pic_is_spurious(int irq);
+/* apic=1 (apic.c): the local APIC's timer and the I/O APIC instead. */
+extern bool apic_mode;
+void apic_init(void);
+uint32_t apic_page(int which);          /* 0: local APIC, 1: I/O APIC */
+void interrupt_done(int irq);           /* EOI to whichever controller */
+bool interrupt_is_spurious(int irq);
 #define TIMER_HZ 100
 void pit_init(void);
 extern volatile uint32_t ticks;
@@ -113,6 +119,8 @@ typedef uint32_t pte_t;
 #define PTE_PRESENT  0x001
 #define PTE_WRITE    0x002
 #define PTE_USER     0x004
+#define PTE_PWT      0x008   /* write-through */
+#define PTE_PCD      0x010   /* cache disabled: device registers */
 #define PTE_ACCESSED 0x020
 #define PTE_DIRTY    0x040
 #define PTE_SOFT     0x200   /* ignored by the MMU: free for software */

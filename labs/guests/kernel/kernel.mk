@@ -52,10 +52,10 @@ $(BUILD)/guests/kernel.elf: $(KERNEL_OBJS) $(KERNEL_LIB_OBJS) $(KERNEL_DIR)/kern
 
 # The paravirtual kernel (docs/pv.md): the same sources with -DPV, where
 # arch.h takes its bodies from pv/arch_pv.h; the port-I/O drivers (PIC, PIT,
-# UART, ATA) are replaced by pv/devices.c. The user programs and lib/ are
+# UART, ATA, APIC) are replaced by pv/devices.c. The user programs and lib/ are
 # the same objects as the native kernel's.
 KERNEL_PV_OBJ := $(BUILD)/guests/kernel-pv-obj
-KERNEL_PV_NATIVE_ONLY := pic.c pit.c uart.c ata.c
+KERNEL_PV_NATIVE_ONLY := pic.c pit.c uart.c ata.c apic.c
 KERNEL_PV_SOURCES := $(filter-out $(KERNEL_PV_NATIVE_ONLY:%=$(KERNEL_DIR)/%),$(KERNEL_SOURCES)) \
                      $(wildcard $(KERNEL_DIR)/pv/*.c $(KERNEL_DIR)/pv/*.S)
 KERNEL_PV_OBJS := $(patsubst $(KERNEL_DIR)/%,$(KERNEL_PV_OBJ)/%.o,$(KERNEL_PV_SOURCES))

@@ -65,9 +65,14 @@ static void machine_init(uint32_t magic, uint32_t info)
     gdt_init();
     idt_init();
     pic_init();
-    pic_unmask(IRQ_UART);            /* console input */
+    const char *apic = cmdline_value("apic");
+    if (apic && apic[0] == '1') {
+        apic_init();                 /* 8259s masked; tick and console via the APICs */
+    } else {
+        pic_unmask(IRQ_UART);        /* console input */
+        pit_init();
+    }
     uart_enable_receive_interrupt();
-    pit_init();
     kalloc_init((uint32_t)kernel_end, boot.ram_end);
     vm_init(boot.ram_end);
 }

@@ -17,7 +17,7 @@ static void timer_interrupt(struct trapframe *tf)
 {
     ticks++;
     proc_wakeup((void *)&ticks);
-    pic_end_of_interrupt(IRQ_TIMER);
+    interrupt_done(IRQ_TIMER);
     /* Preemption: a process in ring 3 has had its tick; let the next run.
      * Never in ring 0, where the kernel may be in the middle of something. */
     if (trap_from_user(tf) && proc_current()) {
@@ -29,7 +29,7 @@ static void timer_interrupt(struct trapframe *tf)
 static void hardware_interrupt(struct trapframe *tf)
 {
     int irq = (int)tf->trapno - T_IRQ0;
-    if (pic_is_spurious(irq))
+    if (interrupt_is_spurious(irq))
         return;
     if (irq == IRQ_TIMER) {
         timer_interrupt(tf);
@@ -37,7 +37,7 @@ static void hardware_interrupt(struct trapframe *tf)
     }
     if (irq == IRQ_UART)
         console_input_interrupt();
-    pic_end_of_interrupt(irq);
+    interrupt_done(irq);
 }
 
 /* The #PF error code (SDM vol. 3, 4.7): bit 0 present, 1 write, 2 user. */

@@ -80,6 +80,12 @@ void vm_init(uint32_t ram_end)
         if (vm_map(kernel_directory, pa, pa, PTE_WRITE) < 0)
             panic("vm_init: no memory for the kernel page tables");
     kernel_dir_entries = DIR_INDEX(ram_end - 1) + 1;
+    /* The APICs' registers, uncached (PCD, PWT); both pages lie in one
+     * page table, which every address space shares (vm_new_space). */
+    for (int which = 0; apic_mode && which < 2; which++)
+        if (vm_map(kernel_directory, apic_page(which), apic_page(which),
+                   PTE_WRITE | PTE_PCD | PTE_PWT) < 0)
+            panic("vm_init: no memory for the APIC page table");
     if (kernel_dir_entries > DIR_INDEX(USER_BASE))
         panic("vm_init: kernel mapping overlaps user space");
     vm_switch(kernel_directory);
@@ -95,6 +101,8 @@ pte_t *vm_new_space(void)
         return NULL;
     for (uint32_t i = 0; i < kernel_dir_entries; i++)
         directory[i] = kernel_directory[i];    /* not a page table yet: plain stores */
+    if (apic_mode)
+        directory[DIR_INDEX(apic_page(0))] = kernel_directory[DIR_INDEX(apic_page(0))];
     arch_page_table_new(directory, true);
     return directory;
 }

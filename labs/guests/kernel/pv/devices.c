@@ -2,8 +2,9 @@
  * devices.c - the paravirtual build's drivers: what pic.c, pit.c, uart.c
  * and ata.c are for the native kernel, without a single port access.
  *
- *   - the PIC: nothing to program, acknowledge or mask - events come with
- *     their source in the shared info page's pending bitmap;
+ *   - the PIC and the APICs: nothing to program, acknowledge or mask -
+ *     events come with their source in the shared info page's pending
+ *     bitmap (apic=1 changes nothing);
  *   - the PIT: a one-shot timer (PV_SET_TIMER), re-armed on every tick at
  *     TIMER_HZ, so the kernel above sees the same ticks;
  *   - the UART: output is gathered into lines and written with one
@@ -45,6 +46,19 @@ void pic_init(void) {}
 void pic_unmask(int irq) { (void)irq; }
 void pic_end_of_interrupt(int irq) { (void)irq; }
 bool pic_is_spurious(int irq) { (void)irq; return false; }
+
+/* ---- the APICs' place (apic=1): the same events ---- */
+
+bool apic_mode;                 /* stays false: nothing to map, nothing to acknowledge */
+
+void apic_init(void)
+{
+    pit_init();
+}
+
+uint32_t apic_page(int which) { (void)which; return 0; }
+void interrupt_done(int irq) { (void)irq; }
+bool interrupt_is_spurious(int irq) { (void)irq; return false; }
 
 /* ---- the PIT's place: a one-shot timer at TIMER_HZ ---- */
 
