@@ -250,6 +250,13 @@ static int32_t pv_multicall(struct pv *pv, struct emulator *e, const uint32_t ar
     return (int32_t)count;
 }
 
+void pv_attach_emulator(struct pv *pv, struct emulator *e)
+{
+    e->pv = pv->enabled ? pv : NULL;
+    e->pv_hypercall = pv->enabled ? pv_hypercall : NULL;
+    e->pv_page_fault = pv->enabled ? pv_note_page_fault : NULL;
+}
+
 void pv_hypercall(struct pv *pv, struct emulator *e)
 {
     struct cpu *cpu = e->cpu;

@@ -76,6 +76,9 @@ uint64_t pv_next_deadline(const struct pv *pv);
 int pv_acknowledge_upcall(struct pv *pv);
 /* A page fault is being delivered: publish CR2 in the shared info page. */
 void pv_note_page_fault(struct pv *pv, uint32_t cr2);
+/* Give a technique's emulator the hypercall port and CR2 publication if
+ * the guest is a pv guest (interp and bt call it at attach). */
+void pv_attach_emulator(struct pv *pv, struct emulator *emulator);
 /* The guest is asleep in PV_SCHED_BLOCK: may it ever wake? (Only if a timer
  * is set, console input can come, or an event is pending.) */
 bool pv_can_wake(const struct pv *pv);

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../pv/pv.h"
 #include "descriptor.h"
 
 /* SDM vol. 3, 6.13 and table 6-1: #DF, #TS, #NP, #SS, #GP, #PF, #AC. */
@@ -361,7 +360,7 @@ bool x86_deliver_event(struct emulator *e, int vector, enum event_kind kind,
 
     /* A pv kernel cannot read CR2: the shared info page tells it. */
     if (e->pv && vector == EXC_PF && kind == EVENT_FAULT)
-        pv_note_page_fault(e->pv, cpu->cr2);
+        e->pv_page_fault(e->pv, cpu->cr2);
     if (!(cpu->cr0 & CR0_PE)) {
         shut_down(e, "shutdown: real-mode interrupt delivery is not implemented");
         return false;

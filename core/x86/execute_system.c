@@ -12,7 +12,7 @@
 #include <stdio.h>
 
 #include "execute_internal.h"
-#include "../pv/pv.h"
+#include "../pv/abi.h"
 
 static void require_cpl0(struct x86_executor *executor)
 {
@@ -52,7 +52,7 @@ void execute_port_write(struct x86_executor *executor, uint16_t port, unsigned s
         /* The stub of a pv guest's hypercall page (core/pv/abi.h). The
          * handler may load EFLAGS (PV_IRET): make cpu->eflags the truth. */
         x86_executor_sync_flags(executor);
-        pv_hypercall(executor->emulator->pv, executor->emulator);
+        executor->emulator->pv_hypercall(executor->emulator->pv, executor->emulator);
         return;
     }
     count_port_access(executor, port, true);
