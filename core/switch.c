@@ -48,7 +48,7 @@ static int parse_step(struct switch_step *step, char *item, char *error, size_t 
     if (!step->technique) {
         char available[128];
         technique_list(available, sizeof available);
-        snprintf(error, len, "--switch: %s technique '%s' (available: %s)",
+        snprintf(error, len, "--switch: %s technique '%s' (built in: %s)",
                  technique_is_planned(item) ? "not implemented yet:" : "unknown", item, available);
         return -1;
     }
@@ -101,7 +101,7 @@ int switch_parse_among(struct switch_plan *plan, const char *text, char *error, 
         if (!t) {
             char available[128];
             technique_list(available, sizeof available);
-            snprintf(error, len, "--switch-among: %s technique '%s' (available: %s)",
+            snprintf(error, len, "--switch-among: %s technique '%s' (built in: %s)",
                      technique_is_planned(name) ? "not implemented yet:" : "unknown", name,
                      available);
             result = -1;

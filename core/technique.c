@@ -22,7 +22,7 @@ const struct technique *const all_techniques[] = {
     NULL,
 };
 
-/* DESIGN.md's five techniques; those not in the table above are not built yet. */
+/* The five techniques of docs/design.md; those not in the table above are not built yet. */
 static const char *const planned_techniques[] = {"interp", "trapemu", "bt", "hvm", "pv", NULL};
 
 const struct technique *technique_find(const char *name)

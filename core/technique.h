@@ -47,13 +47,14 @@ struct technique {
  * arrays such as vm->kept_state. */
 #define TECHNIQUE_MAX 8
 
-/* All compiled-in techniques, NULL-terminated, in dashboard-key order. */
+/* All compiled-in techniques, NULL-terminated (the dashboard's keys follow
+ * docs/design.md's order instead: core/ui/dashboard.h). */
 extern const struct technique *const all_techniques[];
 const struct technique *technique_find(const char *name);
 /* The technique's position in all_techniques (< TECHNIQUE_MAX): the index of
  * its slot in per-technique arrays. */
 int technique_index(const struct technique *technique);
-/* True for the techniques of DESIGN.md that this build does not have yet. */
+/* True for the techniques of docs/design.md that this build does not have yet. */
 bool technique_is_planned(const char *name);
 /* Writes "interp, hvm, ...": the names of the compiled-in techniques. */
 void technique_list(char *buffer, size_t length);

@@ -168,7 +168,7 @@ static const struct technique *choose_technique(const char *name)
         return technique;
     char available[128];
     technique_list(available, sizeof available);
-    fprintf(stderr, "vmlab: %s technique '%s' (available: %s)\n",
+    fprintf(stderr, "vmlab: %s technique '%s' (built in: %s)\n",
             technique_is_planned(name) ? "not implemented yet:" : "unknown", name, available);
     return NULL;
 }

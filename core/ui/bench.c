@@ -46,7 +46,7 @@ static const struct bench_benchmark benchmarks[] = {
 };
 #define BENCHMARK_COUNT (int)(sizeof benchmarks / sizeof benchmarks[0])
 
-/* DESIGN.md's five techniques, in its order; a technique of all_techniques
+/* The five techniques, in docs/design.md's order; a technique of all_techniques
  * that is not among them is added after them. */
 static const char *const planned[] = {"interp", "trapemu", "bt", "hvm", "pv", NULL};
 

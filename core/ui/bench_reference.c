@@ -4,7 +4,7 @@
  * Keith Adams and Ole Agesen, "A Comparison of Software and Hardware
  * Techniques for x86 Virtualization", ASPLOS 2006: cycles per operation on
  * a Pentium 4 672, natively, under VMware's binary translator and under
- * first-generation VT-x (as copied in ../shared/DESIGN.md, "Reference
+ * first-generation VT-x (as quoted in docs/bench.md, "The published
  * figures"). The teaching kernel's benchmarks of the same names reproduce
  * those rows; i386 has no cr8, so the cr3 write stands in for "cr8wr".
  *

@@ -106,7 +106,7 @@ struct dashboard {
     int vm_status;
 };
 
-/* Keys 1-5 name these techniques, in DESIGN.md's order (dashboard_keys.c). */
+/* Keys 1-5 name these techniques, in the order of docs/design.md's table (dashboard_keys.c). */
 extern const char *const dashboard_technique_keys[DASHBOARD_TECHNIQUE_KEYS];
 
 /* dashboard_keys.c: one key press. */

@@ -191,7 +191,11 @@ expect_events guest-exception divzero interp 1 "one #DE per divl"
 expect_events trap cli-sti trapemu 2 "cli and sti each trap"
 expect_events trap in trapemu 1 "one #GP per inb"
 expect_events exit in hvm 1 "one I/O exit per inb"
-for technique in bt pv; do
+# bt: cli and sti never trap; today each is a callout into the core (issue
+# 11 makes them inline virtual-flag code, and this count then drops to 0).
+expect_events trap cli-sti bt 0 "binary translation: no trap"
+expect_events bt-callout cli-sti bt 2 "cli and sti are callouts, not yet inline"
+for technique in pv; do
     if row_ran cli-sti "$technique"; then
         total=$(jq -r --arg t "$technique" '.rows[] | select(.benchmark == "cli-sti" and
             .technique == $t) | [.events_per_op[]] | add // 0' "$json")

@@ -5,7 +5,7 @@
  *
  * Boots the guest under interp and, after every one, two or three slices of
  * at most a millisecond, switches technique: detach writes the CPU back into struct
- * cpu, attach of the other technique takes it from there (DESIGN.md, "The
+ * cpu, attach of the other technique takes it from there (docs/design.md, "The
  * technique interface"). Guest RAM and devices never move. If a switch lost
  * any state the guest would notice, its serial output would differ from an
  * undisturbed run: tests/hvm/run.sh compares it with QEMU's.

@@ -74,6 +74,14 @@ for t in interp trapemu hvm bt pv; do
 done
 if [[ -x build/vmlab-san ]]; then runs+=("build/vmlab-san@interp"); fi
 
+# Under trapemu the guest's LAR, STR, SGDT, SIDT and PUSHF run natively and
+# see the host's descriptors and flags (tests/trapemu/run.sh asserts exactly
+# that for the sensitive scenario), and the task probe's far JMP to selector
+# 0x30 lands in the host's 64-bit code segment: those two cannot match QEMU.
+not_virtualizable_under() {   # not_virtualizable_under TECHNIQUE CASE
+    [[ $1 == trapemu && ( $2 == task || $2 == sensitive ) ]]
+}
+
 for line in "${CASES[@]}"; do
     read -r name cmdline <<< "$line"
     ref=$EXPECTED/$name.out
@@ -104,6 +112,10 @@ for line in "${CASES[@]}"; do
     for run in "${runs[@]}"; do
         binary=${run%@*} technique=${run#*@}
         tag="$(basename "$binary")@$technique"
+        if not_virtualizable_under "$technique" "$name"; then
+            skip "$name $tag: its non-virtualizable instructions run natively under trapemu"
+            continue
+        fi
         out=$WORK/$name.$tag
         status=0
         disks=()
@@ -167,6 +179,10 @@ for scenario in boot syscalls sched pagefault sensitive disk console; do
     for run in "${runs[@]}"; do
         binary=${run%@*} technique=${run#*@}
         tag="$(basename "$binary")@$technique"
+        if not_virtualizable_under "$technique" "$scenario"; then
+            skip "kernel-apic $scenario $tag: its non-virtualizable instructions run natively under trapemu"
+            continue
+        fi
         disks=()
         if [[ $scenario == disk ]]; then
             kernel_disk "$WORK/kernel.img"

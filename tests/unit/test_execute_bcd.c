@@ -5,7 +5,7 @@
  * compatibility mode: a small trampoline in a page below 4 GiB far-returns
  * to Linux's 32-bit code selector 0x23, executes the instruction between a
  * POPFD and a PUSHFD, and far-jumps back to the 64-bit selector 0x33 (the
- * same world switch as the direct-execution substrate, see DESIGN.md).
+ * same world switch as the direct-execution substrate, see docs/design.md).
  * Every AX value is tried with every combination of incoming CF and AF;
  * flags the SDM calls undefined are masked.
  *
