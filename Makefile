@@ -83,7 +83,7 @@ TEST_SUITES := "tests/unit/run.sh $(UNIT_TESTS)" tests/diff/run.sh tests/guests/
                tests/kernel/run.sh tests/switch/run.sh tests/hvm/run.sh tests/dashboard/run.sh \
                tests/trapemu/run.sh tests/trapemu/containment.sh tests/bt/run.sh "tests/fuzz/run.sh --strict" \
                tests/cli/run.sh tests/bench/check.sh tests/platform/run.sh \
-               tests/host/run.sh tests/labs/run.sh
+               tests/host/run.sh tests/labs/run.sh tests/pv/run.sh
 test: all $(UNIT_TESTS) $(DIFF_BIN)
 	@tests/totals.sh $(TEST_SUITES)
 

@@ -130,6 +130,16 @@ void console_feed(struct console *console, struct uart16550 *uart)
     console->pending_length -= taken;
 }
 
+size_t console_take(struct console *console, uint8_t *into, size_t room)
+{
+    read_input(console);
+    size_t taken = console->pending_length < room ? console->pending_length : room;
+    memcpy(into, console->pending, taken);
+    memmove(console->pending, console->pending + taken, console->pending_length - taken);
+    console->pending_length -= taken;
+    return taken;
+}
+
 void console_wait(struct console *console, uint64_t deadline_ns)
 {
     console_flush(console);

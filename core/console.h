@@ -53,6 +53,9 @@ void console_write(struct console *console, uint8_t byte);
 void console_flush(struct console *console);
 /* Read what was typed and hand as much as fits to the UART. */
 void console_feed(struct console *console, struct uart16550 *uart);
+/* Read what was typed and take up to room bytes of it (a pv guest's
+ * console ring, instead of the UART). Returns how many. */
+size_t console_take(struct console *console, uint8_t *into, size_t room);
 /* Sleep until deadline_ns (host monotonic time) or until input arrives. */
 void console_wait(struct console *console, uint64_t deadline_ns);
 void console_restore(struct console *console);

@@ -74,7 +74,9 @@ static void count_unclaimed_port(void *context, uint16_t port, bool is_write)
 void vm_interrupt_name(const struct vm *vm, int vector, char *name, size_t length)
 {
     int master = vm->pic.master.vector_base, slave = vm->pic.slave.vector_base;
-    if (vector >= master && vector < master + 8)
+    if (vm->pv.enabled && vector == PV_UPCALL_VECTOR)
+        snprintf(name, length, "pv-upcall");
+    else if (vector >= master && vector < master + 8)
         snprintf(name, length, "irq%d", vector - master);
     else if (vector >= slave && vector < slave + 8)
         snprintf(name, length, "irq%d", vector - slave + 8);
@@ -86,6 +88,8 @@ void vm_interrupt_name(const struct vm *vm, int vector, char *name, size_t lengt
  * 8259 through LINT0 (ExtINT) and the 8259 supplies the vector. */
 int vm_acknowledge_interrupt(struct vm *vm)
 {
+    if (vm->pv.upcall_due)
+        return pv_acknowledge_upcall(&vm->pv);
     int vector = lapic_acknowledge(&vm->lapic);
     return vector >= 0 ? vector : pic_acknowledge(&vm->pic);
 }
@@ -245,6 +249,8 @@ int vm_create(struct vm *vm, const struct vm_config *config)
     if (multiboot_load(config->guest_path, config->guest_command_line, &vm->ram, &vm->cpu, &image,
                        error, sizeof error) < 0)
         return fail(error, NULL);
+    if (pv_setup(&vm->pv, vm, config->guest_path, error, sizeof error) < 0)
+        return fail(error, NULL);
     vm->technique = technique;
     if (technique->attach(vm) < 0) {
         vm->technique = NULL;
@@ -267,6 +273,9 @@ static uint64_t next_deadline(const struct vm *vm, uint64_t now)
         deadline = apic_timer;
     if (vm->timeout_at_ns && vm->timeout_at_ns < deadline)
         deadline = vm->timeout_at_ns;
+    uint64_t pv_timer = pv_next_deadline(&vm->pv);
+    if (pv_timer < deadline)
+        deadline = pv_timer;
     uint64_t next_switch = switch_next_deadline(vm);
     if (next_switch < deadline)
         deadline = next_switch;
@@ -278,7 +287,10 @@ static void service_devices(struct vm *vm, uint64_t now)
 {
     pit_update(&vm->pit);
     lapic_update(&vm->lapic);
-    console_feed(&vm->console, &vm->uart);
+    if (vm->pv.enabled)
+        pv_service(&vm->pv, now);            /* console input goes to its ring instead */
+    else
+        console_feed(&vm->console, &vm->uart);
     if (vm->timeout_at_ns && now >= vm->timeout_at_ns) {
         char reason[96];
         snprintf(reason, sizeof reason, "--timeout of %g seconds expired",
@@ -287,12 +299,38 @@ static void service_devices(struct vm *vm, uint64_t now)
     }
 }
 
+/* A pv guest in PV_SCHED_BLOCK (or shut down): sleep until its timer or
+ * console input; with neither, nothing can ever wake it, as HLT with IF
+ * clear. */
+static void wait_while_blocked(struct vm *vm, struct stats_counter *counter)
+{
+    if (atomic_load(&vm->stop_requested) || vm->pv.upcall_due)
+        return;
+    if (!pv_can_wake(&vm->pv)) {
+        char reason[160];
+        snprintf(reason, sizeof reason,
+                 "the pv guest blocked at EIP 0x%08x with no timer set and no event pending: it "
+                 "can never wake up", vm->cpu.eip);
+        vm_request_stop(vm, VMLAB_STATUS_HALTED, reason);
+        return;
+    }
+    uint64_t start = stats_now_ns();
+    console_wait(&vm->console, next_deadline(vm, start));
+    uint64_t slept = stats_now_ns() - start;
+    vm->idle_ns += slept;
+    stats_log(&vm->stats, counter, slept, start, vm->cpu.eip, "pv block");
+}
+
 /* HLT: sleep until the next timer deadline or console input. With IF clear
  * nothing but an NMI could wake the CPU, and we have no NMI source, so the
  * guest has stopped for good: say so instead of hanging. */
 static void wait_while_halted(struct vm *vm)
 {
     struct stats_counter *counter = stats_counter(&vm->stats, "halt", "hlt");
+    if (vm->pv.initialised) {
+        wait_while_blocked(vm, counter);
+        return;
+    }
     if (!(vm->cpu.eflags & EFLAGS_IF)) {
         char reason[128];
         snprintf(reason, sizeof reason,
@@ -429,6 +467,7 @@ void vm_destroy(struct vm *vm)
         ata_close(&vm->disk);
     if (vm->has_slave_disk)
         ata_close(&vm->slave_disk);
+    pv_destroy(&vm->pv);
     console_restore(&vm->console);
     guest_ram_destroy(&vm->ram);
 }

@@ -28,6 +28,7 @@
 #include "dev/pit8254.h"
 #include "dev/uart16550.h"
 #include "mem.h"
+#include "pv/pv.h"
 #include "stats.h"
 #include "switch.h"
 #include "technique.h"
@@ -83,6 +84,7 @@ struct vm {
     struct ata_disk disk, slave_disk;       /* the primary channel's master and slave */
     bool has_disk, has_slave_disk;
     struct ata_channel ata;
+    struct pv pv;                   /* the hypercall interface, for a pv guest */
     struct console console;
 
     const struct technique *technique;
@@ -137,17 +139,21 @@ static inline bool vm_intr(const struct vm *vm)
 }
 
 /* True when the interrupt controller asserts INTR and the CPU would take it
- * (EFLAGS.IF set, no interrupt shadow). Cheap: called between instructions. */
+ * (EFLAGS.IF set, no interrupt shadow), or when a pv guest has an upcall
+ * due (its own mask, not IF, decides: core/pv/events.c). Cheap: called
+ * between instructions. */
 static inline bool vm_interrupt_deliverable(const struct vm *vm)
 {
-    return vm_intr(vm) && (vm->cpu.eflags & EFLAGS_IF) && !vm->cpu.interrupt_shadow;
+    return (vm_intr(vm) && (vm->cpu.eflags & EFLAGS_IF) && !vm->cpu.interrupt_shadow) ||
+           vm->pv.upcall_due;
 }
 
 /* The statistics name of an interrupt vector: "irq0".."irq15" by where the
  * guest programmed the PICs, else "vector-0x41". */
 void vm_interrupt_name(const struct vm *vm, int vector, char *name, size_t length);
 
-/* Acknowledge the highest-priority interrupt: returns its vector (INTA cycle). */
+/* Acknowledge the highest-priority interrupt: returns its vector (INTA cycle);
+ * a pv guest's due upcall comes first. */
 int vm_acknowledge_interrupt(struct vm *vm);
 
 /* Ask the run loop to switch technique at the end of the current slice

@@ -27,6 +27,7 @@
 #include "tlb.h"
 
 struct emulator;
+struct pv;
 
 struct emulator {
     struct cpu *cpu;
@@ -55,6 +56,13 @@ struct emulator {
     void (*code_written)(struct emulator *emulator, uint32_t physical_page);
     void *code_cache;
 
+    /* Set (by pv_attach_emulator) when the VM runs a pv guest: an OUT to
+     * PV_HYPERCALL_PORT is then a hypercall, not port I/O, and page-fault
+     * delivery tells the guest CR2. Calls, not a link to core/pv, so that
+     * core/x86 stands alone (tests/diff links it without the rest). */
+    struct pv *pv;
+    void (*pv_hypercall)(struct pv *pv, struct emulator *emulator);
+    void (*pv_page_fault)(struct pv *pv, uint32_t cr2);
     /* Where statistics rows are counted; the run loop fills these. */
     struct stats_counter *exception_counters[32];
 };

@@ -371,6 +371,9 @@ bool x86_deliver_event(struct emulator *e, int vector, enum event_kind kind,
     /* For the report: the instruction that caused the first event. */
     uint32_t first_eip = kind == EVENT_SOFTWARE ? e->instruction_eip : cpu->eip;
 
+    /* A pv kernel cannot read CR2: the shared info page tells it. */
+    if (e->pv && vector == EXC_PF && kind == EVENT_FAULT)
+        e->pv_page_fault(e->pv, cpu->cr2);
     if (!(cpu->cr0 & CR0_PE)) {
         shut_down(e, "shutdown: real-mode interrupt delivery is not implemented");
         return false;

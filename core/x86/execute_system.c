@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "execute_internal.h"
+#include "../pv/abi.h"
 
 static void require_cpl0(struct x86_executor *executor)
 {
@@ -47,6 +48,13 @@ void execute_port_write(struct x86_executor *executor, uint16_t port, unsigned s
                         uint32_t value)
 {
     x86_check_io_permission(executor->emulator, port, size);
+    if (executor->emulator->pv && port == PV_HYPERCALL_PORT) {
+        /* The stub of a pv guest's hypercall page (core/pv/abi.h). The
+         * handler may load EFLAGS (PV_IRET): make cpu->eflags the truth. */
+        x86_executor_sync_flags(executor);
+        executor->emulator->pv_hypercall(executor->emulator->pv, executor->emulator);
+        return;
+    }
     count_port_access(executor, port, true);
     bus_port_write(executor->emulator->bus, port, size, value & size_mask(size));
 }

@@ -4,7 +4,7 @@
 # with the shared library labs/guests/lib/ into $(BUILD)/guests/NAME.elf.
 # Included by the top Makefile, which defines BUILD.
 
-GUEST_NAMES := hello flags paging pagefault ring3 timer exceptions triple cpubench disk platform smc
+GUEST_NAMES := hello flags paging pagefault ring3 timer exceptions triple cpubench disk platform smc pvcheck
 
 # No x87/SSE/MMX: the vmlab interpreter does not implement them (#UD), and a
 # guest must not depend on host headers or libc.
@@ -14,7 +14,7 @@ GUEST_CFLAGS := -m32 -std=gnu11 -ffreestanding -fno-pic -fno-stack-protector -no
                 -fno-asynchronous-unwind-tables -Ilabs/guests/lib
 GUEST_LDFLAGS := -m elf_i386 -T labs/guests/lib/guest.ld -nostdlib --no-warn-rwx-segments
 GUEST_OBJDIR := $(BUILD)/guests/obj
-GUEST_HEADERS := $(wildcard labs/guests/lib/*.h $(GUEST_NAMES:%=labs/guests/%/*.h))
+GUEST_HEADERS := $(wildcard labs/guests/lib/*.h $(GUEST_NAMES:%=labs/guests/%/*.h)) core/pv/abi.h
 
 guest_objs = $(patsubst labs/guests/%,$(GUEST_OBJDIR)/%.o,$(wildcard $(1)/*.c $(1)/*.S))
 GUEST_LIB_OBJS := $(call guest_objs,labs/guests/lib)

@@ -581,6 +581,7 @@ static void setup_emulator(struct bt *bt, struct vm *vm)
     bt->executor.port_counters = bt->port_rows;
     bt->emulator.code_written = code_written;
     bt->emulator.code_cache = bt;
+    pv_attach_emulator(&vm->pv, &bt->emulator);          /* its hypercall callouts */
     bt->vm = vm;
     bt->context.exit_branch = (uint64_t)(uintptr_t)bt_exit_branch;
     bt->context.exit_callout = (uint64_t)(uintptr_t)bt_exit_callout;

@@ -465,6 +465,12 @@ static int hvm_attach(struct vm *vm)
     uint64_t start = stats_now_ns();
     if (vm->cpu.stand_in_selectors_leaked)
         return refuse_stand_in_selectors(vm);
+    if (vm->pv.enabled) {
+        snprintf(vm->stop_reason, sizeof vm->stop_reason,
+                 "a pv guest: hvm does not service the hypercall page yet (run it under "
+                 "interp; docs/pv.md)");
+        return -1;
+    }
     char why[400] = "out of memory";
     struct hvm *hvm = vm_for_attach(vm, why, sizeof why);
     if (!hvm || hvm_load_cpu(hvm, &vm->cpu, true, why, sizeof why) < 0 ||

@@ -182,6 +182,7 @@ static int interp_attach(struct vm *vm)
     x86_executor_init(&interp->executor, emulator, &vm->cpu, &vm->ram, &vm->bus, &vm->stats);
     emulator->code_written = code_written;
     emulator->code_cache = interp;
+    pv_attach_emulator(&vm->pv, emulator);            /* a pv guest's hypercalls */
     interp->executor.port_counters = interp->port_counters;
     forget_cursor(interp);
     vm->technique_state = interp;

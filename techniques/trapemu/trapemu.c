@@ -559,6 +559,9 @@ static int trapemu_attach(struct vm *vm)
     char why[300];
     if (!trapemu_available(why, sizeof why))
         return refuse(vm, why);
+    if (vm->pv.enabled)
+        return refuse(vm, "a pv guest: trapemu does not service the hypercall page yet (run it "
+                          "under interp; docs/pv.md)");
     if (!(vm->cpu.cr0 & CR0_PE) || (vm->cpu.eflags & EFLAGS_VM))
         return refuse(vm, "not implemented: real mode and virtual-8086 mode (CR0.PE=0 or "
                           "EFLAGS.VM=1)");

@@ -2,15 +2,30 @@
  * arch.h - every privileged operation the kernel performs, in one place.
  *
  * The kernel never writes cli, sti, out, mov %cr3 or lidt anywhere else.
- * A paravirtual build (-DPV, a later step) replaces only these bodies with
- * hypercalls; everything above this file stays the same. The `sensitive`
- * scenario is the one exception: it uses raw instructions on purpose.
+ * The paravirtual build (-DPV, build/guests/kernel-pv.elf) replaces these
+ * bodies with hypercalls and shared-memory stores (arch_pv.h); everything
+ * above this file stays the same. The `sensitive` scenario is the one
+ * exception: it uses raw instructions on purpose (and says, under -DPV,
+ * that it has none left to run).
  */
 #ifndef ARCH_H
 #define ARCH_H
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#ifdef PV
+#include "pv/arch_pv.h"
+#else
+
+/* ---- start-up, and the page tables (what -DPV must see) ----
+ * Natively there is nothing to set up, a page-table entry is a store, and a
+ * page becoming (or ceasing to be) a page table needs no one's permission.
+ * Under -DPV each of these is a hypercall: Xen's direct paging. */
+static inline void arch_init(void) {}
+static inline void arch_set_pte(uint32_t *entry, uint32_t value) { *entry = value; }
+static inline void arch_page_table_new(void *page, bool directory) { (void)page; (void)directory; }
+static inline void arch_page_table_retire(void *page) { (void)page; }
 
 /* ---- port I/O (Intel SDM vol. 1, 18.2: I/O port address space) ---- */
 static inline void arch_outb(uint16_t port, uint8_t value)
@@ -57,6 +72,16 @@ static inline __attribute__((noreturn)) void arch_halt_forever(void)
 {
     for (;;)
         asm volatile("cli; hlt");
+}
+
+/* End the machine with `status`: QEMU's isa-debug-exit (and vmlab's copy
+ * of it) stops with status (v << 1) | 1 when v is written to its port. On
+ * real hardware nothing listens there, so we halt. */
+#define DEBUG_EXIT_PORT 0xf4
+static inline __attribute__((noreturn)) void arch_exit(int status)
+{
+    arch_outb(DEBUG_EXIT_PORT, (uint8_t)status);
+    arch_halt_forever();
 }
 
 /* ---- control registers and the TLB (SDM vol. 3, 2.5 and 4.10.4) ---- */
@@ -137,4 +162,5 @@ static inline uint64_t arch_read_tsc(void)
     return ((uint64_t)high << 32) | low;
 }
 
+#endif /* PV */
 #endif

@@ -23,8 +23,11 @@ _start:
     pushl %ebx                      /* Multiboot information */
     pushl %eax                      /* boot loader magic */
     call kernel_main
-1:  cli
+1:
+#ifndef PV
+    cli                             /* not reached: kernel_main ends the machine */
     hlt
+#endif
     jmp 1b
 
     .bss

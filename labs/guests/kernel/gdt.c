@@ -58,5 +58,9 @@ void gdt_init(void)
 /* Called on every switch to a process: its traps land on its own stack. */
 void tss_set_kernel_stack(uint32_t esp0)
 {
+#ifdef PV
+    arch_set_kernel_stack(esp0);     /* the TSS is the VMM's: PV_STACK_SWITCH */
+#else
     tss.esp0 = esp0;
+#endif
 }

@@ -45,5 +45,9 @@ void idt_init(void)
     for (int v = 0; v < 48; v++)
         set_gate(v, vectors[v], GATE_INTERRUPT_32);
     set_gate(T_SYSCALL, vector128, GATE_INTERRUPT_32 | GATE_DPL3);
+#ifdef PV
+    extern void vector48(void);
+    set_gate(PV_UPCALL_VECTOR, vector48, GATE_INTERRUPT_32);
+#endif
     arch_set_idt(idt, idt_limit);
 }

@@ -12,16 +12,10 @@
 
 extern char kernel_end[];
 
-#define DEBUG_EXIT_PORT 0xf4
-
-/* QEMU's isa-debug-exit (and vmlab's copy of it) ends the machine with
- * status (v << 1) | 1 when v is written to its port. On real hardware
- * nothing listens there, so we halt. */
 void kernel_exit(int status)
 {
     kprintf("exit %d\n", status);
-    arch_outb(DEBUG_EXIT_PORT, (uint8_t)status);
-    arch_halt_forever();
+    arch_exit(status);
 }
 
 void panic(const char *fmt, ...)
@@ -65,6 +59,7 @@ static void word_copy(char *dst, size_t size, const char *src)
 
 static void machine_init(uint32_t magic, uint32_t info)
 {
+    arch_init();                     /* under -DPV: PV_INIT, before anything prints */
     console_init();                  /* first, so a panic can be seen */
     multiboot_read(magic, info);
     gdt_init();

@@ -89,6 +89,21 @@ static void exception(struct trapframe *tf)
     panic("kernel %s at eip 0x%08x", why, tf->eip);
 }
 
+#ifdef PV
+/* Events replace the PIC's interrupts: one upcall, and a bitmap that says
+ * from where. Console input first: the timer may switch processes. */
+static void event_upcall(struct trapframe *tf)
+{
+    uint32_t pending = arch_take_pending_events();
+    if (pending & (1u << PV_EVENT_CONSOLE))
+        console_input_interrupt();
+    if (pending & (1u << PV_EVENT_TIMER)) {
+        arch_timer_rearm();
+        timer_interrupt(tf);
+    }
+}
+#endif
+
 void trap(struct trapframe *tf)
 {
     /* An interrupt gate cleared IF; our copy must agree until we return. */
@@ -96,6 +111,10 @@ void trap(struct trapframe *tf)
     irq_set_state(false);
     if (tf->trapno == T_SYSCALL)
         syscall(tf);
+#ifdef PV
+    else if (tf->trapno == PV_UPCALL_VECTOR)
+        event_upcall(tf);
+#endif
     else if (tf->trapno >= T_IRQ0 && tf->trapno < T_IRQ0 + 16)
         hardware_interrupt(tf);
     else

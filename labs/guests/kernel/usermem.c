@@ -63,7 +63,7 @@ static void unmap_and_free(struct proc *p, uint32_t va)
     if (!pte || !(*pte & PTE_PRESENT))
         return;
     page_free((void *)(*pte & ~0xfffu));
-    *pte = 0;
+    arch_set_pte(pte, 0);
     arch_invlpg(va);                   /* the TLB may still hold the old entry */
 }
 

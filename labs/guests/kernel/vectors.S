@@ -67,12 +67,18 @@ vector\num:
     vector 45, 0
     vector 46, 0
     vector 47, 0
+#ifdef PV
+    vector 48, 0                    /* PV_UPCALL_VECTOR: events (core/pv/abi.h) */
+#endif
     vector 128, 0
 
 /* Save the rest of the interrupted state, switch to kernel data segments
  * (a trap from ring 3 arrives with the user's DS and ES still loaded) and
  * call trap(). The layout pushed here is struct trapframe, bottom up. */
 all_traps:
+#ifdef PV
+    movb $1, pv_shared_info         /* events masked, as an interrupt gate clears IF */
+#endif
     pushl %ds
     pushl %es
     pushl %fs
@@ -95,6 +101,10 @@ trap_return:
     popl %es
     popl %ds
     addl $8, %esp                   /* trap number and error code */
+#ifdef PV
+    jmp *pv_iret_entry              /* PV_IRET: restores the mask from the frame's IF */
+#else
     iret
+#endif
 
     .section .note.GNU-stack, "", @progbits

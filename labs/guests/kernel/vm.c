@@ -37,9 +37,10 @@ pte_t *vm_lookup(pte_t *directory, uint32_t va, bool create)
         pte_t *table = page_alloc();
         if (!table)
             return NULL;
+        arch_page_table_new(table, false);
         /* Directory entries allow everything; the page entries decide
          * (SDM 4.6: the stricter of the two levels applies). */
-        *dir_entry = (uint32_t)table | PTE_PRESENT | PTE_WRITE | PTE_USER;
+        arch_set_pte(dir_entry, (uint32_t)table | PTE_PRESENT | PTE_WRITE | PTE_USER);
     }
     pte_t *table = (pte_t *)ENTRY_ADDRESS(*dir_entry);
     return &table[TABLE_INDEX(va)];
@@ -50,7 +51,7 @@ int vm_map(pte_t *directory, uint32_t va, uint32_t pa, uint32_t flags)
     pte_t *pte = vm_lookup(directory, va, true);
     if (!pte)
         return -1;
-    *pte = pa | flags | PTE_PRESENT;
+    arch_set_pte(pte, pa | flags | PTE_PRESENT);
     return 0;
 }
 
@@ -60,7 +61,7 @@ void vm_unmap(pte_t *directory, uint32_t va)
 {
     pte_t *pte = vm_lookup(directory, va, false);
     if (pte)
-        *pte = 0;
+        arch_set_pte(pte, 0);
 }
 
 void vm_switch(pte_t *directory)
@@ -99,9 +100,10 @@ pte_t *vm_new_space(void)
     if (!directory)
         return NULL;
     for (uint32_t i = 0; i < kernel_dir_entries; i++)
-        directory[i] = kernel_directory[i];
+        directory[i] = kernel_directory[i];    /* not a page table yet: plain stores */
     if (apic_mode)
         directory[DIR_INDEX(apic_page(0))] = kernel_directory[DIR_INDEX(apic_page(0))];
+    arch_page_table_new(directory, true);
     return directory;
 }
 
@@ -109,6 +111,7 @@ pte_t *vm_new_space(void)
  * the kernel's tables are shared and stay. */
 void vm_free_space(pte_t *directory)
 {
+    arch_page_table_retire(directory);
     for (uint32_t d = DIR_INDEX(USER_BASE); d < DIR_INDEX(USER_STACK_TOP); d++) {
         if (!(directory[d] & PTE_PRESENT))
             continue;
@@ -116,6 +119,7 @@ void vm_free_space(pte_t *directory)
         for (int t = 0; t < 1024; t++)
             if (table[t] & PTE_PRESENT)
                 page_free((void *)ENTRY_ADDRESS(table[t]));
+        arch_page_table_retire(table);
         page_free(table);
     }
     page_free(directory);

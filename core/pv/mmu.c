@@ -1,0 +1,225 @@
+/*
+ * mmu.c - direct paging (Xen's): the guest's own page tables, checked by
+ * the VMM instead of shadowed.
+ *
+ * Under trapemu the VMM keeps a hidden (shadow) copy of the guest's page
+ * tables and write-protects the originals to notice edits; under pv there
+ * is no copy. The CPU walks the guest's tables themselves, so the VMM must
+ * make sure they can never map something the guest must not touch. It
+ * keeps one invariant, per guest frame (enum pv_frame_type):
+ *
+ *   a pinned page table maps only frames the guest owns, and never a
+ *   page-table page or the hypercall page writable; a pinned directory
+ *   points only at pinned page tables (no 4 MiB pages).
+ *
+ * Pinning checks a whole table (and that no pinned table already maps it
+ * writable); after that, PV_MMU_UPDATE checks each entry written, so the
+ * invariant holds at every instant. A guest that breaks it gets an error
+ * code and a pv-refused/<what> row - never a mapping.
+ */
+#include "pv_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/vm.h"
+#include "core/x86/system.h"
+
+#define PTE_P  0x001u
+#define PTE_RW 0x002u
+#define PDE_PS 0x080u
+#define ENTRIES 1024u
+
+static uint32_t *frame_words(struct pv *pv, uint32_t frame_address)
+{
+    return (uint32_t *)(pv->vm->ram.host + frame_address);
+}
+
+static enum pv_frame_type type_of(const struct pv *pv, uint32_t address)
+{
+    return pv->frame_types[address >> PAGE_SHIFT];
+}
+
+static bool owned_frame(const struct pv *pv, uint32_t address)
+{
+    return pv_guest_owns(pv, address & ~(PAGE_SIZE - 1), PAGE_SIZE);
+}
+
+/* May `value` stand in a pinned page table? 0, or a refusal. */
+static int32_t check_table_entry(struct pv *pv, uint32_t value)
+{
+    char detail[46];
+    if (!(value & PTE_P))
+        return 0;
+    uint32_t target = value & ~(PAGE_SIZE - 1);
+    snprintf(detail, sizeof detail, "pte 0x%08x", value);
+    if (!owned_frame(pv, target))
+        return pv_refuse(pv, PV_EPERM, "map-not-owned", detail);
+    if (!(value & PTE_RW))
+        return 0;
+    switch (type_of(pv, target)) {
+    case PV_FRAME_TABLE:
+    case PV_FRAME_DIRECTORY:
+        return pv_refuse(pv, PV_EPERM, "map-page-table-writable", detail);
+    case PV_FRAME_VMM:
+        return pv_refuse(pv, PV_EPERM, "map-vmm-page-writable", detail);
+    default:
+        return 0;
+    }
+}
+
+/* May `value` stand in a pinned page directory? */
+static int32_t check_directory_entry(struct pv *pv, uint32_t value)
+{
+    char detail[46];
+    if (!(value & PTE_P))
+        return 0;
+    snprintf(detail, sizeof detail, "pde 0x%08x", value);
+    if (value & PDE_PS)
+        return pv_refuse(pv, PV_EPERM, "map-large-page", detail);
+    uint32_t target = value & ~(PAGE_SIZE - 1);
+    if (!owned_frame(pv, target) || type_of(pv, target) != PV_FRAME_TABLE)
+        return pv_refuse(pv, PV_EPERM, "directory-entry-not-pinned-table", detail);
+    return 0;
+}
+
+/* Does any pinned table map `frame` writable? (A scan: small guests,
+ * rare pins; Xen keeps a count per frame instead.) */
+static bool mapped_writable(struct pv *pv, uint32_t frame)
+{
+    for (uint32_t f = 0; f < pv->frame_count; f++) {
+        if (pv->frame_types[f] != PV_FRAME_TABLE)
+            continue;
+        const uint32_t *entries = frame_words(pv, f << PAGE_SHIFT);
+        for (uint32_t i = 0; i < ENTRIES; i++)
+            if ((entries[i] & (PTE_P | PTE_RW)) == (PTE_P | PTE_RW) &&
+                (entries[i] & ~(PAGE_SIZE - 1)) == frame)
+                return true;
+    }
+    return false;
+}
+
+static bool referenced_by_directory(struct pv *pv, uint32_t frame)
+{
+    for (uint32_t f = 0; f < pv->frame_count; f++) {
+        if (pv->frame_types[f] != PV_FRAME_DIRECTORY)
+            continue;
+        const uint32_t *entries = frame_words(pv, f << PAGE_SHIFT);
+        for (uint32_t i = 0; i < ENTRIES; i++)
+            if ((entries[i] & PTE_P) && (entries[i] & ~(PAGE_SIZE - 1)) == frame)
+                return true;
+    }
+    return false;
+}
+
+static int32_t pin(struct pv *pv, uint32_t frame, enum pv_frame_type type)
+{
+    char detail[46];
+    snprintf(detail, sizeof detail, "frame 0x%08x", frame);
+    if ((frame & (PAGE_SIZE - 1)) || !owned_frame(pv, frame))
+        return pv_refuse(pv, PV_EINVAL, "pin-not-owned", detail);
+    if (type_of(pv, frame) != PV_FRAME_PLAIN)
+        return pv_refuse(pv, PV_EBUSY, "pin-not-plain", detail);
+    if (mapped_writable(pv, frame))
+        return pv_refuse(pv, PV_EPERM, "pin-mapped-writable", detail);
+    const uint32_t *entries = frame_words(pv, frame);
+    pv->frame_types[frame >> PAGE_SHIFT] = type;        /* a table mapping itself RW is refused */
+    for (uint32_t i = 0; i < ENTRIES; i++) {
+        int32_t refused = type == PV_FRAME_TABLE ? check_table_entry(pv, entries[i])
+                                                 : check_directory_entry(pv, entries[i]);
+        if (refused) {
+            pv->frame_types[frame >> PAGE_SHIFT] = PV_FRAME_PLAIN;
+            return refused;
+        }
+    }
+    return 0;
+}
+
+static int32_t unpin(struct pv *pv, uint32_t frame)
+{
+    if ((frame & (PAGE_SIZE - 1)) || !owned_frame(pv, frame))
+        return pv_refuse(pv, PV_EINVAL, "unpin-not-owned", NULL);
+    enum pv_frame_type type = type_of(pv, frame);
+    if (type != PV_FRAME_TABLE && type != PV_FRAME_DIRECTORY)
+        return pv_refuse(pv, PV_EINVAL, "unpin-not-pinned", NULL);
+    if (type == PV_FRAME_TABLE && referenced_by_directory(pv, frame))
+        return pv_refuse(pv, PV_EBUSY, "unpin-table-in-use", NULL);
+    if (type == PV_FRAME_DIRECTORY && (pv->vm->cpu.cr0 & CR0_PG) &&
+        (pv->vm->cpu.cr3 & ~(PAGE_SIZE - 1)) == frame)
+        return pv_refuse(pv, PV_EBUSY, "unpin-current-directory", NULL);
+    pv->frame_types[frame >> PAGE_SHIFT] = PV_FRAME_PLAIN;
+    return 0;
+}
+
+static int32_t new_base_pointer(struct pv *pv, struct emulator *e, uint32_t frame)
+{
+    if ((frame & (PAGE_SIZE - 1)) || !owned_frame(pv, frame) ||
+        type_of(pv, frame) != PV_FRAME_DIRECTORY)
+        return pv_refuse(pv, PV_EINVAL, "baseptr-not-pinned-directory", NULL);
+    x86_write_control_register(e, 3, frame);
+    if (!(e->cpu->cr0 & CR0_PG))           /* the first base pointer turns paging on */
+        x86_write_control_register(e, 0, e->cpu->cr0 | CR0_PG | CR0_WP);
+    return 0;
+}
+
+int32_t pv_mmuext(struct pv *pv, struct emulator *e, const uint32_t args[5])
+{
+    switch (args[0]) {
+    case PV_MMUEXT_PIN_TABLE: return pin(pv, args[1], PV_FRAME_TABLE);
+    case PV_MMUEXT_PIN_DIRECTORY: return pin(pv, args[1], PV_FRAME_DIRECTORY);
+    case PV_MMUEXT_UNPIN: return unpin(pv, args[1]);
+    case PV_MMUEXT_NEW_BASEPTR: return new_base_pointer(pv, e, args[1]);
+    case PV_MMUEXT_INVLPG: x86_tlb_flush_page(e, args[1]); return 0;
+    case PV_MMUEXT_TLB_FLUSH: x86_tlb_flush_all(e); return 0;
+    default: return pv_refuse(pv, PV_ENOSYS, "mmuext-op", NULL);
+    }
+}
+
+/* Batch sizes as powers of two, so the table shows whether a guest
+ * batches: pv-mmu-batch/1, /2-3, /4-7, ... */
+static void count_batch(struct pv *pv, uint32_t count)
+{
+    char reason[STATS_NAME_LEN];
+    uint32_t low = 1;
+    while (low * 2 <= count)
+        low *= 2;
+    if (low == 1)
+        snprintf(reason, sizeof reason, "1");
+    else
+        snprintf(reason, sizeof reason, "%u-%u", low, low * 2 - 1);
+    stats_count(stats_counter(&pv->vm->stats, "pv-mmu-batch", reason), 0);
+}
+
+static int32_t check_update(struct pv *pv, const struct pv_mmu_update *update)
+{
+    char detail[46];
+    snprintf(detail, sizeof detail, "entry at 0x%08x", update->entry);
+    if ((update->entry & 3) || !owned_frame(pv, update->entry))
+        return pv_refuse(pv, PV_EINVAL, "update-not-owned", detail);
+    switch (type_of(pv, update->entry)) {
+    case PV_FRAME_TABLE: return check_table_entry(pv, update->value);
+    case PV_FRAME_DIRECTORY: return check_directory_entry(pv, update->value);
+    default: return pv_refuse(pv, PV_EINVAL, "update-not-page-table", detail);
+    }
+}
+
+/* A batch of entry writes, all checked before any is made: a refused batch
+ * changes nothing. Returns the number written. */
+int32_t pv_mmu_update(struct pv *pv, struct emulator *e, const uint32_t args[5])
+{
+    static struct pv_mmu_update updates[PV_MMU_UPDATE_MAX];
+    uint32_t list = args[0], count = args[1];
+    if (count == 0 || count > PV_MMU_UPDATE_MAX)
+        return pv_refuse(pv, count ? PV_E2BIG : PV_EINVAL, "mmu-update-count", NULL);
+    if (pv_copy_from_guest(pv, e, updates, list, count * (uint32_t)sizeof updates[0]) < 0)
+        return pv_refuse(pv, PV_EFAULT, "mmu-update-pointer", NULL);
+    count_batch(pv, count);
+    for (uint32_t i = 0; i < count; i++) {
+        int32_t refused = check_update(pv, &updates[i]);
+        if (refused)
+            return refused;
+    }
+    for (uint32_t i = 0; i < count; i++)
+        pv_write_physical(e, updates[i].entry, &updates[i].value, 4);
+    return (int32_t)count;
+}
