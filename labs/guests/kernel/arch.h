@@ -137,6 +137,10 @@ static inline void arch_set_task_register(uint16_t selector)
     asm volatile("ltr %0" : : "r"(selector));
 }
 
+#endif /* PV */
+
+/* ---- the same in both builds: segment loads and rdtsc are not privileged ---- */
+
 /* Reload every segment register from the new GDT: the CPU keeps using the
  * old descriptors' hidden copies until a register is loaded (SDM vol. 3,
  * 3.4.3). CS can only be reloaded by a far jump or return. */
@@ -162,5 +166,4 @@ static inline uint64_t arch_read_tsc(void)
     return ((uint64_t)high << 32) | low;
 }
 
-#endif /* PV */
 #endif

@@ -89,29 +89,9 @@ static inline void arch_set_gdt(const void *base, uint16_t limit) { (void)base; 
 static inline void arch_set_task_register(uint16_t selector) { (void)selector; }
 void arch_set_idt(const void *base, uint16_t limit);
 
-/* The same far return as the native build: segment loads are not
- * privileged, and the VMM's GDT has the selectors the kernel expects. */
-static inline void arch_load_segments(uint16_t code, uint16_t data)
-{
-    asm volatile("movw %w1, %%ds\n\t"
-                 "movw %w1, %%es\n\t"
-                 "movw %w1, %%fs\n\t"
-                 "movw %w1, %%gs\n\t"
-                 "movw %w1, %%ss\n\t"
-                 "pushl %0\n\t"
-                 "pushl $1f\n\t"
-                 "lret\n"
-                 "1:"
-                 : : "r"((uint32_t)code), "r"((uint32_t)data) : "memory");
-}
-
-/* rdtsc is neither privileged nor (here) virtualised: time without exits. */
-static inline uint64_t arch_read_tsc(void)
-{
-    uint32_t low, high;
-    asm volatile("rdtsc" : "=a"(low), "=d"(high));
-    return ((uint64_t)high << 32) | low;
-}
+/* arch_load_segments and arch_read_tsc are arch.h's own, for both builds:
+ * segment loads and rdtsc are not privileged, and the VMM's GDT has the
+ * selectors the kernel expects. */
 
 /* ---- events (pv/devices.c): called by trap() for PV_UPCALL_VECTOR ---- */
 uint32_t arch_take_pending_events(void);
