@@ -284,6 +284,12 @@ static void draw_memory(const struct dashboard *dashboard, const struct pane *pa
         put_line(y++, pane->x, pane->width, A_NORMAL, "%s", "");
 }
 
+static long long bt_count(const struct dashboard *dashboard, const char *category)
+{
+    int64_t count = table_count_since_baseline(&dashboard->table, category, NULL);
+    return count < 0 ? 0 : (long long)count;     /* no row yet: none happened */
+}
+
 static void draw_bt(const struct dashboard *dashboard, const struct pane *pane)
 {
     const struct vm *vm = dashboard->vm;
@@ -295,9 +301,13 @@ static void draw_bt(const struct dashboard *dashboard, const struct pane *pane)
     else if (!vm->technique || strcmp(vm->technique->name, "bt") != 0)
         put_line(pane->y, pane->x, pane->width, A_NORMAL, "bt code cache: not in use (running %s)",
                  vm->technique ? vm->technique->name : "-");
-    else
-        put_line(pane->y, pane->x, pane->width, A_NORMAL, "bt code cache: translations %lld",
-                 (long long)table_count_since_baseline(&dashboard->table, "bt-translate", NULL));
+    else    /* bt's mechanisms, each a category of the event table (techniques/bt) */
+        put_line(pane->y, pane->x, pane->width, A_NORMAL,
+                 "bt: translations %lld  callouts %lld  chains %lld  code writes %lld  "
+                 "fallbacks %lld",
+                 bt_count(dashboard, "bt-translate"), bt_count(dashboard, "bt-callout"),
+                 bt_count(dashboard, "bt-chain"), bt_count(dashboard, "bt-smc"),
+                 bt_count(dashboard, "bt-fallback"));
 }
 
 static void draw_console(const struct dashboard *dashboard, const struct pane *pane)
