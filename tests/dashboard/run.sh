@@ -282,6 +282,20 @@ else
     check_failed "--dashboard-exit-on-stop" "$(screen ends | tail -4)"
 fi
 
+# ---- 4b. bt's pane: its mechanisms counted live ------------------------------------
+if technique_available bt; then
+    start btpane 120 40 --dashboard --technique bt "$KERNEL" -- test=sched
+    if wait_for btpane 'bt: translations [1-9][0-9]* +callouts [1-9][0-9]* +chains [1-9]' 15; then
+        pass "under bt the pane counts translations, callouts and chains ($(screen btpane |
+            grep -Eo 'bt: translations [0-9]+ +callouts [0-9]+ +chains [0-9]+'))"
+    else
+        check_failed "bt pane" "$(screen btpane | grep -E 'bt' | head -3)"
+    fi
+    tmux_ kill-session -t btpane 2> /dev/null || true
+else
+    skip "the bt pane: $technique_why"
+fi
+
 # ---- 5. bad input ----------------------------------------------------------------
 status=0
 "$VMLAB" run --dashboard "$KERNEL" < /dev/null > /dev/null 2> "$work/noterm.err" || status=$?
