@@ -77,6 +77,10 @@ int direct_signals_take(struct direct_signals *set, const int *numbers, int coun
                         void (*entry)(int, siginfo_t *, void *), char *why, size_t why_len);
 /* Put back the actions direct_signals_take replaced. */
 void direct_signals_give_back(struct direct_signals *set);
+/* What a technique's handler does with a fault signal that did not come
+ * from guest code: report it, restore the terminal, die by the signal. */
+struct ucontext_t;
+void direct_vmm_fault(int signal_number, const siginfo_t *info, const struct ucontext_t *uc);
 
 /* True if the guest's segment state can run on the host's flat selectors:
  * CS a 32-bit code segment and CS/SS/DS/ES based at 0. Else says why. */

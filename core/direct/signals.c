@@ -20,8 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ucontext.h>
+#include <unistd.h>
 
 #include "core/direct/direct.h"
+#include "core/terminal.h"
 
 #define SIGNAL_STACK_SIZE (1u << 20)
 
@@ -101,4 +104,27 @@ void direct_signals_give_back(struct direct_signals *set)
     for (int i = 0; i < DIRECT_FOREIGN_SIGNALS; i++)
         sigaction(foreign_signals[i], &set->saved_foreign[i], NULL);
     set->taken = false;
+}
+
+/* A fault in the VMM's own code is a vmlab bug: give the terminal back
+ * (core/terminal.h), then take the default action (a core dump) when the
+ * instruction runs again. The deadline signals and SIGSYS from VMM code are
+ * harmless leftovers and are ignored. A signal sent from outside (kill
+ * -SEGV) would not recur on return, so it is raised again. */
+void direct_vmm_fault(int signal_number, const siginfo_t *info, const ucontext_t *uc)
+{
+    if (signal_number == SIGSYS || signal_number >= SIGRTMIN)
+        return;
+    char message[160];
+    int length = snprintf(message, sizeof message,
+                          "vmlab: internal error: signal %d in the VMM itself at RIP 0x%llx "
+                          "(address 0x%llx)\n", signal_number,
+                          (unsigned long long)uc->uc_mcontext.gregs[REG_RIP],
+                          (unsigned long long)(uintptr_t)info->si_addr);
+    terminal_rescue_now();   /* cooked mode, cursor on, before the process dies */
+    if (write(STDERR_FILENO, message, (size_t)length) < 0)
+        length = 0;
+    signal(signal_number, SIG_DFL);
+    if (info->si_code <= 0)
+        raise(signal_number);
 }

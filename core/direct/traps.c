@@ -42,7 +42,6 @@
 
 #include "core/direct/compat.h"
 #include "core/direct/world_switch.h"
-#include "core/terminal.h"
 
 #ifndef HWCAP2_FSGSBASE
 #define HWCAP2_FSGSBASE (1 << 1)
@@ -221,28 +220,6 @@ static bool interrupted_guest(const ucontext_t *uc)
                             (cs == DIRECT_HOST_CODE_SELECTOR && rip < DIRECT_GUEST_SPACE_END));
 }
 
-/* A fault in the VMM's own code is a vmlab bug: give the terminal back
- * (core/terminal.h), then take the default action (a core dump) when the
- * instruction runs again. The deadline signal and
- * SIGSYS from VMM code are harmless leftovers and are ignored. */
-static void vmm_signal(int signal_number, const siginfo_t *info, const ucontext_t *uc)
-{
-    if (signal_number == SIGSYS || signal_number >= SIGRTMIN)
-        return;
-    char message[160];
-    int length = snprintf(message, sizeof message,
-                          "vmlab: internal error: signal %d in the VMM itself at RIP 0x%llx "
-                          "(address 0x%llx)\n", signal_number,
-                          (unsigned long long)uc->uc_mcontext.gregs[REG_RIP],
-                          (unsigned long long)(uintptr_t)info->si_addr);
-    terminal_rescue_now();   /* cooked mode, cursor on, before the process dies */
-    if (write(STDERR_FILENO, message, (size_t)length) < 0)
-        length = 0;
-    signal(signal_number, SIG_DFL);
-    if (info->si_code <= 0)
-        raise(signal_number);   /* sent, not a fault: it would not recur on return */
-}
-
 static void fill_trap(struct direct_trap *trap, int signal_number, const siginfo_t *info,
                       const ucontext_t *uc, enum direct_trap_kind kind)
 {
@@ -272,7 +249,7 @@ void direct_signal_dispatch(int signal_number, siginfo_t *info, void *ucontext)
     ucontext_t *uc = ucontext;
     int saved_errno = errno;
     if (!interrupted_guest(uc)) {
-        vmm_signal(signal_number, info, uc);
+        direct_vmm_fault(signal_number, info, uc);
         errno = saved_errno;
         return;
     }

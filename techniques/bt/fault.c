@@ -121,19 +121,6 @@ static void leave_translated_code(struct bt *bt, ucontext_t *uc, const struct bt
     g[REG_EFL] = 0x202;              /* DF, AC, TF clear for the VMM's C code */
 }
 
-static void vmm_fault(int signal_number, const siginfo_t *info, const ucontext_t *uc)
-{
-    char message[160];
-    int length = snprintf(message, sizeof message,
-                          "vmlab: internal error: signal %d in the VMM itself at RIP 0x%llx "
-                          "(address 0x%llx)\n", signal_number,
-                          (unsigned long long)uc->uc_mcontext.gregs[REG_RIP],
-                          (unsigned long long)(uintptr_t)info->si_addr);
-    if (write(STDERR_FILENO, message, (size_t)length) < 0)
-        length = 0;
-    signal(signal_number, SIG_DFL);
-}
-
 static void bt_fault_signal(int signal_number, siginfo_t *info, void *ucontext)
 {
     ucontext_t *uc = ucontext;
@@ -147,7 +134,7 @@ static void bt_fault_signal(int signal_number, siginfo_t *info, void *ucontext)
     uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
     const struct bt_block *block = bt ? bt_code_cache_block_at(&bt->cache, rip) : NULL;
     if (!block) {
-        vmm_fault(signal_number, info, uc);
+        direct_vmm_fault(signal_number, info, uc);
         return;
     }
     enum bt_fault_kind kind = BT_FAULT_EMULATE;
