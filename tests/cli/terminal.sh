@@ -57,7 +57,7 @@ else
     crash_in_tmux "raw-mode console" TERM 12        # the normal way out: vmlab's status 12
     # bt takes the fault signals while it runs (its translated code faults
     # by design): a fault that is not the guest's must still end the same way.
-    if technique_available bt; then
+    if VMLAB=$terminal_vmlab technique_available bt; then
         crash_in_tmux "raw-mode console under bt" SEGV 139 --technique bt
         crash_in_tmux "dashboard under bt" SEGV 139 --technique bt --dashboard
     else
