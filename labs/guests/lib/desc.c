@@ -20,23 +20,9 @@ struct gate_descriptor {
     uint16_t offset_high;
 } __attribute__((packed));
 
-/* The 32-bit TSS (SDM 7.2.1, figure 7-2). We use it only for the ring-0
- * stack the CPU switches to on a trap from ring 3 (SS0:ESP0). */
-struct tss {
-    uint32_t link, esp0, ss0, esp1, ss1, esp2, ss2;
-    uint32_t cr3, eip, eflags, eax, ecx, edx, ebx, esp, ebp, esi, edi;
-    uint32_t es, cs, ss, ds, fs, gs, ldt;
-    uint16_t trap, iomap_base;
-} __attribute__((packed));
-
-struct table_register {
-    uint16_t limit;
-    uint32_t base;
-} __attribute__((packed));
-
 static struct segment_descriptor gdt[GDT_SLOTS];
 static struct gate_descriptor idt[256];
-static struct tss tss;
+static struct tss tss;              /* only SS0:ESP0: the stack a trap from ring 3 switches to */
 extern char trap_stubs[];           /* traps.S: 256 stubs, 16 bytes apart */
 
 void gdt_set_segment(int index, uint32_t base, uint32_t limit, uint8_t access, uint8_t flags)

@@ -99,6 +99,20 @@ static inline uint32_t hash_word(uint32_t h, uint32_t w)
 #define GDT_FREE  6         /* first GDT slot a guest may use for experiments */
 #define GDT_SLOTS 16
 
+/* The 32-bit TSS (SDM vol. 3, 7.2.1, figure 7-2). */
+struct tss {
+    uint32_t link, esp0, ss0, esp1, ss1, esp2, ss2;
+    uint32_t cr3, eip, eflags, eax, ecx, edx, ebx, esp, ebp, esi, edi;
+    uint32_t es, cs, ss, ds, fs, gs, ldt;
+    uint16_t trap, iomap_base;
+} __attribute__((packed));
+
+/* What LGDT/LIDT load and SGDT/SIDT store (SDM vol. 3, 2.4.1). */
+struct table_register {
+    uint16_t limit;
+    uint32_t base;
+} __attribute__((packed));
+
 void gdt_init(void);
 void gdt_set_segment(int index, uint32_t base, uint32_t limit, uint8_t access, uint8_t flags);
 void gdt_set_gate(int index, uint16_t selector, uint32_t offset, uint8_t access, uint8_t params);

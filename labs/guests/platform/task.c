@@ -7,13 +7,6 @@
  */
 #include "platform.h"
 
-struct tss {
-    uint32_t link, esp0, ss0, esp1, ss1, esp2, ss2;
-    uint32_t cr3, eip, eflags, eax, ecx, edx, ebx, esp, ebp, esi, edi;
-    uint32_t es, cs, ss, ds, fs, gs, ldt;
-    uint16_t trap, iomap_base;
-} __attribute__((packed));
-
 #define SEL_B      (GDT_FREE << 3)         /* task B: JMP and CALL target */
 #define SEL_C      ((GDT_FREE + 1) << 3)   /* task C: INT 0x60's task gate */
 #define SEL_D      ((GDT_FREE + 2) << 3)   /* task D: #DE's task gate */
@@ -83,7 +76,7 @@ static void task_c(void)
 /* The TSS a selector names: its base from the GDT descriptor. */
 static struct tss *tss_of(uint16_t selector)
 {
-    struct { uint16_t limit; uint32_t base; } __attribute__((packed)) gdtr;
+    struct table_register gdtr;
     asm volatile("sgdt %0" : "=m"(gdtr));
     uint32_t low = peek32(gdtr.base + (selector & ~7u)), high = peek32(gdtr.base + (selector & ~7u) + 4);
     return (struct tss *)phys((low >> 16) | (high & 0xff) << 16 | (high & 0xff000000u));
@@ -116,7 +109,7 @@ static void make_task(struct tss *t, void (*entry)(void), uint8_t *stack, size_t
 
 static void set_idt_task_gate(int vector, uint16_t tss)
 {
-    struct { uint16_t limit; uint32_t base; } __attribute__((packed)) idtr;
+    struct table_register idtr;
     asm volatile("sidt %0" : "=m"(idtr));
     volatile uint16_t *gate = phys(idtr.base + 8u * (uint32_t)vector);
     gate[0] = 0;
