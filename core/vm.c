@@ -299,6 +299,18 @@ static void service_devices(struct vm *vm, uint64_t now)
     }
 }
 
+/* Sleep until the next timer deadline or console input, and count the time
+ * as idle (it is not running time) in the counter's row. */
+static void sleep_until_next_deadline(struct vm *vm, struct stats_counter *counter,
+                                      const char *detail)
+{
+    uint64_t start = stats_now_ns();
+    console_wait(&vm->console, next_deadline(vm, start));
+    uint64_t slept = stats_now_ns() - start;
+    vm->idle_ns += slept;
+    stats_log(&vm->stats, counter, slept, start, vm->cpu.eip, detail);
+}
+
 /* A pv guest in PV_SCHED_BLOCK (or shut down): sleep until its timer or
  * console input; with neither, nothing can ever wake it, as HLT with IF
  * clear. */
@@ -314,11 +326,7 @@ static void wait_while_blocked(struct vm *vm, struct stats_counter *counter)
         vm_request_stop(vm, VMLAB_STATUS_HALTED, reason);
         return;
     }
-    uint64_t start = stats_now_ns();
-    console_wait(&vm->console, next_deadline(vm, start));
-    uint64_t slept = stats_now_ns() - start;
-    vm->idle_ns += slept;
-    stats_log(&vm->stats, counter, slept, start, vm->cpu.eip, "pv block");
+    sleep_until_next_deadline(vm, counter, "pv block");
 }
 
 /* HLT: sleep until the next timer deadline or console input. With IF clear
@@ -341,11 +349,7 @@ static void wait_while_halted(struct vm *vm)
     }
     if (vm_intr(vm))
         return;   /* the technique delivers it on the next run() */
-    uint64_t start = stats_now_ns();
-    console_wait(&vm->console, next_deadline(vm, start));
-    uint64_t slept = stats_now_ns() - start;
-    vm->idle_ns += slept;
-    stats_log(&vm->stats, counter, slept, start, vm->cpu.eip, NULL);
+    sleep_until_next_deadline(vm, counter, NULL);
 }
 
 static void handle_exit(struct vm *vm, enum vm_exit exit)
