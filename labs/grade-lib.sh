@@ -6,6 +6,7 @@
 #   need_technique T POINTS NAME COMMAND...
 #                                  check, or check_skip with vmlab's reason
 #                                  when technique T cannot run here
+#   grade_build TARGET...          make the targets, or stop with status 2
 #   grade_finish                   "Score: N/M" and the exit status
 #
 # Exit statuses (labs/README.md): 0 full marks; 1 points were lost; 3 nothing
@@ -20,6 +21,10 @@ grade_max=0
 grade_skipped=0
 GRADE_WORK=$(mktemp -d)
 trap 'rm -rf "$GRADE_WORK"' EXIT
+
+grade_build() {
+    make -s "$@" >/dev/null || { echo "the build failed"; exit 2; }
+}
 
 check() {
     local points=$1 name=$2

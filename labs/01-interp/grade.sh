@@ -13,8 +13,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib.sh
 . labs/grade-lib.sh
 
-make -s build/vmlab build/guests/flags.elf build/guests/smc.elf >/dev/null || {
-    echo "the build failed"; exit 2; }
+grade_build build/vmlab build/guests/flags.elf build/guests/smc.elf
 
 flags=$GRADE_WORK/flags.out
 smc=$GRADE_WORK/smc.out

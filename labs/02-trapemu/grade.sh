@@ -11,8 +11,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib.sh
 . labs/grade-lib.sh
 
-make -s build/vmlab build/guests/timer.elf build/guests/kernel.elf >/dev/null || {
-    echo "the build failed"; exit 2; }
+grade_build build/vmlab build/guests/timer.elf build/guests/kernel.elf
 
 # The instructions i386 lets ring 3 run without a trap although they read or
 # change privileged state (Robin and Irvine, 2000): they DIFFER under trap

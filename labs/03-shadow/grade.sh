@@ -13,8 +13,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib.sh
 . labs/grade-lib.sh
 
-make -s build/vmlab build/guests/paging.elf build/guests/pagefault.elf build/guests/kernel.elf >/dev/null || {
-    echo "the build failed"; exit 2; }
+grade_build build/vmlab build/guests/paging.elf build/guests/pagefault.elf build/guests/kernel.elf
 
 paging=$GRADE_WORK/paging.bt.json
 pagefault=$GRADE_WORK/pagefault.bt.json

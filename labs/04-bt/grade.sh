@@ -10,8 +10,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib.sh
 . labs/grade-lib.sh
 
-make -s build/vmlab build/guests/cpubench.elf build/guests/smc.elf build/guests/kernel.elf >/dev/null || {
-    echo "the build failed"; exit 2; }
+grade_build build/vmlab build/guests/cpubench.elf build/guests/smc.elf build/guests/kernel.elf
 
 json=$GRADE_WORK/cpubench.bt.json
 

@@ -11,8 +11,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib.sh
 . labs/grade-lib.sh
 
-make -s build/vmlab build/guests/hello.elf build/guests/timer.elf build/guests/kernel.elf >/dev/null || {
-    echo "the build failed"; exit 2; }
+grade_build build/vmlab build/guests/hello.elf build/guests/timer.elf build/guests/kernel.elf
 
 need_technique hvm 3 "hello guest (port I/O: the UART)" guest_transcript hvm hello greeting=hi
 need_technique hvm 2 "hello: I/O exits are counted" counted "$GRADE_WORK/hello.hvm.json" exit io
