@@ -8,6 +8,9 @@
 #                                                  $host_why says why not
 #   technique_available NAME                       true if vmlab can run NAME
 #                                                  here; $technique_why says why not
+#   expect_transcript LABEL STATUS WANT REF OUT [ERR]
+#                                                  a run's exit STATUS is WANT and
+#                                                  its output OUT is exactly REF
 #   finish                                         "N passed, N failed, N skipped";
 #                                                  exits 1 if anything failed
 #
@@ -41,6 +44,20 @@ technique_available() {
     technique_why=${line#* -- }
     [ "$technique_why" = "$line" ] && technique_why="not listed by vmlab techniques: $line"
     echo "$line" | grep -qE "^$1 +available"
+}
+
+expect_transcript() {
+    local label=$1 status=$2 want=$3 ref=$4 out=$5 err=${6:-}
+    if [ "$status" != "$want" ]; then
+        fail "$label (exit status $status, want $want)"
+        if [ -n "$err" ]; then tail -n 5 "$err" | sed 's/^/    /'; fi
+        diff -u "$ref" "$out" | head -n 20 | sed 's/^/    /'
+    elif ! cmp -s "$ref" "$out"; then
+        fail "$label (transcript differs from $ref)"
+        diff -u "$ref" "$out" | head -n 20 | sed 's/^/    /'
+    else
+        pass "$label"
+    fi
 }
 
 finish() {

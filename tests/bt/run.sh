@@ -69,16 +69,8 @@ run() {
     timeout 120 "$VMLAB" run --timeout 60 --mem 64M "$@" >"$out" 2>"$out.err" || status=$?
 }
 
-same() {   # LABEL EXPECTED_FILE OUT EXPECTED_STATUS
-    if [ "$status" != "$4" ]; then
-        fail "$1 (exit status $status, expected $4)"
-        sed 's/^/    /' "$3.err" | tail -n 5
-    elif ! cmp -s "$2" "$3"; then
-        fail "$1 (transcript differs from $2)"
-        diff "$2" "$3" | sed 's/^/    /' | head -n 10
-    else
-        pass "$1"
-    fi
+same() {   # LABEL EXPECTED_FILE OUT EXPECTED_STATUS (the run's status in $status)
+    expect_transcript "$1" "$status" "$4" "$2" "$3" "$3.err"
 }
 
 # ---- 1. the test guests ------------------------------------------------------

@@ -78,22 +78,6 @@ if [[ -x build/vmlab-san ]]; then runs+=("build/vmlab-san@interp"); fi
 # see the host's descriptors and flags (tests/trapemu/run.sh asserts exactly
 # that for the sensitive scenario), and the task probe's far JMP to selector
 # 0x30 lands in the host's 64-bit code segment: those two cannot match QEMU.
-# expect_transcript LABEL STATUS REF OUT [ERR]: the guest passed (status 1:
-# it wrote 0 to isa-debug-exit) and printed exactly REF.
-expect_transcript() {
-    local label=$1 status=$2 ref=$3 out=$4 err=${5:-}
-    if [[ $status != 1 ]]; then
-        fail "$label (exit status $status, want 1)"
-        if [[ -n $err ]]; then tail -3 "$err"; fi
-        diff -u "$ref" "$out" | head -20
-    elif ! cmp -s "$ref" "$out"; then
-        fail "$label (transcript differs from $ref)"
-        diff -u "$ref" "$out" | head -20
-    else
-        pass "$label"
-    fi
-}
-
 not_virtualizable_under() {   # not_virtualizable_under TECHNIQUE CASE
     [[ $1 == trapemu && ( $2 == task || $2 == sensitive ) ]]
 }
@@ -115,7 +99,7 @@ for line in "${CASES[@]}"; do
             || status=$?
         if [[ $name == ata ]]; then check_images "$name qemu"; fi
         if [[ $status == 1 ]] && $update; then cp "$WORK/$name.qemu" "$ref"; fi
-        expect_transcript "$name qemu" "$status" "$ref" "$WORK/$name.qemu"
+        expect_transcript "$name qemu" "$status" 1 "$ref" "$WORK/$name.qemu"
         ref=$WORK/$name.qemu
     fi
     for run in "${runs[@]}"; do
@@ -135,7 +119,7 @@ for line in "${CASES[@]}"; do
         timeout 90 "$binary" run --timeout 60 --mem 64M --technique "$technique" "${disks[@]}" \
             "$GUEST" -- $cmdline < /dev/null > "$out" 2> "$out.err" || status=$?
         if [[ $name == ata ]]; then check_images "$name $tag"; fi
-        expect_transcript "$name $tag" "$status" "$ref" "$out" "$out.err"
+        expect_transcript "$name $tag" "$status" 1 "$ref" "$out" "$out.err"
     done
 done
 # ---- the teaching kernel in apic=1 mode -------------------------------------
@@ -167,7 +151,7 @@ for scenario in boot syscalls sched pagefault sensitive disk console; do
             -append "test=$scenario apic=1" -device isa-debug-exit,iobase=0xf4,iosize=4 \
             -serial stdio -display none -no-reboot -monitor none "${drives[@]}" \
             > "$WORK/kernel.qemu" 2> "$WORK/kernel.qemu.err" || status=$?
-        expect_transcript "$name qemu" "$status" "$ref" "$WORK/kernel.qemu"
+        expect_transcript "$name qemu" "$status" 1 "$ref" "$WORK/kernel.qemu"
     fi
     for run in "${runs[@]}"; do
         binary=${run%@*} technique=${run#*@}
@@ -185,7 +169,7 @@ for scenario in boot syscalls sched pagefault sensitive disk console; do
         kernel_stdin "$scenario" | timeout 90 "$binary" run --timeout 60 --technique "$technique" \
             "${disks[@]}" "$KERNEL" -- "test=$scenario" apic=1 > "$WORK/kernel.out" \
             2> "$WORK/kernel.err" || status=$?
-        expect_transcript "$name $tag" "$status" "$ref" "$WORK/kernel.out" "$WORK/kernel.err"
+        expect_transcript "$name $tag" "$status" 1 "$ref" "$WORK/kernel.out" "$WORK/kernel.err"
     done
 done
 finish
