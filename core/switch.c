@@ -219,7 +219,8 @@ int vm_switch_technique(struct vm *vm, const struct technique *to)
     struct stats_counter *counter = stats_counter(&vm->stats, "switch", reason);
     uint64_t start = stats_now_ns();
     char why[256] = "";
-    if (to->available && !to->available(why, sizeof why)) {
+    if ((to->available && !to->available(why, sizeof why)) ||
+        (to->takes_guest && !to->takes_guest(vm, why, sizeof why))) {
         refuse_switch(vm, to, why, true, start);
         return -1;
     }

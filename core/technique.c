@@ -11,6 +11,7 @@
 
 #include "techniques/bt/bt.h"
 #include "techniques/interp/interp.h"
+#include "techniques/pv/pv.h"
 #include "techniques/hvm/hvm.h"
 #include "techniques/trapemu/trapemu.h"
 
@@ -19,6 +20,7 @@ const struct technique *const all_techniques[] = {
     &hvm_technique,
     &trapemu_technique,
     &bt_technique,
+    &pv_technique,
     NULL,
 };
 

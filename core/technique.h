@@ -28,6 +28,10 @@ struct technique {
     const char *summary;
     /* Can this technique run here? If not, why (e.g. "/dev/kvm: permission denied"). */
     bool (*available)(char *why, size_t why_len);
+    /* Optional: can it run this guest at all, in any mode (pv: only a pv
+     * guest)? If not, why. NULL: any guest. Asked once the image is loaded,
+     * so that a random switching schedule never picks it in vain. */
+    bool (*takes_guest)(const struct vm *vm, char *why, size_t why_len);
     /* Take the CPU from vm->cpu. Returns 0, or -1 with vm->stop_reason set. */
     int (*attach)(struct vm *vm);
     /* Run the guest until the core is needed. */

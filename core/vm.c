@@ -251,6 +251,9 @@ int vm_create(struct vm *vm, const struct vm_config *config)
         return fail(error, NULL);
     if (pv_setup(&vm->pv, vm, config->guest_path, error, sizeof error) < 0)
         return fail(error, NULL);
+    for (int i = 0; all_techniques[i]; i++)       /* pv takes only pv guests */
+        if (all_techniques[i]->takes_guest && !all_techniques[i]->takes_guest(vm, why, sizeof why))
+            vm->switches.available[i] = false;
     vm->technique = technique;
     if (technique->attach(vm) < 0) {
         vm->technique = NULL;

@@ -23,6 +23,7 @@
 #define LEGACY_HOLE_END   0x100000u
 
 static void forget_exactness(struct shadow *shadow);
+static void mirror_address_space(struct shadow *shadow);
 
 static struct stats_counter *row(struct shadow *shadow, const char *reason)
 {
@@ -80,6 +81,7 @@ void shadow_flush(struct shadow *shadow)
     shadow->privileged_count = shadow->privileged_sorted = 0;
     shadow->privileged_exact = true;
     shadow->privileged_revoked = false;
+    shadow->mirrored = false;
     x86_tlb_flush_all(shadow->emulator);
     stats_count(shadow->flushes, 0);
 }
@@ -258,6 +260,8 @@ void shadow_follow_cpu(struct shadow *shadow)
         if (!paging)
             map_physical_identity(shadow);
     }
+    if (shadow->direct_paging && paging && !shadow->mirrored)
+        mirror_address_space(shadow);
     unsigned cpl = cpu_cpl(cpu);
     if (cpl == 3 && shadow->cpl != 3)
         revoke_privileged(shadow);
@@ -365,6 +369,13 @@ static enum shadow_outcome install(struct shadow *shadow, uint32_t page, uint32_
 
 enum shadow_outcome shadow_fault(struct shadow *shadow, uint32_t linear, bool write, bool present)
 {
+    /* Direct paging after a flush (bt protecting a code page, say): mirror
+     * everything again and retry, rather than learn one page. */
+    if (shadow->direct_paging && shadow->paging && !shadow->mirrored) {
+        shadow_follow_cpu(shadow);
+        if (shadow->mirrored)
+            return SHADOW_MAPPED;
+    }
     /* LAB 03: BEGIN the hidden-fault handler */
     struct emulator *e = shadow->emulator;
     uint32_t page = linear & ~0xfffu, physical = page, error;
@@ -408,10 +419,30 @@ enum shadow_outcome shadow_fault(struct shadow *shadow, uint32_t linear, bool wr
        LAB 03: END */
 }
 
-void shadow_pt_written(struct shadow *shadow, uint32_t physical, unsigned size, bool whole_page)
+/* Direct paging keeps the privileged list exact instead of giving it up
+ * (forget_exactness): the pages of a dropped entry leave it, and
+ * mirror_page adds what the new entry maps. The sorted prefix stays sorted. */
+static void forget_privileged_range(struct shadow *shadow, uint32_t first_page, uint32_t pages)
+{
+    if (!shadow->direct_paging)
+        return;
+    uint32_t kept = 0, sorted = 0;
+    for (uint32_t i = 0; i < shadow->privileged_count; i++) {
+        struct shadow_privileged_page page = shadow->privileged[i];
+        if (page.page - first_page < pages)
+            continue;
+        if (i < shadow->privileged_sorted)
+            sorted++;
+        shadow->privileged[kept++] = page;
+    }
+    shadow->privileged_count = kept;
+    shadow->privileged_sorted = sorted;
+}
+
+/* Drop the mappings derived from the entries at [physical, +size). */
+static void drop_derived(struct shadow *shadow, uint32_t physical, unsigned size, bool whole_page)
 {
     uint32_t frame = physical >> 12;
-    stats_count(shadow->pt_writes, 0);
     if (frame >= shadow->frame_count)
         return;
     uint8_t flags = shadow->frame_flags[frame];
@@ -420,15 +451,181 @@ void shadow_pt_written(struct shadow *shadow, uint32_t physical, unsigned size, 
         shadow_flush(shadow);
         return;
     }
-    forget_exactness(shadow);
+    if (!shadow->direct_paging)
+        forget_exactness(shadow);
     uint32_t first = (physical & 0xfffu) >> 2, last = ((physical & 0xfffu) + size - 1) >> 2;
     if (last > 1023)
         last = 1023;
     for (uint32_t entry = first; entry <= last; entry++) {
-        if (flags & FRAME_DIRECTORY)
+        if (flags & FRAME_DIRECTORY) {
             shadow->ops.unmap(shadow->ops.context, (uint64_t)entry << 22, 0x400000);
-        else if (region >= 0)
+            forget_privileged_range(shadow, entry << 10, 1024);
+        } else if (region >= 0) {
             shadow->ops.unmap(shadow->ops.context, ((uint64_t)region << 22) | (entry << 12), 4096);
+            forget_privileged_range(shadow, ((uint32_t)region << 10) | entry, 1);
+        }
     }
     x86_tlb_flush_all(shadow->emulator);
+}
+
+void shadow_pt_written(struct shadow *shadow, uint32_t physical, unsigned size, bool whole_page)
+{
+    stats_count(shadow->pt_writes, 0);
+    drop_derived(shadow, physical, size, whole_page);
+}
+
+/* ---- direct paging: validated tables mirrored whole -------------------------- */
+
+#define ENTRY_WRITABLE 2u
+#define ENTRY_USER     4u
+
+/* What an entry pair allows the guest kernel (CPL < 3) and its user code:
+ * both levels must allow an access, and with CR0.WP clear the kernel may
+ * write read-only pages (SDM vol. 3, 4.6). */
+static int kernel_rights(const struct shadow *shadow, uint32_t pde, uint32_t pte)
+{
+    bool writable = pde & pte & ENTRY_WRITABLE;
+    return SHADOW_READ | (writable || !shadow->write_protect ? SHADOW_WRITE : 0);
+}
+
+static int entry_user_rights(uint32_t pde, uint32_t pte)
+{
+    if (!(pde & pte & ENTRY_USER))
+        return 0;
+    return SHADOW_READ | (pde & pte & ENTRY_WRITABLE ? SHADOW_WRITE : 0);
+}
+
+/* Consecutive linear pages on consecutive frames with the same rights go
+ * to the host as one mapping: a kernel's identity map is a few calls. */
+struct mirror_run {
+    uint32_t linear, physical, pages;
+    int rights;
+};
+
+static void map_run(struct shadow *shadow, struct mirror_run *run)
+{
+    if (run->pages == 0)
+        return;
+    /* A failure (out of host mappings) leaves the run unmapped: its pages
+     * come in one hidden fault each, and the shadow-pf row shows it. */
+    if (shadow->ops.map(shadow->ops.context, run->linear, run->physical, run->pages << 12,
+                        run->rights) == 0 &&
+        (run->rights & SHADOW_WRITE))
+        for (uint32_t i = 0; i < run->pages; i++)
+            shadow->frame_flags[(run->physical >> 12) + i] |= FRAME_MAPPED_WRITABLE;
+    run->pages = 0;
+}
+
+/* One page as the entries allow it: with the kernel's rights (remembered
+ * for CPL 3, as install() does) or, at CPL 3, with the user's. */
+static void mirror_page(struct shadow *shadow, struct mirror_run *run, uint32_t linear,
+                        uint32_t physical, int kernel, int user, bool as_kernel)
+{
+    if (is_paging_structure(shadow, physical)) {   /* edits must reach the VMM */
+        kernel &= ~SHADOW_WRITE;
+        user &= ~SHADOW_WRITE;
+    }
+    int rights = as_kernel ? kernel : user;
+    if (!rights || !mirrorable(shadow, linear, physical)) {
+        map_run(shadow, run);
+        return;
+    }
+    if (as_kernel && (kernel & ~user))
+        remember_privileged(shadow, linear, physical, kernel);
+    uint32_t length = run->pages << 12;
+    if (run->pages && run->linear + length == linear && run->physical + length == physical &&
+        run->rights == rights) {
+        run->pages++;
+        return;
+    }
+    map_run(shadow, run);
+    *run = (struct mirror_run){linear, physical, 1, rights};
+}
+
+/* The 4 MiB region `region` as its directory entry says. */
+static void mirror_region(struct shadow *shadow, struct mirror_run *run, uint32_t region,
+                          uint32_t pde, bool as_kernel)
+{
+    uint32_t base = region << 22;
+    if (!(pde & PDE_PRESENT))
+        return;
+    if ((pde & PDE_LARGE) && shadow->large_pages) {   /* a 4 MiB page (4.3) */
+        for (uint32_t i = 0; i < 1024; i++)
+            mirror_page(shadow, run, base | (i << 12), (pde & 0xffc00000u) + (i << 12),
+                        kernel_rights(shadow, pde, pde), entry_user_rights(pde, pde), as_kernel);
+        return;
+    }
+    uint32_t table = pde & ~0xfffu;
+    for (uint32_t i = 0; i < 1024; i++) {
+        uint32_t pte = read_physical32(shadow, table + i * 4);
+        if (pte & PDE_PRESENT)
+            mirror_page(shadow, run, base | (i << 12), pte & ~0xfffu,
+                        kernel_rights(shadow, pde, pte), entry_user_rights(pde, pte), as_kernel);
+    }
+}
+
+static void mark_table_of(struct shadow *shadow, uint32_t region, uint32_t pde)
+{
+    if ((pde & PDE_PRESENT) && !((pde & PDE_LARGE) && shadow->large_pages))
+        mark_frame(shadow, pde & ~0xfffu, FRAME_TABLE, (int)region);
+}
+
+/* After a CR3 load or a flush: map everything the tables allow, with the
+ * kernel's rights; shadow_follow_cpu then takes the kernel's pages away
+ * if the guest is at CPL 3, as after any run at CPL 0. */
+static void mirror_address_space(struct shadow *shadow)
+{
+    uint32_t directory = shadow->emulator->cpu->cr3 & ~0xfffu;
+    uint64_t flushes = shadow->flushes->count;
+    /* The paging structures first, so that no page of them is mapped
+     * writable on the way (mirror_page asks is_paging_structure). */
+    mark_frame(shadow, directory, FRAME_DIRECTORY, REGION_NONE);
+    for (uint32_t region = 0; region < 1024; region++)
+        mark_table_of(shadow, region, read_physical32(shadow, directory + region * 4));
+    struct mirror_run run = {0};
+    for (uint32_t region = 0; region < 1024; region++)
+        mirror_region(shadow, &run, region, read_physical32(shadow, directory + region * 4), true);
+    map_run(shadow, &run);
+    shadow->mirrored = shadow->flushes->count == flushes;   /* else try again next time */
+    shadow->cpl = 0;
+    stats_count(shadow->mirrors, 0);
+}
+
+void shadow_use_direct_paging(struct shadow *shadow)
+{
+    shadow->direct_paging = true;
+    shadow->mirrored = false;
+    shadow->mirrors = row(shadow, "mirror-all");
+    shadow->mirrored_entries = row(shadow, "mirror-entry");
+}
+
+void shadow_entry_written(struct shadow *shadow, uint32_t physical)
+{
+    uint32_t frame = physical >> 12, index = (physical & 0xfffu) >> 2;
+    if (!shadow->valid || !shadow->paging || frame >= shadow->frame_count)
+        return;
+    uint8_t flags = shadow->frame_flags[frame];
+    int region = shadow->table_region[frame];
+    if (!(flags & (FRAME_DIRECTORY | FRAME_TABLE)))
+        return;                       /* no mapping came from it */
+    drop_derived(shadow, physical, 4, false);
+    if (!shadow->direct_paging || !shadow->mirrored)
+        return;                       /* (a flush: the next shadow_follow_cpu mirrors all) */
+    const struct cpu *cpu = shadow->emulator->cpu;
+    uint32_t directory = cpu->cr3 & ~0xfffu;
+    bool as_kernel = cpu_cpl(cpu) < 3;
+    struct mirror_run run = {0};
+    if (flags & FRAME_DIRECTORY) {
+        uint32_t pde = read_physical32(shadow, physical & ~3u);
+        mark_table_of(shadow, index, pde);
+        mirror_region(shadow, &run, index, pde, as_kernel);
+    } else if (region >= 0) {
+        uint32_t pde = read_physical32(shadow, directory + (uint32_t)region * 4);
+        uint32_t pte = read_physical32(shadow, physical & ~3u);
+        if ((pde & PDE_PRESENT) && (pde & ~0xfffu) == (physical & ~0xfffu) && (pte & PDE_PRESENT))
+            mirror_page(shadow, &run, ((uint32_t)region << 22) | (index << 12), pte & ~0xfffu,
+                        kernel_rights(shadow, pde, pte), entry_user_rights(pde, pte), as_kernel);
+    }
+    map_run(shadow, &run);
+    stats_count(shadow->mirrored_entries, 0);
 }

@@ -27,6 +27,12 @@
  *   - Pages the host cannot mirror (below vm.mmap_min_addr, the legacy VGA
  *     hole, MMIO, physical addresses without RAM) stay unmapped: every
  *     access to them faults and is emulated.
+ *   - Direct paging (the pv technique): the VMM has checked every entry of
+ *     the guest's tables itself (core/pv/mmu.c), so there is nothing to
+ *     learn one fault at a time. The shadow then mirrors the whole address
+ *     space when CR3 is loaded and each entry when a hypercall writes it:
+ *     no hidden faults, no dirty faults, no write-protect traps. The guest's
+ *     accessed and dirty bits are not maintained (docs/pv.md says so).
  *
  * The host side (mmap) goes through struct shadow_ops, so the unit tests
  * (tests/unit/test_shadow.c) can watch the decisions without the low 4 GiB.
@@ -82,6 +88,11 @@ struct shadow {
     uint32_t privileged_sorted;    /* the first entries, sorted and unique */
     bool privileged_exact, privileged_revoked;
 
+    /* Direct paging (see the top): mirror validated tables whole. */
+    bool direct_paging;
+    bool mirrored;                 /* the current CR3's tables are all mapped */
+    struct stats_counter *mirrors, *mirrored_entries;
+
     /* The guest state the mappings were built for. */
     bool valid, paging, write_protect, large_pages;
     uint32_t cr3;
@@ -118,5 +129,13 @@ void shadow_invalidate_page(struct shadow *shadow, uint32_t linear);
 /* The guest wrote page-table frame physical (size bytes at that address;
  * whole_page for string instructions). */
 void shadow_pt_written(struct shadow *shadow, uint32_t physical, unsigned size, bool whole_page);
+
+/* From now on mirror the guest's tables whole (direct paging, above):
+ * only for a guest whose every table entry the VMM has validated. */
+void shadow_use_direct_paging(struct shadow *shadow);
+/* The VMM itself wrote the 4-byte paging entry at guest-physical
+ * `physical` (pv's mmu_update): drop what was derived from it, and under
+ * direct paging map what it allows now. */
+void shadow_entry_written(struct shadow *shadow, uint32_t physical);
 
 #endif

@@ -244,11 +244,19 @@ static void fill_trap(struct direct_trap *trap, int signal_number, const siginfo
         trap->native_selector[SEG_ES] = guest_selector_of(es);
 }
 
+/* kill -SEGV from another process (si_code SI_USER or SI_TKILL, <= 0) is
+ * never a fault of guest code, wherever it lands; the deadline timer's
+ * signal (SI_TIMER, also <= 0) is ours. */
+static bool sent_by_a_process(int signal_number, const siginfo_t *info)
+{
+    return info->si_code <= 0 && signal_number != running_vcpu->deadline_signal;
+}
+
 void direct_signal_dispatch(int signal_number, siginfo_t *info, void *ucontext)
 {
     ucontext_t *uc = ucontext;
     int saved_errno = errno;
-    if (!interrupted_guest(uc)) {
+    if (!interrupted_guest(uc) || sent_by_a_process(signal_number, info)) {
         direct_vmm_fault(signal_number, info, uc);
         errno = saved_errno;
         return;

@@ -162,6 +162,14 @@ static int32_t new_base_pointer(struct pv *pv, struct emulator *e, uint32_t fram
     return 0;
 }
 
+/* The technique running the guest may mirror its tables (bt's shadow,
+ * the pv technique's direct paging): it hears of every change we make. */
+static void tell_technique(struct emulator *e, enum paging_change change, uint32_t address)
+{
+    if (e->paging_changed)
+        e->paging_changed(e, change, address);
+}
+
 int32_t pv_mmuext(struct pv *pv, struct emulator *e, const uint32_t args[5])
 {
     switch (args[0]) {
@@ -169,8 +177,14 @@ int32_t pv_mmuext(struct pv *pv, struct emulator *e, const uint32_t args[5])
     case PV_MMUEXT_PIN_DIRECTORY: return pin(pv, args[1], PV_FRAME_DIRECTORY);
     case PV_MMUEXT_UNPIN: return unpin(pv, args[1]);
     case PV_MMUEXT_NEW_BASEPTR: return new_base_pointer(pv, e, args[1]);
-    case PV_MMUEXT_INVLPG: x86_tlb_flush_page(e, args[1]); return 0;
-    case PV_MMUEXT_TLB_FLUSH: x86_tlb_flush_all(e); return 0;
+    case PV_MMUEXT_INVLPG:
+        x86_tlb_flush_page(e, args[1]);
+        tell_technique(e, PAGING_INVLPG, args[1]);
+        return 0;
+    case PV_MMUEXT_TLB_FLUSH:
+        x86_tlb_flush_all(e);
+        tell_technique(e, PAGING_FLUSH, 0);
+        return 0;
     default: return pv_refuse(pv, PV_ENOSYS, "mmuext-op", NULL);
     }
 }
@@ -219,7 +233,9 @@ int32_t pv_mmu_update(struct pv *pv, struct emulator *e, const uint32_t args[5])
         if (refused)
             return refused;
     }
-    for (uint32_t i = 0; i < count; i++)
+    for (uint32_t i = 0; i < count; i++) {
         pv_write_physical(e, updates[i].entry, &updates[i].value, 4);
+        tell_technique(e, PAGING_ENTRY_WRITTEN, updates[i].entry);
+    }
     return (int32_t)count;
 }

@@ -49,6 +49,12 @@ struct pv {
     bool upcall_due;
     bool upcall_registered;
     bool in_multicall;
+    /* Set by the pv technique while it runs the guest (techniques/pv): the
+     * engine under it maps the guest's validated tables whole instead of
+     * shadowing them one hidden fault at a time (direct paging,
+     * core/direct/shadow.h). */
+    bool direct_paging;
+    bool engine_said;        /* the pv technique said which engine it runs on */
     struct stats_counter *call_rows[PV_HYPERCALL_COUNT];
     struct stats_counter *event_rows[PV_EVENT_CHANNELS];
 };

@@ -29,6 +29,13 @@
 struct emulator;
 struct pv;
 
+/* What the VMM changed in the guest's paging (emulator->paging_changed). */
+enum paging_change {
+    PAGING_ENTRY_WRITTEN,    /* address: the guest-physical address of the entry */
+    PAGING_INVLPG,           /* address: the linear address */
+    PAGING_FLUSH,            /* the whole TLB (address unused) */
+};
+
 struct emulator {
     struct cpu *cpu;
     struct guest_ram *ram;
@@ -55,6 +62,14 @@ struct emulator {
      * cache (if any) must drop that page. May be NULL. */
     void (*code_written)(struct emulator *emulator, uint32_t physical_page);
     void *code_cache;
+
+    /* The VMM changed the guest's paging entries or TLB itself, on the
+     * guest's behalf (pv's mmu_update writes the entry at a guest-physical
+     * address; mmuext's INVLPG and flush name a linear page, or all): a
+     * technique that mirrors the tables in host mappings (bt's shadow)
+     * must follow. May be NULL. */
+    void (*paging_changed)(struct emulator *emulator, enum paging_change change,
+                           uint32_t address);
 
     /* Set (by pv_attach_emulator) when the VM runs a pv guest: an OUT to
      * PV_HYPERCALL_PORT is then a hypercall, not port I/O, and page-fault

@@ -136,6 +136,33 @@ static void unmap_guest_pages(void *context, uint64_t linear, uint64_t length)
     direct_unmap(linear, length);
 }
 
+/* The VMM changed the guest's paging itself (a pv guest's mmu_update and
+ * mmuext hypercalls, core/pv/mmu.c): the shadow follows at once, as it
+ * does for the guest's own page-table writes and INVLPGs. Under direct
+ * paging the mirror is kept exact entry by entry, so a TLB flush has
+ * nothing left to drop in it. Chains bake in translations: they go. */
+static void paging_changed(struct emulator *e, enum paging_change change, uint32_t address)
+{
+    struct bt *bt = e->code_cache;
+    switch (change) {
+    case PAGING_ENTRY_WRITTEN:
+        shadow_entry_written(&bt->shadow, address);
+        return;
+    case PAGING_INVLPG:
+        if (!bt->shadow.direct_paging)
+            shadow_invalidate_page(&bt->shadow, address);
+        break;
+    case PAGING_FLUSH:
+        if (!bt->shadow.direct_paging)
+            shadow_flush(&bt->shadow);
+        break;
+    }
+    if (bt->cache.chained) {
+        bt_code_cache_unchain_all(&bt->cache);
+        stats_count(bt->unchain_row, 0);
+    }
+}
+
 /* ---- code pages ------------------------------------------------------------ */
 
 /* From now on a write to this frame must reach us (see the top comment). */
@@ -581,6 +608,7 @@ static void setup_emulator(struct bt *bt, struct vm *vm)
     bt->executor.port_counters = bt->port_rows;
     bt->emulator.code_written = code_written;
     bt->emulator.code_cache = bt;
+    bt->emulator.paging_changed = paging_changed;
     pv_attach_emulator(&vm->pv, &bt->emulator);          /* its hypercall callouts */
     bt->vm = vm;
     bt->context.exit_branch = (uint64_t)(uintptr_t)bt_exit_branch;
@@ -624,6 +652,8 @@ static int bt_attach(struct vm *vm)
         free_bt(bt);
         return refuse(vm, "bt: out of memory");
     }
+    if (vm->pv.direct_paging)          /* the pv technique runs on this engine */
+        shadow_use_direct_paging(&bt->shadow);
     if (bt_take_fault_signals(bt, why, sizeof why) < 0) {
         shadow_destroy(&bt->shadow);
         free_bt(bt);

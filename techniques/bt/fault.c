@@ -133,7 +133,10 @@ static void bt_fault_signal(int signal_number, siginfo_t *info, void *ucontext)
     }
     uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
     const struct bt_block *block = bt ? bt_code_cache_block_at(&bt->cache, rip) : NULL;
-    if (!block) {
+    /* A fault signal that another process sent (kill -SEGV: si_code
+     * SI_USER or SI_TKILL, <= 0) is never the guest's fault, wherever it
+     * lands: it ends vmlab as it would any program. */
+    if (!block || info->si_code <= 0) {
         direct_vmm_fault(signal_number, info, uc);
         return;
     }
