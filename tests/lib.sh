@@ -41,8 +41,13 @@ technique_available() {
     [ -x "$VMLAB" ] || make -s "$VMLAB" >/dev/null
     local line
     line=$("$VMLAB" techniques | grep "^$1 " || true)
-    technique_why=${line#* -- }
-    [ "$technique_why" = "$line" ] && technique_why="not listed by vmlab techniques: $line"
+    if [ -z "$line" ]; then
+        technique_why="not listed by vmlab techniques"
+    elif [[ $line == *" -- "* ]]; then
+        technique_why=${line#* -- }                          # "NAME unavailable WHAT -- WHY"
+    else
+        technique_why=$(echo "${line#"$1"}" | sed 's/^ *//')  # "pv  not implemented yet"
+    fi
     echo "$line" | grep -qE "^$1 +available"
 }
 

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/lab.h"
 #include "core/vm.h"
 #include "core/x86/system.h"
 
@@ -45,18 +46,22 @@ static bool owned_frame(const struct pv *pv, uint32_t address)
     return pv_guest_owns(pv, address & ~(PAGE_SIZE - 1), PAGE_SIZE);
 }
 
-/* May `value` stand in a pinned page table? 0, or a refusal. */
+/* May `value` stand in a pinned page table? 0, or a refusal. Used for
+ * every entry of a table being pinned and for every PTE a PV_MMU_UPDATE
+ * writes: this function is the whole of what keeps a pv guest inside its
+ * own memory (the CPU walks these tables as they are, with no shadow). */
 static int32_t check_table_entry(struct pv *pv, uint32_t value)
 {
+    /* LAB 05: BEGIN what a page-table entry may map */
     char detail[46];
     if (!(value & PTE_P))
-        return 0;
+        return 0;                       /* not present: maps nothing */
     uint32_t target = value & ~(PAGE_SIZE - 1);
     snprintf(detail, sizeof detail, "pte 0x%08x", value);
     if (!owned_frame(pv, target))
         return pv_refuse(pv, PV_EPERM, "map-not-owned", detail);
     if (!(value & PTE_RW))
-        return 0;
+        return 0;                       /* read-only: any frame of its own */
     switch (type_of(pv, target)) {
     case PV_FRAME_TABLE:
     case PV_FRAME_DIRECTORY:
@@ -66,6 +71,13 @@ static int32_t check_table_entry(struct pv *pv, uint32_t value)
     default:
         return 0;
     }
+    /* LAB 05: STUB
+    (void)pv;
+    (void)value;
+    LAB_NOT_IMPLEMENTED(5, "what a page-table entry may map (core/pv/mmu.c, check_table_entry): "
+                           "every entry is accepted");
+    return 0;
+       LAB 05: END */
 }
 
 /* May `value` stand in a pinned page directory? */
@@ -217,14 +229,27 @@ static int32_t check_update(struct pv *pv, const struct pv_mmu_update *update)
     }
 }
 
-/* A batch of entry writes, all checked before any is made: a refused batch
- * changes nothing. Returns the number written. */
+/* Write one checked entry: through pv_write_physical, not a memcpy (the
+ * interpreter may hold decoded code of that page), and tell the technique,
+ * which may mirror the tables (the pv technique's direct paging). */
+static void write_entry(struct emulator *e, uint32_t entry, uint32_t value)
+{
+    pv_write_physical(e, entry, &value, 4);
+    tell_technique(e, PAGING_ENTRY_WRITTEN, entry);
+}
+
+/* PV_MMU_UPDATE: EBX = a list of struct pv_mmu_update (a linear address
+ * of the guest's), ECX = how many. A batch of entry writes, all checked
+ * before any is made: a refused batch changes nothing. Returns the number
+ * written. */
 int32_t pv_mmu_update(struct pv *pv, struct emulator *e, const uint32_t args[5])
 {
+    /* LAB 05: BEGIN the batch: the count, the list, every entry checked before any is written */
     static struct pv_mmu_update updates[PV_MMU_UPDATE_MAX];
     uint32_t list = args[0], count = args[1];
     if (count == 0 || count > PV_MMU_UPDATE_MAX)
         return pv_refuse(pv, count ? PV_E2BIG : PV_EINVAL, "mmu-update-count", NULL);
+    /* Never dereference the guest's pointer: copy through its page tables. */
     if (pv_copy_from_guest(pv, e, updates, list, count * (uint32_t)sizeof updates[0]) < 0)
         return pv_refuse(pv, PV_EFAULT, "mmu-update-pointer", NULL);
     count_batch(pv, count);
@@ -233,9 +258,17 @@ int32_t pv_mmu_update(struct pv *pv, struct emulator *e, const uint32_t args[5])
         if (refused)
             return refused;
     }
-    for (uint32_t i = 0; i < count; i++) {
-        pv_write_physical(e, updates[i].entry, &updates[i].value, 4);
-        tell_technique(e, PAGING_ENTRY_WRITTEN, updates[i].entry);
-    }
+    for (uint32_t i = 0; i < count; i++)
+        write_entry(e, updates[i].entry, updates[i].value);
     return (int32_t)count;
+    /* LAB 05: STUB
+    (void)e;
+    (void)args;
+    (void)count_batch;
+    (void)check_update;
+    (void)write_entry;
+    LAB_NOT_IMPLEMENTED(5, "the PV_MMU_UPDATE batch (core/pv/mmu.c, pv_mmu_update): "
+                           "every batch is refused with -PV_ENOSYS");
+    return pv_refuse(pv, PV_ENOSYS, "mmu-update-not-implemented", NULL);
+       LAB 05: END */
 }

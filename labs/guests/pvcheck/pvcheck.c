@@ -181,6 +181,13 @@ static void check_mmu(void)
     struct pv_mmu_update large = { pd + 4, 0x400000 | PTE_P | PTE_W | 0x80 };
     expect("mmu_update: a 4 MiB page", hypercall(PV_MMU_UPDATE, (uint32_t)&large, 1, 0), -PV_EPERM);
     expect("the page table maps itself read-only", (pv_table[(uint32_t)pv_table >> 12] & PTE_W) == 0, 1);
+    uint32_t before = pv_table[1023];
+    struct pv_mmu_update half_bad[2] = {
+        { slot, (uint32_t)scratch_page | PTE_P | PTE_W },   /* fine on its own */
+        { (uint32_t)scratch_page, 0 },                      /* not in a page table */
+    };
+    expect("mmu_update: a batch whose last entry is refused", hypercall(PV_MMU_UPDATE, (uint32_t)half_bad, 2, 0), -PV_EINVAL);
+    expect("  its first entry was not written", pv_table[1023] == before, 1);
 
     struct pv_mmu_update batch[3] = {
         { slot, (uint32_t)scratch_page | PTE_P | PTE_W },
