@@ -290,12 +290,34 @@ static long long bt_count(const struct dashboard *dashboard, const char *categor
     return count < 0 ? 0 : (long long)count;     /* no row yet: none happened */
 }
 
+static long long row_count(const struct dashboard *dashboard, const char *category,
+                           const char *reason)
+{
+    int64_t count = table_count_since_baseline(&dashboard->table, category, reason);
+    return count < 0 ? 0 : (long long)count;
+}
+
+/* pv on the bt engine: what paravirtualization changes - hypercalls and
+ * events instead of traps, the tables mirrored whole instead of hidden
+ * faults (techniques/pv). */
+static void draw_pv(const struct dashboard *dashboard, const struct pane *pane)
+{
+    put_line(pane->y, pane->x, pane->width, A_NORMAL,
+             "pv on bt: hypercalls %lld  upcalls %lld  mirrored %lld/%lld  hidden faults %lld",
+             bt_count(dashboard, "hypercall"), row_count(dashboard, "inject", "pv-upcall"),
+             row_count(dashboard, "shadow", "mirror-all"),
+             row_count(dashboard, "shadow", "mirror-entry"),
+             row_count(dashboard, "shadow", "shadow-pf"));
+}
+
 static void draw_bt(const struct dashboard *dashboard, const struct pane *pane)
 {
     const struct vm *vm = dashboard->vm;
     if (pane->height < 1)
         return;
-    if (!technique_find("bt"))
+    if (vm->technique && strcmp(vm->technique->name, "pv") == 0)
+        draw_pv(dashboard, pane);
+    else if (!technique_find("bt"))
         put_line(pane->y, pane->x, pane->width, A_NORMAL,
                  "bt code cache: not in use (bt is not implemented yet)");
     else if (!vm->technique || strcmp(vm->technique->name, "bt") != 0)

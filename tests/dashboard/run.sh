@@ -12,6 +12,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib.sh
 VMLAB=${VMLAB:-build/vmlab}
 KERNEL=build/guests/kernel.elf
+KERNEL_PV=build/guests/kernel-pv.elf
 work=$(mktemp -d)
 socket="vmlab-dashboard-test-$$"
 # The checks here name the check, then the evidence when it fails.
@@ -294,6 +295,21 @@ if technique_available bt; then
     tmux_ kill-session -t btpane 2> /dev/null || true
 else
     skip "the bt pane: $technique_why"
+fi
+# Under pv the same pane shows paravirtualization at work: hypercalls and
+# mirrored tables, and no hidden faults.
+if technique_available pv; then
+    start pvpane 140 40 --dashboard --technique pv "$KERNEL_PV" -- test=sched
+    pattern='pv on bt: hypercalls [1-9][0-9]* .*mirrored [1-9][0-9]*/[0-9]+  hidden faults 0'
+    if wait_for pvpane "$pattern" 15; then
+        pass "under pv the pane counts hypercalls and mirrored tables, no hidden faults ($(screen pvpane |
+            grep -Eo 'hypercalls [0-9]+'))"
+    else
+        check_failed "pv pane" "$(screen pvpane | grep -E 'pv|bt' | head -3)"
+    fi
+    tmux_ kill-session -t pvpane 2> /dev/null || true
+else
+    skip "the pv pane: $technique_why"
 fi
 
 # ---- 5. bad input ----------------------------------------------------------------
