@@ -583,9 +583,14 @@ static void mirror_address_space(struct shadow *shadow)
     for (uint32_t region = 0; region < 1024; region++)
         mark_table_of(shadow, region, read_physical32(shadow, directory + region * 4));
     struct mirror_run run = {0};
+    bool list_was_empty = shadow->privileged_count == 0;
     for (uint32_t region = 0; region < 1024; region++)
         mirror_region(shadow, &run, region, read_physical32(shadow, directory + region * 4), true);
     map_run(shadow, &run);
+    /* The walk remembered the kernel's pages in ascending order, once each:
+     * already the sorted list revoke_privileged wants. */
+    if (list_was_empty)
+        shadow->privileged_sorted = shadow->privileged_count;
     shadow->mirrored = shadow->flushes->count == flushes;   /* else try again next time */
     shadow->cpl = 0;
     stats_count(shadow->mirrors, 0);
