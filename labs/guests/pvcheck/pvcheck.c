@@ -14,6 +14,7 @@ static uint8_t shared_page[4096] __attribute__((aligned(4096)));
 static uint32_t pv_directory[1024] __attribute__((aligned(4096)));
 static uint32_t pv_table[1024] __attribute__((aligned(4096)));
 static uint8_t scratch_page[4096] __attribute__((aligned(4096)));
+static uint8_t other_page[4096] __attribute__((aligned(4096)));
 static volatile struct pv_shared_info *const shared = (volatile struct pv_shared_info *)shared_page;
 uint32_t pv_iret_entry;
 static volatile int upcalls;
@@ -200,6 +201,13 @@ static void check_mmu(void)
     *(volatile uint32_t *)0x3ff010 = 0x5a5a1234;
     expect("written through the new mapping, read back", *(volatile uint32_t *)(scratch_page + 0x10) == 0x5a5a1234, 1);
     expect("and through the read-only alias", *(volatile uint32_t *)0x3fe010 == 0x5a5a1234, 1);
+    /* A used mapping changed: after the invlpg the old frame must be gone
+     * (a VMM that mirrors the tables must hear of the VMM's own writes). */
+    *(volatile uint32_t *)(other_page + 0x10) = 0x0bb0cafe;
+    struct pv_mmu_update remap = { slot, (uint32_t)other_page | PTE_P | PTE_W };
+    expect("mmu_update: remap a used page", hypercall(PV_MMU_UPDATE, (uint32_t)&remap, 1, 0), 1);
+    expect("mmuext invlpg", hypercall(PV_MMUEXT, PV_MMUEXT_INVLPG, 0x3ff000, 0), 0);
+    expect("  the new frame is seen, not the old", *(volatile uint32_t *)0x3ff010 == 0x0bb0cafe, 1);
     expect("unpin the current directory", hypercall(PV_MMUEXT, PV_MMUEXT_UNPIN, pd, 0), -PV_EBUSY);
     expect("unpin a table in use", hypercall(PV_MMUEXT, PV_MMUEXT_UNPIN, pt, 0), -PV_EBUSY);
     expect("mmuext 42", hypercall(PV_MMUEXT, 42, 0, 0), -PV_ENOSYS);
