@@ -24,7 +24,7 @@
 #define DEFAULT_ROUNDS 3
 #define QUICK_ROUNDS 2
 #define DEFAULT_MAX_SECONDS 300
-#define QUICK_MAX_SECONDS 60
+#define QUICK_MAX_SECONDS 120
 
 /* The teaching kernel's benchmarks, in its own order (labs/guests/kernel/
  * bench.c; tests/bench/check.sh checks that the lists agree), then the
@@ -87,7 +87,7 @@ static const char bench_usage[] =
     "  --format F          table (default), markdown, csv or json\n"
     "  --plot FILE         a grouped bar chart (gnuplot), .svg or .png\n"
     "  --output FILE       write the report there instead of stdout\n"
-    "  --max-seconds S     stop starting runs after S seconds (default 300; --quick 60)\n"
+    "  --max-seconds S     stop starting runs after S seconds (default 300; --quick 120)\n"
     "  --list              print the benchmarks and the columns, one line each\n"
     "  --from FILE.json    measure nothing: show a run saved with --format json again\n"
     "                      (in another --format, or as a --plot)\n"
