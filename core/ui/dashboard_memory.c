@@ -20,6 +20,19 @@ static bool is_shadow_fault(const struct stats_counter *row)
             strcmp(row->reason, "shadow-pf") == 0);
 }
 
+/* bt and pv have no trap: their hidden faults are the shadow MMU's own
+ * rows (a first touch, or a first write that sets D). */
+static bool is_shadow_mmu_fault(const struct stats_counter *row)
+{
+    return strcmp(row->category, "shadow") == 0 &&
+           (strcmp(row->reason, "shadow-pf") == 0 || strcmp(row->reason, "dirty") == 0);
+}
+
+static bool is_shadow_mmu_cr3_switch(const struct stats_counter *row)
+{
+    return strcmp(row->category, "shadow") == 0 && strcmp(row->reason, "cr3-switch") == 0;
+}
+
 static bool is_guest_fault(const struct stats_counter *row)
 {
     return (strcmp(row->category, "guest-exception") == 0 && strcmp(row->reason, "#PF") == 0) ||
@@ -87,17 +100,25 @@ static int larger_count_first(const void *left, const void *right)
 
 int memory_pane_collect(const struct event_table *table, struct memory_item *items, int max)
 {
+    /* otherwise: the rows to count when no row matches (bt and pv, whose
+     * events are not traps or exits). */
     static const struct {
         const char *label;
-        row_matches matches;
+        row_matches matches, otherwise;
     } fixed[MEMORY_FIXED_ITEMS] = {
-        {"shadow page faults", is_shadow_fault},  {"guest page faults", is_guest_fault},
-        {"CR3 switches", is_cr3_switch},           {"shadow flushes", is_shadow_flush},
-        {"write-protect traps", is_write_protect},
+        {"shadow page faults", is_shadow_fault, is_shadow_mmu_fault},
+        {"guest page faults", is_guest_fault, NULL},
+        {"CR3 switches", is_cr3_switch, is_shadow_mmu_cr3_switch},
+        {"shadow flushes", is_shadow_flush, NULL},
+        {"write-protect traps", is_write_protect, NULL},
     };
     int count = 0;
-    for (int i = 0; i < MEMORY_FIXED_ITEMS && count < max; i++)
-        items[count++] = sum_matching(table, fixed[i].label, fixed[i].matches);
+    for (int i = 0; i < MEMORY_FIXED_ITEMS && count < max; i++) {
+        items[count] = sum_matching(table, fixed[i].label, fixed[i].matches);
+        if (items[count].count < 0 && fixed[i].otherwise)
+            items[count] = sum_matching(table, fixed[i].label, fixed[i].otherwise);
+        count++;
+    }
     int first_kvm = count;
     for (int i = 0; i < table->current.row_count && count < max; i++) {
         const struct stats_counter *row = &table->current.rows[i];

@@ -5,9 +5,12 @@
  * Techniques name their rows by the schema of docs/design.md; this file is the
  * one place that says which rows mean what:
  *   shadow page faults    category "shadow-pf" (all reasons), and the
- *                         "shadow-pf" reason of "trap" or "exit" (trapemu)
+ *                         "shadow-pf" reason of "trap" or "exit" (trapemu);
+ *                         without those, "shadow"/"shadow-pf" and
+ *                         "shadow"/"dirty" (bt and pv: no traps)
  *   guest page faults     "guest-exception"/"#PF", and category "guest-pf"
- *   CR3 switches          reason "mov-cr3", outside category "kvm"
+ *   CR3 switches          reason "mov-cr3", outside category "kvm"; without
+ *                         one, "shadow"/"cr3-switch" (bt and pv)
  *   shadow flushes        category starting with "shadow", reason containing "flush"
  *   write-protect traps   reason "pt-write" (trapemu), containing
  *                         "write-protect" or starting "wp-"

@@ -238,6 +238,29 @@ Test(dashboard_memory, named_rows_or_a_dash)
     free(table);
 }
 
+/* The rows bt writes (a pagefault run of kernel-pv under bt): no trap
+ * rows, so the shadow MMU's own rows are the hidden faults and CR3 loads. */
+Test(dashboard_memory, bt_rows_from_the_shadow)
+{
+    struct event_table *table = new_table();
+    row_count = 0;
+    add_row("shadow", "shadow-pf", 930, 0, 0);
+    add_row("shadow", "dirty", 262, 0, 0);
+    add_row("shadow", "shadow-flush", 62, 0, 0);
+    add_row("shadow", "cr3-switch", 48, 0, 0);
+    add_row("bt-callout", "mov", 5, 0, 0);
+    add_row("guest-exception", "#PF", 35, 0, 0);
+    sample(table, SECOND);
+    struct memory_item items[MEMORY_ITEMS_MAX];
+    int count = memory_pane_collect(table, items, MEMORY_ITEMS_MAX);
+    cr_assert_eq(count, MEMORY_FIXED_ITEMS);
+    cr_assert_eq(items[0].count, 930 + 262, "hidden faults: first touches and first writes");
+    cr_assert_eq(items[1].count, 35);
+    cr_assert_eq(items[2].count, 48, "CR3 loads from the shadow's own row");
+    cr_assert_eq(items[3].count, 62);
+    free(table);
+}
+
 /* The rows trapemu writes (a sched run under trapemu, --stats-json): each
  * event once, though the shadow MMU counts some of them again. */
 Test(dashboard_memory, trapemu_rows_counted_once)
