@@ -9,6 +9,9 @@
  * mapping; CPL 3 loses what only the kernel may touch (and CPL 0 gets it
  * back without faults); CR3 switches and
  * INVLPG drop mappings; pages below vm.mmap_min_addr are never mapped.
+ * Direct paging (the pv technique): the whole table mirrored in runs at a
+ * CR3 load, with no fault; an entry the VMM writes mirrored at once; the
+ * kernel's mirrored pages still taken away at CPL 3.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -248,4 +251,85 @@ Test(shadow, pages_below_mmap_min_addr_and_outside_ram_are_emulated)
     cr_assert_eq(shadow_fault(&shadow, 0x1000, false, false), SHADOW_EMULATE);
     cr_assert_eq(shadow_fault(&shadow, 0xB8000, false, false), SHADOW_EMULATE, "VGA hole");
     cr_assert_eq(recorder.count, 0);
+}
+
+/* ---- direct paging (the pv technique): validated tables mirrored whole ---- */
+
+/* Linear 0-4 MiB identity-mapped, the paging structures read-only, as a
+ * pv guest's checked tables are; direct paging on; CR3 loaded. */
+static void direct_paging_on(uint32_t pte_flags)
+{
+    for (uint32_t i = 0; i < 1024; i++)
+        *pte(PT + i * 4) = (i << 12) | pte_flags;
+    *pte(PT + (PD >> 12) * 4) &= ~2u;
+    *pte(PT + (PT >> 12) * 4) &= ~2u;
+    *pte(PD) = PT | 7;
+    shadow_use_direct_paging(&shadow);
+    cpu.cr3 = PD;
+    cpu.cr0 |= CR0_PG | CR0_WP;
+    shadow_follow_cpu(&shadow);
+}
+
+static const struct call *map_covering(uint64_t linear)
+{
+    for (int i = recorder.count - 1; i >= 0; i--) {
+        const struct call *c = &recorder.calls[i];
+        if (c->is_map && c->linear <= linear && linear < c->linear + c->length)
+            return c;
+    }
+    return NULL;
+}
+
+Test(shadow, direct_paging_mirrors_the_whole_table_in_runs_without_a_fault)
+{
+    direct_paging_on(7);
+    int maps = 0;
+    for (int i = 0; i < recorder.count; i++)
+        maps += recorder.calls[i].is_map;
+    cr_assert_lt(maps, 8, "runs of pages, not one call per page (%d calls)", maps);
+    const struct call *c = map_covering(0x300000);
+    cr_assert(c && c->physical + (0x300000 - c->linear) == 0x300000);
+    cr_assert_eq(c->rights, SHADOW_READ | SHADOW_WRITE, "writable at once: no dirty fault");
+    c = map_covering(PT);
+    cr_assert(c && c->rights == SHADOW_READ, "the page table stays read-only");
+    cr_assert_null(map_covering(LOWEST - 4096), "below vm.mmap_min_addr: never");
+    cr_assert_null(map_covering(0xB8000), "the legacy hole is not RAM");
+    cr_assert_eq(shadow.hidden_faults->count, 0);
+    cr_assert_not(*pte(PT + 0x300 * 4) & 0x60, "A and D are not maintained under direct paging");
+}
+
+Test(shadow, direct_paging_mirrors_an_entry_the_vmm_writes)
+{
+    direct_paging_on(7);
+    recorder.count = 0;
+    *pte(PT + 0x300 * 4) = 0x305000 | 7;
+    shadow_entry_written(&shadow, PT + 0x300 * 4);
+    cr_assert_eq(recorder.count, 2);
+    cr_assert_not(recorder.calls[0].is_map, "the old page goes");
+    cr_assert_eq(recorder.calls[0].linear, 0x300000);
+    cr_assert_eq(recorder.calls[0].length, 4096);
+    cr_assert(recorder.calls[1].is_map, "the new one comes at once");
+    cr_assert_eq(recorder.calls[1].linear, 0x300000);
+    cr_assert_eq(recorder.calls[1].physical, 0x305000);
+    recorder.count = 0;
+    *pte(PT + 0x301 * 4) = 0;
+    shadow_entry_written(&shadow, PT + 0x301 * 4);
+    cr_assert_eq(recorder.count, 1, "a cleared entry: only the unmap");
+}
+
+Test(shadow, direct_paging_takes_the_kernels_pages_away_at_cpl3)
+{
+    direct_paging_on(3);                              /* supervisor pages */
+    recorder.count = 0;
+    set_cpl(3);
+    shadow_follow_cpu(&shadow);
+    cr_assert_eq(recorder.count, 1, "one call over the kernel's span");
+    cr_assert_eq(last()->rights, 0x100, "no rights left (a protect to none)");
+    cr_assert_leq(last()->linear, 0x300000);
+    cr_assert_gt(last()->linear + last()->length, 0x300000);
+    recorder.count = 0;
+    set_cpl(0);
+    shadow_follow_cpu(&shadow);
+    cr_assert_gt(recorder.count, 0, "given back without a fault");
+    cr_assert_eq(shadow.hidden_faults->count, 0);
 }
