@@ -283,34 +283,28 @@ else
     check_failed "--dashboard-exit-on-stop" "$(screen ends | tail -4)"
 fi
 
-# ---- 4b. bt's pane: its mechanisms counted live ------------------------------------
-if technique_available bt; then
-    start btpane 120 40 --dashboard --technique bt "$KERNEL" -- test=sched
-    if wait_for btpane 'bt: translations [1-9][0-9]* +callouts [1-9][0-9]* +chains [1-9]' 15; then
-        pass "under bt the pane counts translations, callouts and chains ($(screen btpane |
-            grep -Eo 'bt: translations [0-9]+ +callouts [0-9]+ +chains [0-9]+'))"
-    else
-        check_failed "bt pane" "$(screen btpane | grep -E 'bt' | head -3)"
+# ---- 4b. the technique pane: bt's mechanisms, and pv's, counted live ---------------
+# check_pane TECHNIQUE GUEST PATTERN WHAT: the pane under TECHNIQUE running
+# GUEST's sched scenario shows PATTERN within 15 s.
+check_pane() {
+    local technique=$1 guest=$2 pattern=$3 what=$4 session="$1pane"
+    if ! technique_available "$technique"; then
+        skip "the $technique pane: $technique_why"
+        return
     fi
-    tmux_ kill-session -t btpane 2> /dev/null || true
-else
-    skip "the bt pane: $technique_why"
-fi
-# Under pv the same pane shows paravirtualization at work: hypercalls and
-# mirrored tables, and no hidden faults.
-if technique_available pv; then
-    start pvpane 140 40 --dashboard --technique pv "$KERNEL_PV" -- test=sched
-    pattern='pv on bt: hypercalls [1-9][0-9]* .*mirrored [1-9][0-9]*/[0-9]+  hidden faults 0'
-    if wait_for pvpane "$pattern" 15; then
-        pass "under pv the pane counts hypercalls and mirrored tables, no hidden faults ($(screen pvpane |
-            grep -Eo 'hypercalls [0-9]+'))"
+    start "$session" 140 40 --dashboard --technique "$technique" "$guest" -- test=sched
+    if wait_for "$session" "$pattern" 15; then
+        pass "under $technique the pane $what ($(screen "$session" | grep -Eo -- "$pattern" | head -1))"
     else
-        check_failed "pv pane" "$(screen pvpane | grep -E 'pv|bt' | head -3)"
+        check_failed "$technique pane" "$(screen "$session" | grep -E 'bt|pv' | head -3)"
     fi
-    tmux_ kill-session -t pvpane 2> /dev/null || true
-else
-    skip "the pv pane: $technique_why"
-fi
+    tmux_ kill-session -t "$session" 2> /dev/null || true
+}
+check_pane bt "$KERNEL" 'bt: translations [1-9][0-9]* +callouts [1-9][0-9]* +chains [1-9][0-9]*' \
+    "counts translations, callouts and chains"
+# pv: paravirtualization at work - hypercalls, mirrored tables, no hidden faults.
+check_pane pv "$KERNEL_PV" 'hypercalls [1-9][0-9]* .*mirrored [1-9][0-9]*/[0-9]+  hidden faults 0' \
+    "counts hypercalls and mirrored tables, and no hidden faults"
 
 # ---- 5. bad input ----------------------------------------------------------------
 status=0
