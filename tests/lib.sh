@@ -65,6 +65,27 @@ expect_transcript() {
     fi
 }
 
+# The teaching kernel's disk scenario (tests/kernel, tests/pv).
+# A fresh disk image: sector 0 says who made it, the rest is zero.
+new_disk() {
+    rm -f "$1"
+    truncate -s 1M "$1"
+    printf 'vmlab disk image\n' | dd of="$1" conv=notrunc status=none
+}
+
+# What the disk scenario must leave in sector N: its line, repeated, cut
+# at 512 bytes (user/disk.c, fill_pattern).
+expected_sector() {
+    for _ in $(seq 30); do printf 'vmlab disk test sector %d\n' "$1"; done | head -c 512
+}
+
+disk_holds_pattern() {
+    [ "$(head -c 17 "$1")" = "vmlab disk image" ] || return 1
+    for s in 1 2 3; do
+        cmp -s <(dd if="$1" bs=512 skip="$s" count=1 status=none) <(expected_sector "$s") || return 1
+    done
+}
+
 finish() {
     echo "$passed passed, $failed failed, $skipped skipped"
     if [ -n "${VMLAB_TEST_TOTALS:-}" ]; then

@@ -256,9 +256,7 @@ static void read_next_sector(struct ata_disk *disk)
         return;
     }
     set_task_file_address(disk, disk->current_lba);
-    ssize_t got = pread(disk->fd, disk->buffer, ATA_SECTOR_SIZE,
-                        (off_t)(disk->current_lba * ATA_SECTOR_SIZE));
-    if (got != ATA_SECTOR_SIZE) {
+    if (ata_image_read(disk, disk->current_lba, 1, disk->buffer) < 0) {
         command_failed(disk, ERROR_UNC);
         return;
     }
@@ -311,9 +309,7 @@ static void finish_sector_to_host(struct ata_disk *disk)
 static void finish_sector_from_host(struct ata_disk *disk)
 {
     set_task_file_address(disk, disk->current_lba);
-    ssize_t put = pwrite(disk->fd, disk->buffer, ATA_SECTOR_SIZE,
-                         (off_t)(disk->current_lba * ATA_SECTOR_SIZE));
-    if (put != ATA_SECTOR_SIZE) {
+    if (ata_image_write(disk, disk->current_lba, 1, disk->buffer) < 0) {
         command_failed(disk, ERROR_ABRT);
         return;
     }
@@ -355,7 +351,7 @@ static void data_write_word(struct ata_disk *disk, uint16_t word)
 
 static void flush_cache(struct ata_disk *disk)
 {
-    if (fsync(disk->fd) < 0)
+    if (ata_image_flush(disk) < 0)
         command_failed(disk, ERROR_ABRT);
     else
         command_done(disk);
@@ -657,6 +653,38 @@ int ata_channel_register(struct ata_channel *channel, struct bus *bus)
 }
 
 /* ---- the image file ---------------------------------------------------- */
+
+/* Sector access to the image, shared by the ATA state machine above and the
+ * pv block ring (core/pv/block.c): both devices are views of one image. */
+static bool image_range_ok(const struct ata_disk *disk, uint64_t lba, uint32_t count)
+{
+    return disk->fd >= 0 && count > 0 && lba < disk->sector_count &&
+           count <= disk->sector_count - lba;
+}
+
+int ata_image_read(struct ata_disk *disk, uint64_t lba, uint32_t count, void *buffer)
+{
+    if (!image_range_ok(disk, lba, count))
+        return -1;
+    size_t length = (size_t)count * ATA_SECTOR_SIZE;
+    ssize_t got = pread(disk->fd, buffer, length, (off_t)(lba * ATA_SECTOR_SIZE));
+    return got == (ssize_t)length ? 0 : -1;
+}
+
+/* A short write is a failure: the caller must not acknowledge it. */
+int ata_image_write(struct ata_disk *disk, uint64_t lba, uint32_t count, const void *buffer)
+{
+    if (!image_range_ok(disk, lba, count))
+        return -1;
+    size_t length = (size_t)count * ATA_SECTOR_SIZE;
+    ssize_t put = pwrite(disk->fd, buffer, length, (off_t)(lba * ATA_SECTOR_SIZE));
+    return put == (ssize_t)length ? 0 : -1;
+}
+
+int ata_image_flush(struct ata_disk *disk)
+{
+    return disk->fd >= 0 && fsync(disk->fd) == 0 ? 0 : -1;
+}
 
 /*
  * Checks that the open file can be a disk. open(O_RDWR) succeeds for root

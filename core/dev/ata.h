@@ -85,6 +85,14 @@ int ata_register(struct ata_disk *disk, struct bus *bus);
 void ata_channel_attach(struct ata_channel *channel, struct ata_disk *disk, unsigned unit);
 /* Claims 0x1f0-0x1f7 and 0x3f6 for the channel. Returns 0 or -1. */
 int ata_channel_register(struct ata_channel *channel, struct bus *bus);
+/* The image itself, in whole sectors: [lba, lba + count) must lie in it.
+ * 0, or -1 (out of range, or the host's read or write fell short). A write
+ * that returned 0 is in the host's page cache; ata_image_flush (fsync) makes
+ * it durable, as FLUSH CACHE does. The ATA registers above and the pv block
+ * ring (core/pv/block.c) both go through these: one image, two interfaces. */
+int ata_image_read(struct ata_disk *disk, uint64_t lba, uint32_t count, void *buffer);
+int ata_image_write(struct ata_disk *disk, uint64_t lba, uint32_t count, const void *buffer);
+int ata_image_flush(struct ata_disk *disk);
 /* Syncs and closes the image. Safe to call twice. */
 void ata_close(struct ata_disk *disk);
 

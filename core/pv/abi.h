@@ -65,6 +65,8 @@ enum pv_hypercall {
     PV_EVENT_SEND = 9,      /* ebx = event channel: raise it (PV_EVENT_SELF only, today) */
     PV_EVENT_UNMASK = 10,   /* deliver pending events now if the mask allows */
     PV_MULTICALL = 11,      /* ebx = struct pv_multicall *, ecx = count (at most PV_MULTICALL_MAX) */
+    PV_BLOCK_SETUP = 12,    /* ebx = the block ring's frame (phys): the disk's ring; eax = 0 */
+    PV_BLOCK_NOTIFY = 13,   /* the ring has new requests: eax = how many were answered */
     PV_HYPERCALL_COUNT
 };
 
@@ -84,9 +86,11 @@ enum pv_hypercall {
 /* Results: 0 or positive on success, else one of these, negated. */
 enum pv_error {
     PV_EPERM = 1,       /* refused: a mapping the guest may not have, a handler in ring 3 */
+    PV_EIO = 5,         /* the host could not read or write the disk image */
     PV_E2BIG = 7,       /* a count beyond the limit */
     PV_EFAULT = 14,     /* a pointer the guest cannot read (or write) */
     PV_EBUSY = 16,      /* in use: PV_INIT twice, unpinning the current directory */
+    PV_ENODEV = 19,     /* no such device: PV_BLOCK_SETUP on a VM without a disk */
     PV_EINVAL = 22,     /* a malformed argument */
     PV_ENOSYS = 38,     /* no such hypercall or operation */
 };
@@ -137,6 +141,7 @@ enum pv_event_channel {
     PV_EVENT_TIMER = 0,      /* the PV_SET_TIMER deadline passed */
     PV_EVENT_CONSOLE = 1,    /* bytes in the console input ring */
     PV_EVENT_SELF = 2,       /* raised by the guest itself with PV_EVENT_SEND */
+    PV_EVENT_DISK = 3,       /* responses in the block ring */
     PV_EVENT_CHANNELS
 };
 
@@ -148,6 +153,62 @@ struct pv_multicall {
     uint32_t args[5];        /* ebx, ecx, edx, esi, edi */
     int32_t result;          /* written by the VMM */
 };
+
+/* ---- the block ring (PV_BLOCK_SETUP, PV_BLOCK_NOTIFY) ------------------------
+ * Xen's blkfront/blkback, small. The guest gives the VMM one page of its
+ * RAM, struct pv_block_ring, with PV_BLOCK_SETUP; from then on that frame
+ * is the ring's (it cannot be pinned as a page table). To do I/O the guest
+ * fills request slots, advances req_producer, and makes one PV_BLOCK_NOTIFY
+ * for the whole batch. The VMM performs every request between its own
+ * consumer index and req_producer against the VM's disk image (the one the
+ * emulated ATA disk reads, --disk), writes one response per request,
+ * advances rsp_producer and raises PV_EVENT_DISK.
+ *
+ * Indices run freely (the slot is index % PV_BLOCK_RING_SIZE). The guest
+ * keeps its response consumer to itself and never has more than
+ * PV_BLOCK_RING_SIZE requests unanswered; the VMM keeps its request
+ * consumer to itself and refuses a producer that claims more.
+ *
+ * Buffers are guest-physical: `count` sectors from `buffer`, inside the
+ * guest's RAM; a read's buffer must be plain memory (not a page table, the
+ * hypercall page or the ring). A write is answered 0 only once it is in the
+ * image file (the host's page cache, as the ATA disk's WRITE SECTORS);
+ * PV_BLOCK_FLUSH answers once the image is on stable storage (fsync, as
+ * FLUSH CACHE). */
+enum pv_block_operation {
+    PV_BLOCK_READ = 0,       /* image -> buffer */
+    PV_BLOCK_WRITE = 1,      /* buffer -> image */
+    PV_BLOCK_FLUSH = 2,      /* earlier writes to stable storage; sector, count, buffer unused */
+};
+
+#define PV_BLOCK_SECTOR_SIZE 512
+#define PV_BLOCK_MAX_SECTORS 8       /* per request: one page */
+#define PV_BLOCK_RING_SIZE 64        /* slots; a power of two */
+
+struct pv_block_request {
+    uint32_t id;             /* the guest's, copied into the response */
+    uint16_t operation;      /* enum pv_block_operation */
+    uint16_t count;          /* sectors, 1 .. PV_BLOCK_MAX_SECTORS */
+    uint32_t sector;         /* the first sector */
+    uint32_t buffer;         /* guest-physical address of count * 512 bytes */
+};
+
+struct pv_block_response {
+    uint32_t id;
+    int32_t status;          /* 0, or -PV_E* */
+};
+
+struct pv_block_ring {
+    volatile uint32_t req_producer;      /* the guest's */
+    volatile uint32_t rsp_producer;      /* the VMM's */
+    volatile uint32_t sector_count;      /* the image's size, written by PV_BLOCK_SETUP */
+    uint32_t reserved;
+    struct pv_block_request requests[PV_BLOCK_RING_SIZE];
+    struct pv_block_response responses[PV_BLOCK_RING_SIZE];
+};
+
+_Static_assert(sizeof(struct pv_block_request) == 16, "block request layout");
+_Static_assert(sizeof(struct pv_block_ring) <= 4096, "the block ring is one page");
 
 /* ---- the shared info page ---------------------------------------------------- */
 #define PV_CONSOLE_RING_SIZE 256

@@ -21,6 +21,7 @@
 
 static const char *const channel_names[PV_EVENT_CHANNELS] = {
     [PV_EVENT_TIMER] = "timer", [PV_EVENT_CONSOLE] = "console", [PV_EVENT_SELF] = "self",
+    [PV_EVENT_DISK] = "disk",
 };
 
 /* ---- time ------------------------------------------------------------------- */

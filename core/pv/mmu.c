@@ -205,15 +205,7 @@ int32_t pv_mmuext(struct pv *pv, struct emulator *e, const uint32_t args[5])
  * batches: pv-mmu-batch/1, /2-3, /4-7, ... */
 static void count_batch(struct pv *pv, uint32_t count)
 {
-    char reason[STATS_NAME_LEN];
-    uint32_t low = 1;
-    while (low * 2 <= count)
-        low *= 2;
-    if (low == 1)
-        snprintf(reason, sizeof reason, "1");
-    else
-        snprintf(reason, sizeof reason, "%u-%u", low, low * 2 - 1);
-    stats_count(stats_counter(&pv->vm->stats, "pv-mmu-batch", reason), 0);
+    pv_count_batch(pv, "pv-mmu-batch", count);
 }
 
 static int32_t check_update(struct pv *pv, const struct pv_mmu_update *update)

@@ -24,6 +24,7 @@ static const char *const hypercall_names[PV_HYPERCALL_COUNT] = {
     [PV_MMUEXT] = "mmuext", [PV_SET_TIMER] = "set_timer", [PV_SCHED_OP] = "sched_op",
     [PV_CONSOLE_WRITE] = "console_write", [PV_EVENT_SEND] = "event_send",
     [PV_EVENT_UNMASK] = "event_unmask", [PV_MULTICALL] = "multicall",
+    [PV_BLOCK_SETUP] = "block_setup", [PV_BLOCK_NOTIFY] = "block_notify",
 };
 
 /* The stub of entry n (abi.h): mov $n, %eax; out %eax, $port; ret. The
@@ -150,6 +151,19 @@ void pv_write_physical(struct emulator *e, uint32_t physical, const void *from, 
         e->code_written(e, physical & ~(PAGE_SIZE - 1));
 }
 
+void pv_count_batch(struct pv *pv, const char *category, uint32_t count)
+{
+    char reason[STATS_NAME_LEN];
+    uint32_t low = 1;
+    while (low * 2 <= count)
+        low *= 2;
+    if (low == 1)
+        snprintf(reason, sizeof reason, "1");
+    else
+        snprintf(reason, sizeof reason, "%u-%u", low, low * 2 - 1);
+    stats_count(stats_counter(&pv->vm->stats, category, reason), 0);
+}
+
 int32_t pv_refuse(struct pv *pv, int error, const char *what, const char *detail)
 {
     struct stats *stats = &pv->vm->stats;
@@ -207,6 +221,7 @@ static const pv_handler handlers[PV_HYPERCALL_COUNT] = {
     [PV_MMUEXT] = pv_mmuext, [PV_SET_TIMER] = pv_set_timer, [PV_SCHED_OP] = pv_sched_op,
     [PV_CONSOLE_WRITE] = pv_console_write, [PV_EVENT_SEND] = pv_event_send,
     [PV_EVENT_UNMASK] = pv_event_unmask, [PV_MULTICALL] = pv_multicall,
+    [PV_BLOCK_SETUP] = pv_block_setup, [PV_BLOCK_NOTIFY] = pv_block_notify,
 };
 
 /* One hypercall, counted as hypercall/<name> with its handling time. */

@@ -11,7 +11,7 @@
  * Files: pv.c (the guest's memory, PV_INIT, dispatch, statistics),
  * note.c (is this image a pv guest?), traps.c (trap table, descriptor
  * tables, stack switch, iret), mmu.c (direct paging), events.c (timer,
- * events, upcalls, time, sched_op, console).
+ * events, upcalls, time, sched_op, console), block.c (the block ring).
  */
 #ifndef VMLAB_PV_H
 #define VMLAB_PV_H
@@ -32,6 +32,7 @@ enum pv_frame_type {
     PV_FRAME_TABLE,          /* a pinned page table: read-only to the guest */
     PV_FRAME_DIRECTORY,      /* a pinned page directory: read-only to the guest */
     PV_FRAME_VMM,            /* the hypercall page: read-only to the guest */
+    PV_FRAME_BLOCK_RING,     /* the block ring: the VMM writes it, never a page table */
 };
 
 struct pv {
@@ -55,6 +56,10 @@ struct pv {
      * core/direct/shadow.h). */
     bool direct_paging;
     bool engine_said;        /* the pv technique said which engine it runs on */
+    /* The block ring (block.c): its frame (0: none yet) and the VMM's own
+     * request consumer, which the guest never sees. */
+    uint32_t block_ring;
+    uint32_t block_consumer;
     struct stats_counter *call_rows[PV_HYPERCALL_COUNT];
     struct stats_counter *event_rows[PV_EVENT_CHANNELS];
 };

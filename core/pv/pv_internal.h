@@ -32,6 +32,9 @@ struct pv_shared_info *pv_shared(struct pv *pv);
 int32_t pv_refuse(struct pv *pv, int error, const char *what, const char *detail);
 /* True if [address, address + length) is RAM the guest owns. */
 bool pv_guest_owns(const struct pv *pv, uint32_t address, uint32_t length);
+/* Count a batch of `count` as <category>/<power-of-two range>: "1", "2-3",
+ * "4-7", ... (pv-mmu-batch, pv-block). */
+void pv_count_batch(struct pv *pv, const char *category, uint32_t count);
 
 /* traps.c */
 int32_t pv_install_descriptor_tables(struct pv *pv, struct emulator *e);
@@ -53,5 +56,9 @@ int32_t pv_sched_op(struct pv *pv, struct emulator *e, const uint32_t args[5]);
 int32_t pv_console_write(struct pv *pv, struct emulator *e, const uint32_t args[5]);
 int32_t pv_event_send(struct pv *pv, struct emulator *e, const uint32_t args[5]);
 int32_t pv_event_unmask(struct pv *pv, struct emulator *e, const uint32_t args[5]);
+
+/* block.c */
+int32_t pv_block_setup(struct pv *pv, struct emulator *e, const uint32_t args[5]);
+int32_t pv_block_notify(struct pv *pv, struct emulator *e, const uint32_t args[5]);
 
 #endif

@@ -4,7 +4,7 @@
 # with the shared library labs/guests/lib/ into $(BUILD)/guests/NAME.elf.
 # Included by the top Makefile, which defines BUILD.
 
-GUEST_NAMES := hello flags paging pagefault ring3 timer exceptions triple cpubench disk platform smc pvcheck
+GUEST_NAMES := hello flags paging pagefault ring3 timer exceptions triple cpubench disk platform smc pvcheck blkcheck
 
 # No x87/SSE/MMX: the vmlab interpreter does not implement them (#UD), and a
 # guest must not depend on host headers or libc.

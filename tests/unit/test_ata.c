@@ -520,3 +520,32 @@ Test(ata, data_port_without_a_transfer_is_quiet)
     read_file_sector(0, file);
     assert_sector_is_pattern(file, 0);
 }
+
+/* ---- the image functions the pv block ring shares (ata_image_*) ---------- */
+
+Test(ata, image_read_and_write_whole_sectors)
+{
+    uint8_t data[2 * 512], back[512];
+    cr_assert_eq(ata_image_read(&disk, 2, 2, data), 0);
+    assert_sector_is_pattern(data, 2);
+    assert_sector_is_pattern(data + 512, 3);
+    memset(data, 0x5a, 512);
+    cr_assert_eq(ata_image_write(&disk, 4, 1, data), 0);
+    cr_assert_eq(ata_image_flush(&disk), 0);
+    read_file_sector(4, back);
+    cr_assert_eq(memcmp(back, data, 512), 0, "the write is in the file");
+}
+
+Test(ata, image_refuses_ranges_outside_the_image)
+{
+    uint8_t data[2 * 512];
+    cr_assert_eq(ata_image_read(&disk, IMAGE_SECTORS, 1, data), -1, "the sector after the image");
+    cr_assert_eq(ata_image_read(&disk, IMAGE_SECTORS - 1, 2, data), -1, "a range across the end");
+    cr_assert_eq(ata_image_write(&disk, UINT64_MAX, 2, data), -1, "a range that wraps");
+    cr_assert_eq(ata_image_write(&disk, IMAGE_SECTORS - 1, 2, data), -1, "a write across the end");
+    struct stat info;
+    cr_assert_eq(stat(image_path, &info), 0);
+    cr_assert_eq(info.st_size, IMAGE_SECTORS * 512, "the image did not grow");
+    cr_assert_eq(ata_image_read(&disk, 0, 0, data), -1, "no sectors");
+    cr_assert_eq(ata_image_read(&disk, IMAGE_SECTORS - 1, 1, data), 0, "the last sector");
+}

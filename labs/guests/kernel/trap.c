@@ -91,7 +91,8 @@ static void exception(struct trapframe *tf)
 
 #ifdef PV
 /* Events replace the PIC's interrupts: one upcall, and a bitmap that says
- * from where. Console input first: the timer may switch processes. */
+ * from where. Console input first: the timer may switch processes. The
+ * disk's event needs nothing here: its driver reads the ring (pv/block.c). */
 static void event_upcall(struct trapframe *tf)
 {
     uint32_t pending = arch_take_pending_events();

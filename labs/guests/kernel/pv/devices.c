@@ -10,8 +10,7 @@
  *   - the UART: output is gathered into lines and written with one
  *     PV_CONSOLE_WRITE per line (the native driver makes two port
  *     accesses per byte); input comes from the shared info page's ring;
- *   - the disk: not yet (the block ring is later work): ata_init says
- *     there is none.
+ *   - the disk: the block ring, in pv/block.c.
  */
 #ifdef PV
 #include "../kernel.h"
@@ -125,10 +124,4 @@ char uart_get(void)
     pv_shared_info.console_in_consumer = at + 1;
     return c;
 }
-
-/* ---- the disk's place: none yet ---- */
-
-bool ata_init(void) { return false; }
-int ata_read(uint32_t lba, void *buffer) { (void)lba; (void)buffer; return -1; }
-int ata_write(uint32_t lba, const void *buffer) { (void)lba; (void)buffer; return -1; }
 #endif
