@@ -5,23 +5,23 @@
 #   make fuzz-diff SEED=7 N=1000000    a campaign (defaults below)
 #
 # The harness is built without the sanitizers: its native runner maps fixed
-# low addresses and runs 32-bit code in a child (tests/diff/native.c). The
-# interpreter's core is compiled into it from the same sources as vmlab;
-# the unit tests (tests/unit/test_diff_regressions.c) cover it under
-# ASan+UBSan.
+# low addresses and runs 32-bit code in a child (tests/diff/native.c), and
+# its bt runner needs the low 4 GiB (tests/diff/bt_runner.c). It links the
+# release objects of core/ and techniques/ (LIB_OBJS): the interpreter's
+# core, and the bt technique through core/technique.h. The unit tests
+# (tests/unit/test_diff_regressions.c) cover the core under ASan+UBSan.
 
 DIFF_BIN     := $(BUILD)/diff/vmlab-diff
 DIFF_SOURCES := $(wildcard tests/diff/*.c) tests/diff/native_switch.S
 DIFF_HEADERS := $(wildcard tests/diff/*.h)
-DIFF_CORE    := $(wildcard core/x86/*.c) core/mem.c core/stats.c core/cpu.c core/dev/bus.c core/host.c
 DIFF_SEED    ?= 1
 DIFF_COUNT   ?= 20000
 SEED         ?= $(shell date +%s)
 N            ?= 1000000
 
-$(DIFF_BIN): $(DIFF_SOURCES) $(DIFF_HEADERS) $(DIFF_CORE) $(HEADERS) tests/diff/diff.mk
+$(DIFF_BIN): $(DIFF_SOURCES) $(DIFF_HEADERS) $(LIB_OBJS) $(HEADERS) tests/diff/diff.mk
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) -O2 -o $@ $(DIFF_SOURCES) $(DIFF_CORE) -lcapstone -lm
+	$(CC) $(CFLAGS_COMMON) -O2 -o $@ $(DIFF_SOURCES) $(LIB_OBJS) $(LIBS)
 
 .PHONY: diff-test fuzz-diff
 diff-test: $(DIFF_BIN)
