@@ -72,42 +72,19 @@ static bool last_exception(uint64_t since, int *vector, uint32_t *eip, uint32_t 
     return false;
 }
 
-/* attach, run until the guest's triple fault, detach. False with why. */
-static bool run_under_bt(char *why, size_t why_len)
-{
-    atomic_store(&vm.stop_requested, false);
-    vm.stop_reason[0] = 0;
-    if (bt->attach(&vm) < 0) {
-        snprintf(why, why_len, "bt: attach: %.80s", vm.stop_reason);
-        return false;
-    }
-    vm.technique = bt;
-    uint64_t give_up = stats_now_ns() + RUN_LIMIT_NS;
-    enum vm_exit exit;
-    do {
-        vm.deadline_ns = stats_now_ns() + SLICE_NS;
-        exit = bt->run(&vm);
-    } while (exit == VM_EXIT_DEADLINE && stats_now_ns() < give_up);
-    bt->detach(&vm);
-    vm.technique = NULL;
-    if (exit == VM_EXIT_TRIPLE_FAULT)
-        return true;
-    snprintf(why, why_len, "bt: %.80s",
-             exit == VM_EXIT_DEADLINE ? "no end after 2 s" : exit == VM_EXIT_HALT ? "HLT" : vm.stop_reason);
-    return false;
-}
-
 /* Sums the rows of bt's statistics into x->totals. */
 static void count_totals(struct exchange *x)
 {
     struct bt_totals *t = &x->totals;
     t->runs++;
-    t->blocks = t->callouts = t->fallbacks = 0;
+    t->blocks = t->chains = t->callouts = t->fallbacks = 0;
     int rows = atomic_load(&vm.stats.counter_count);
     for (int i = 0; i < rows; i++) {
         const struct stats_counter *row = &vm.stats.counters[i];
         if (!strcmp(row->category, "bt-translate") && !strcmp(row->reason, "block"))
             t->blocks += row->count;
+        else if (!strcmp(row->category, "bt-chain") && !strcmp(row->reason, "direct-exit"))
+            t->chains += row->count;
         else if (!strcmp(row->category, "bt-callout"))
             t->callouts += row->count;
         else if (!strcmp(row->category, "bt-fallback"))
@@ -115,16 +92,33 @@ static void count_totals(struct exchange *x)
     }
 }
 
-static void run_request(struct exchange *x)
+/* Runs until the guest's triple fault. False with why. */
+static bool run_until_triple_fault(char *why, size_t why_len)
 {
-    struct run_result *result = &x->result;
+    atomic_store(&vm.stop_requested, false);
+    vm.stop_reason[0] = 0;
+    uint64_t give_up = stats_now_ns() + RUN_LIMIT_NS;
+    enum vm_exit exit;
+    do {
+        vm.deadline_ns = stats_now_ns() + SLICE_NS;
+        exit = bt->run(&vm);
+    } while (exit == VM_EXIT_DEADLINE && stats_now_ns() < give_up);
+    if (exit == VM_EXIT_TRIPLE_FAULT)
+        return true;
+    snprintf(why, why_len, "bt: %.80s",
+             exit == VM_EXIT_DEADLINE ? "no end after 2 s" : exit == VM_EXIT_HALT ? "HLT" : vm.stop_reason);
+    return false;
+}
+
+/* One run from the state machine_reset left: the result, and the data
+ * areas copied to data_after. */
+static void run_once(const struct exchange *x, struct run_result *result, uint8_t *data_after)
+{
     memset(result, 0, sizeof *result);
-    machine_reset(&vm.cpu, vm.ram.host, &x->initial, x->setup);
-    machine_load(vm.ram.host, x->code, x->length, ud2_filler, sizeof ud2_filler, x->data);
     uint64_t since = atomic_load(&vm.stats.ring_next);
     int vector = -1;
     uint32_t eip = 0, error_code = 0;
-    if (!run_under_bt(result->failure, sizeof result->failure))
+    if (!run_until_triple_fault(result->failure, sizeof result->failure))
         return;
     if (!last_exception(since, &vector, &eip, &error_code)) {
         snprintf(result->failure, sizeof result->failure, "bt: %.60s, no guest exception logged",
@@ -137,8 +131,64 @@ static void run_request(struct exchange *x)
                                                error_code };
     memcpy(result->final.regs, vm.cpu.regs, sizeof vm.cpu.regs);
     result->final.eflags = vm.cpu.eflags;
-    memcpy(x->data_after, vm.ram.host + DATA_BASE, DATA_SIZE);
-    memcpy(x->data_after + DATA_SIZE, vm.ram.host + LOW_DATA_BASE, LOW_DATA_SIZE);
+    memcpy(data_after, vm.ram.host + DATA_BASE, DATA_SIZE);
+    memcpy(data_after + DATA_SIZE, vm.ram.host + LOW_DATA_BASE, LOW_DATA_SIZE);
+}
+
+/* What differs between two runs of the same sequence (NULL: nothing). */
+static const char *runs_differ(const struct run_result *a, const struct run_result *b,
+                               const uint8_t *a_data, const uint8_t *b_data)
+{
+    if (a->fault.faulted != b->fault.faulted || a->fault.vector != b->fault.vector ||
+        a->fault.eip != b->fault.eip || a->fault.cr2 != b->fault.cr2 ||
+        a->fault.error_code != b->fault.error_code)
+        return "the exception";
+    if (memcmp(a->final.regs, b->final.regs, sizeof a->final.regs))
+        return "the registers";
+    if (a->final.eflags != b->final.eflags)
+        return "EFLAGS";
+    if (memcmp(a_data, b_data, DATA_BUFFER_SIZE))
+        return "memory";
+    return NULL;
+}
+
+/*
+ * The sequence runs twice in one attach: first translated block by block,
+ * then again from the same state out of the code cache, with the direct
+ * exits the first run took now chained (bt.c, chain()). Both runs must
+ * give the same result; the second is the one compared with the other
+ * sides.
+ */
+static void run_request(struct exchange *x)
+{
+    static struct run_result first;
+    static uint8_t first_data[DATA_BUFFER_SIZE];
+    memset(&x->result, 0, sizeof x->result);
+    machine_prepare(vm.ram.host, x->setup);
+    machine_reset(&vm.cpu, &x->initial, x->setup);
+    machine_load(vm.ram.host, x->code, x->length, ud2_filler, sizeof ud2_filler, x->data);
+    if (bt->attach(&vm) < 0) {
+        snprintf(x->result.failure, sizeof x->result.failure, "bt: attach: %.80s", vm.stop_reason);
+        return;
+    }
+    vm.technique = bt;
+    run_once(x, &first, first_data);
+    if (first.completed) {
+        machine_reset(&vm.cpu, &x->initial, x->setup);
+        machine_load_data(vm.ram.host, x->data);
+        run_once(x, &x->result, x->data_after);
+        const char *what = x->result.completed ? runs_differ(&first, &x->result, first_data, x->data_after)
+                                               : NULL;
+        if (what) {
+            x->result.completed = false;
+            snprintf(x->result.failure, sizeof x->result.failure,
+                     "bt: %s differs between the first run and the second (cached, chained)", what);
+        }
+    } else {
+        x->result = first;
+    }
+    bt->detach(&vm);
+    vm.technique = NULL;
 }
 
 static int create_vm(void)
@@ -233,6 +283,7 @@ static void reap(char *failure, size_t length)
     child = -1;
     earlier_children.runs += exchange->totals.runs;
     earlier_children.blocks += exchange->totals.blocks;
+    earlier_children.chains += exchange->totals.chains;
     earlier_children.callouts += exchange->totals.callouts;
     earlier_children.fallbacks += exchange->totals.fallbacks;
     exchange->totals = (struct bt_totals){ 0 };
@@ -244,6 +295,7 @@ void bt_runner_totals(struct bt_totals *totals)
     if (exchange) {
         totals->runs += exchange->totals.runs;
         totals->blocks += exchange->totals.blocks;
+        totals->chains += exchange->totals.chains;
         totals->callouts += exchange->totals.callouts;
         totals->fallbacks += exchange->totals.fallbacks;
     }

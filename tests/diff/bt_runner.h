@@ -40,6 +40,7 @@ void bt_runner_stop(void);
 struct bt_totals {
     uint64_t runs;
     uint64_t blocks;              /* bt-translate/block */
+    uint64_t chains;              /* bt-chain/direct-exit: exits patched block to block */
     uint64_t callouts;            /* bt-callout/... (the run-ending UD2 included) */
     uint64_t fallbacks;           /* bt-fallback/... */
 };

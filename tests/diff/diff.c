@@ -553,8 +553,9 @@ int main(int argc, char **argv)
     if (side_runs[SIDE_BT]) {
         struct bt_totals t;
         bt_runner_totals(&t);
-        printf("(bt: %" PRIu64 " runs, %" PRIu64 " blocks translated, %" PRIu64 " callouts, %" PRIu64
-               " instructions in fallback)\n", t.runs, t.blocks, t.callouts, t.fallbacks);
+        printf("(bt: %" PRIu64 " runs, %" PRIu64 " blocks translated, %" PRIu64 " exits chained, %" PRIu64
+               " callouts, %" PRIu64 " instructions in fallback)\n", t.runs, t.blocks, t.chains, t.callouts,
+               t.fallbacks);
     }
     printf("%" PRIu64 " passed, %" PRIu64 " failed\n", passed, failed);
     return clean ? 0 : 1;

@@ -51,7 +51,8 @@ int interp_runner_start(void)
 
 static void reset_machine(const struct machine_state *initial, struct interp_setup setup)
 {
-    machine_reset(&cpu, ram.host, initial, setup);
+    machine_prepare(ram.host, setup);
+    machine_reset(&cpu, initial, setup);
     x86_executor_init(&executor, &emulator, &cpu, &ram, &bus, &stats);
     /* As techniques/interp: no sequence loads a segment register, so the
      * flat-segment fast path stays valid for the whole run. */

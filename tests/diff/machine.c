@@ -34,21 +34,30 @@ void machine_build_page_tables(uint8_t *ram)
     }
 }
 
-/* Linux's user selectors (__USER32_CS, __USER_DS) with DPL 3, and a TSS
- * whose I/O map base (at offset 0x66) lies beyond its limit: no port is
- * allowed at CPL 3 (SDM vol. 1, 18.5.2), as for a Linux process. */
-static void enter_user_mode(struct cpu *cpu, uint8_t *ram)
+/* Linux's user selectors (__USER32_CS, __USER_DS) with DPL 3 (the TSS's
+ * I/O map, machine_prepare, allows no port: SDM vol. 1, 18.5.2). */
+static void enter_user_mode(struct cpu *cpu)
 {
     for (int s = 0; s < SEG_COUNT; s++) {
         cpu->segments[s].selector = s == SEG_CS ? 0x23 : 0x2b;
         cpu->segments[s].attributes |= 3u << 5;
     }
     cpu->tr.limit = 0x67;
+}
+
+/* The TSS (at 0) has its I/O map base (offset 0x66) beyond its limit: no
+ * port is allowed at CPL 3, as for a Linux process. */
+void machine_prepare(uint8_t *ram, struct interp_setup setup)
+{
+    static const uint32_t candidates[2] = { READ_ONLY_DATA_PAGE, READ_ONLY_STACK_PAGE };
+    for (unsigned i = 0; i < 2; i++)                   /* the tables are contiguous */
+        put_entry(ram, PAGE_TABLES + 4 * (candidates[i] >> PAGE_SHIFT),
+                  candidates[i] | PTE_US | (setup.read_only_page == candidates[i]
+                                            ? (setup.page_absent ? 0 : PTE_P) : PTE_P | PTE_RW));
     put_entry(ram, 0x64, 0x68u << 16);
 }
 
-void machine_reset(struct cpu *cpu, uint8_t *ram, const struct machine_state *initial,
-                   struct interp_setup setup)
+void machine_reset(struct cpu *cpu, const struct machine_state *initial, struct interp_setup setup)
 {
     cpu_reset_to_flat_protected_mode(cpu);
     if (setup.paging != PAGING_OFF) {
@@ -57,12 +66,7 @@ void machine_reset(struct cpu *cpu, uint8_t *ram, const struct machine_state *in
         cpu->cr0 |= CR0_PG | CR0_WP;
     }
     if (setup.user_mode)
-        enter_user_mode(cpu, ram);
-    static const uint32_t candidates[2] = { READ_ONLY_DATA_PAGE, READ_ONLY_STACK_PAGE };
-    for (unsigned i = 0; i < 2; i++)                   /* the tables are contiguous */
-        put_entry(ram, PAGE_TABLES + 4 * (candidates[i] >> PAGE_SHIFT),
-                  candidates[i] | PTE_US | (setup.read_only_page == candidates[i]
-                                            ? (setup.page_absent ? 0 : PTE_P) : PTE_P | PTE_RW));
+        enter_user_mode(cpu);
     memcpy(cpu->regs, initial->regs, sizeof cpu->regs);
     cpu->eflags = initial->eflags;
     cpu->eip = CODE_BASE;
@@ -73,6 +77,11 @@ void machine_load(uint8_t *ram, const uint8_t *code, unsigned length, const uint
 {
     memcpy(ram + CODE_BASE, code, length);
     memcpy(ram + CODE_BASE + length, filler, end_length);
+    machine_load_data(ram, data);
+}
+
+void machine_load_data(uint8_t *ram, const uint8_t *data)
+{
     memcpy(ram + DATA_BASE, data, DATA_SIZE);
     memcpy(ram + LOW_DATA_BASE, data + DATA_SIZE, LOW_DATA_SIZE);
 }

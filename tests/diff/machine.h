@@ -27,15 +27,20 @@
  * guest RAM (ram points at physical address 0, MACHINE_RAM_SIZE bytes). */
 void machine_build_page_tables(uint8_t *ram);
 
+/* The memory side of setup: the PTEs of the read-only page candidates
+ * (layout.h) and the TSS's I/O map base. */
+void machine_prepare(uint8_t *ram, struct interp_setup setup);
+
 /* The CPU state for one run: flat protected mode, paging and CPL as setup
- * says, the registers and EFLAGS of initial, EIP at CODE_BASE. Also writes
- * the PTEs of the read-only page candidates and the TSS's I/O map base. */
-void machine_reset(struct cpu *cpu, uint8_t *ram, const struct machine_state *initial,
-                   struct interp_setup setup);
+ * says, the registers and EFLAGS of initial, EIP at CODE_BASE, an empty
+ * IDT. */
+void machine_reset(struct cpu *cpu, const struct machine_state *initial, struct interp_setup setup);
 
 /* Copies the code, then `filler` bytes (end_length of them) after it, and
- * both data areas (data: DATA_BUFFER_SIZE bytes) into guest RAM. */
+ * both data areas into guest RAM. */
 void machine_load(uint8_t *ram, const uint8_t *code, unsigned length, const uint8_t *filler,
                   unsigned end_length, const uint8_t *data);
+/* Copies only the data areas (data: DATA_BUFFER_SIZE bytes). */
+void machine_load_data(uint8_t *ram, const uint8_t *data);
 
 #endif
