@@ -7,7 +7,7 @@
 #   CPU where it has compatibility mode            (every x86-64 host)
 #
 #   tests/diff/run.sh      DIFF_SEED (1), DIFF_COUNT (20000) and
-#                          DIFF_BT_COUNT (20000) choose the runs
+#                          DIFF_BT_COUNT (10000) choose the runs
 #
 # For each mode:
 # 1. The self-check: with --inject-difference the harness must report
@@ -24,7 +24,7 @@ cd "$(dirname "$0")/../.." || exit 2
 DIFF=build/diff/vmlab-diff
 SEED=${DIFF_SEED:-1}
 COUNT=${DIFF_COUNT:-20000}
-BT_COUNT=${DIFF_BT_COUNT:-20000}
+BT_COUNT=${DIFF_BT_COUNT:-10000}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
