@@ -43,6 +43,7 @@ struct bt_totals {
     uint64_t chains;              /* bt-chain/direct-exit: exits patched block to block */
     uint64_t callouts;            /* bt-callout/... (the run-ending UD2 included) */
     uint64_t fallbacks;           /* bt-fallback/... */
+    uint64_t deadline_exits;      /* run() returned at a deadline (VM_EXIT_DEADLINE) */
 };
 void bt_runner_totals(struct bt_totals *totals);
 

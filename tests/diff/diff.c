@@ -554,8 +554,8 @@ int main(int argc, char **argv)
         struct bt_totals t;
         bt_runner_totals(&t);
         printf("(bt: %" PRIu64 " runs, %" PRIu64 " blocks translated, %" PRIu64 " exits chained, %" PRIu64
-               " callouts, %" PRIu64 " instructions in fallback)\n", t.runs, t.blocks, t.chains, t.callouts,
-               t.fallbacks);
+               " callouts, %" PRIu64 " instructions in fallback, %" PRIu64 " deadline exits)\n", t.runs,
+               t.blocks, t.chains, t.callouts, t.fallbacks, t.deadline_exits);
     }
     printf("%" PRIu64 " passed, %" PRIu64 " failed\n", passed, failed);
     return clean ? 0 : 1;
