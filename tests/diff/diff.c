@@ -2,7 +2,7 @@
  * diff.c - differential testing of the interpreter against the real CPU.
  *
  *   build/diff/vmlab-diff [--bt] [--seed S] [--count N] [--max-items M]
- *                         [--only INDEX] [--max-reports R] [--fault-percent P]
+ *                         [--only INDEX] [--max-reports R] [--fault-percent P] [--progress K]
  *                         [--hvm] [--inject-difference]
  *   build/diff/vmlab-diff [--bt] --code "HEX BYTES" [--regs EAX,...,EDI] [--eflags HEX]
  *                         [--paging 0|1|2] [--cpl3] [--read-only PAGE | --absent PAGE]
@@ -66,6 +66,7 @@ struct options {
     bool hvm;
     bool inject_difference;
     bool bt;                       /* --bt: bt is the side under test */
+    uint64_t progress;             /* --progress K: a line on stderr every K sequences */
 };
 
 static const char *const reg_names[8] = { "eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi" };
@@ -330,6 +331,9 @@ static bool run_campaign(const struct options *opt, uint64_t *passed, uint64_t *
     uint64_t first = opt->only >= 0 ? (uint64_t)opt->only : 0;
     uint64_t end = opt->only >= 0 ? first + 1 : opt->count;
     for (uint64_t index = first; index < end; index++) {
+        if (opt->progress && index % opt->progress == 0)
+            fprintf(stderr, "vmlab-diff: seed %" PRIu64 ": %" PRIu64 " sequences run, %" PRIu64 " failed\n",
+                    opt->seed, index - first, *failed);
         generate_sequence(sequence_seed(opt->seed, index), opt->max_items, &sequence, data);
         uint32_t undefined = sequence.item_count ? sequence.undefined_after[sequence.item_count - 1] : 0;
         if (run_both(sequence.code, sequence.length, &sequence, data, undefined,
@@ -454,11 +458,13 @@ static bool parse_options(int argc, char **argv, struct options *opt)
             opt->eflags = (uint32_t)strtoul(value, NULL, 16), i++;
         else if (value && !strcmp(arg, "--fault-percent"))
             generate_fault_percent = (unsigned)strtoul(value, NULL, 0), i++;
+        else if (value && !strcmp(arg, "--progress"))
+            opt->progress = strtoull(value, NULL, 0), i++;
         else if (value && !strcmp(arg, "--max-reports"))
             opt->max_reports = (unsigned)strtoul(value, NULL, 0), i++;
         else {
             fprintf(stderr, "usage: %s [--bt] [--seed S] [--count N] [--max-items M] [--only INDEX] "
-                            "[--max-reports R] [--fault-percent P] [--hvm] [--inject-difference]\n"
+                            "[--max-reports R] [--fault-percent P] [--progress K] [--hvm] [--inject-difference]\n"
                             "       %s [--bt] --code HEX [--regs EAX,ECX,...,EDI] [--eflags HEX] [--paging 0|1|2] [--cpl3]\n"
                             "         [--read-only|--absent 1011000|1019000]\n", argv[0], argv[0]);
             return false;
