@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -201,6 +202,11 @@ static void run_request(struct exchange *x)
 
 static int create_vm(void)
 {
+    /* bt allocates its code cache's tables on every attach, and this child
+     * attaches once per sequence: a fixed threshold puts the big ones in
+     * their own zero-filled mappings, instead of glibc's adaptive one
+     * moving them to the heap, where calloc clears them by hand. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     /* A child forked after native_start inherits the native side's low
      * mappings: the guest's 4 GiB must be free for bt to reserve them. */
     munmap((void *)(uintptr_t)DIFF_REGION_BASE, DIFF_REGION_SIZE);
