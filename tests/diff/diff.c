@@ -1,7 +1,7 @@
 /*
  * diff.c - differential testing of the interpreter against the real CPU.
  *
- *   build/diff/vmlab-diff [--bt] [--seed S] [--count N] [--max-items M]
+ *   build/diff/vmlab-diff [--bt|--sensitive] [--seed S] [--count N] [--max-items M]
  *                         [--only INDEX] [--max-reports R] [--fault-percent P] [--progress K]
  *                         [--hvm] [--inject-difference]
  *   build/diff/vmlab-diff [--bt] --code "HEX BYTES" [--regs EAX,...,EDI] [--eflags HEX]
@@ -18,7 +18,9 @@
  * --bt: the bt technique is the side under test (bt_runner.c): each
  * sequence runs under bt and under the interpreter, and natively too where
  * the host has compatibility mode, and bt's result must equal each of
- * theirs. This mode runs on every x86-64 host.
+ * theirs. This mode runs on every x86-64 host. --sensitive (implies --bt)
+ * also generates the sensitive, unprivileged instructions and FS/GS
+ * prefixes (generate.h), and compares bt with the interpreter only.
  *
  * --inject-difference flips CF in the final EFLAGS of the side under test
  * (the interpreter, or bt with --bt) before the comparison whenever CF is
@@ -66,6 +68,7 @@ struct options {
     bool hvm;
     bool inject_difference;
     bool bt;                       /* --bt: bt is the side under test */
+    bool sensitive;                /* --sensitive: generate_sensitive, bt against interp only */
     uint64_t progress;             /* --progress K: a line on stderr every K sequences */
 };
 
@@ -432,6 +435,8 @@ static bool parse_options(int argc, char **argv, struct options *opt)
             opt->hvm = true;
         else if (!strcmp(arg, "--bt"))
             opt->bt = true;
+        else if (!strcmp(arg, "--sensitive"))
+            opt->bt = opt->sensitive = generate_sensitive = true;
         else if (!strcmp(arg, "--inject-difference"))
             opt->inject_difference = true;
         else if (value && !strcmp(arg, "--seed"))
@@ -463,7 +468,7 @@ static bool parse_options(int argc, char **argv, struct options *opt)
         else if (value && !strcmp(arg, "--max-reports"))
             opt->max_reports = (unsigned)strtoul(value, NULL, 0), i++;
         else {
-            fprintf(stderr, "usage: %s [--bt] [--seed S] [--count N] [--max-items M] [--only INDEX] "
+            fprintf(stderr, "usage: %s [--bt|--sensitive] [--seed S] [--count N] [--max-items M] [--only INDEX] "
                             "[--max-reports R] [--fault-percent P] [--progress K] [--hvm] [--inject-difference]\n"
                             "       %s [--bt] --code HEX [--regs EAX,ECX,...,EDI] [--eflags HEX] [--paging 0|1|2] [--cpl3]\n"
                             "         [--read-only|--absent 1011000|1019000]\n", argv[0], argv[0]);
@@ -509,10 +514,14 @@ static int start_sides(const struct options *opt, int *status)
             return *status = unavailable(opt, "bt differential", bt_why), 1;
         generate_16bit_addressing = true;      /* unless the native side says otherwise */
         compare_sides(SIDE_INTERP, SIDE_BT);
-        if (native)
+        if (native && !opt->sensitive)
             compare_sides(SIDE_NATIVE, SIDE_BT);
+        else if (native)
+            printf("(bt against the interpreter only: --sensitive's results are the machine's, "
+                   "and the native side's machine is the host)\n");
         else
             printf("(bt against the interpreter only; no native side: %s)\n", why);
+        native = native && !opt->sensitive;
     } else {
         if (!native)
             return *status = unavailable(opt, "real-CPU differential oracle", why), 1;

@@ -5,9 +5,11 @@
 #   the interpreter's core against the host CPU  (skipped without compatibility mode)
 #   the bt technique against the interpreter's core, and against the host
 #   CPU where it has compatibility mode            (every x86-64 host)
+#   bt against the interpreter's core with the sensitive, unprivileged
+#   instructions and FS/GS prefixes (--sensitive)  (every x86-64 host)
 #
-#   tests/diff/run.sh      DIFF_SEED (1), DIFF_COUNT (20000) and
-#                          DIFF_BT_COUNT (10000) choose the runs
+#   tests/diff/run.sh      DIFF_SEED (1), DIFF_COUNT (20000), DIFF_BT_COUNT
+#                          (10000) and DIFF_SENSITIVE_COUNT (3000) choose the runs
 #
 # For each mode:
 # 1. The self-check: with --inject-difference the harness must report
@@ -25,6 +27,7 @@ DIFF=build/diff/vmlab-diff
 SEED=${DIFF_SEED:-1}
 COUNT=${DIFF_COUNT:-20000}
 BT_COUNT=${DIFF_BT_COUNT:-10000}
+SENSITIVE_COUNT=${DIFF_SENSITIVE_COUNT:-3000}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -58,7 +61,7 @@ campaign() {
     if [ -n "$why" ] && [ "$status" = 0 ]; then
         skip "$why"
     elif [ "$status" = 0 ] && grep -Eq "^$count passed, 0 failed$" "$work/campaign" &&
-         { [ "$label" != bt ] || grep -Eq '^\(bt: [0-9]+ runs, [1-9][0-9]* blocks translated' "$work/campaign"; }; then
+         { [ "${label%% *}" != bt ] || grep -Eq '^\(bt: [0-9]+ runs, [1-9][0-9]* blocks translated' "$work/campaign"; }; then
         pass "$label: $count sequences agree with $against (seed $SEED; $exceptions sequences end in the same exception)"
         grep '^(bt' "$work/campaign" | sed 's/^/    /'
     else
@@ -76,5 +79,6 @@ if host_has compat; then
 else
     campaign bt "$BT_COUNT" "the interpreter" --bt
 fi
+campaign "bt --sensitive" "$SENSITIVE_COUNT" "the interpreter" --sensitive
 
 finish
