@@ -133,7 +133,11 @@ static void bt_fault_signal(int signal_number, siginfo_t *info, void *ucontext)
     }
     uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
     const struct bt_block *block = bt ? bt_code_cache_block_at(&bt->cache, rip) : NULL;
-    if (!block) {
+    /* A fault signal another process sent (kill -SEGV: si_code SI_USER,
+     * SI_QUEUE or SI_TKILL, all <= 0; the CPU's faults have codes > 0,
+     * sigaction(2)) is not the guest's even if it lands in translated
+     * code: the VMM dies of it, as of a fault of its own. */
+    if (!block || info->si_code <= 0) {
         direct_vmm_fault(signal_number, info, uc);
         return;
     }
