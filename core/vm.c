@@ -218,6 +218,30 @@ static bool ask_every_technique(struct vm *vm, const struct technique *chosen, c
     return chosen_available;
 }
 
+/* RAM, statistics, console and devices: everything but the guest and the
+ * technique. */
+static int create_machine(struct vm *vm, const struct vm_config *config)
+{
+    char error[512];
+    if (guest_ram_create(&vm->ram, config->memory_bytes, error, sizeof error) < 0)
+        return fail(error, NULL);
+    stats_init(&vm->stats, stats_now_ns());
+    console_init(&vm->console, config->console_input_fd ? config->console_input_fd : STDIN_FILENO,
+                 config->console_output_fd ? config->console_output_fd : STDOUT_FILENO);
+    vm->console.stats = &vm->stats;
+    if (create_devices(vm, config) < 0)
+        return -1;
+    return setup_switch_plan(vm, config);
+}
+
+int vm_create_empty(struct vm *vm, const struct vm_config *config)
+{
+    memset(vm, 0, sizeof *vm);
+    vm->ram.memfd = -1;
+    vm->config = *config;
+    return create_machine(vm, config);
+}
+
 int vm_create(struct vm *vm, const struct vm_config *config)
 {
     memset(vm, 0, sizeof *vm);
@@ -229,17 +253,9 @@ int vm_create(struct vm *vm, const struct vm_config *config)
     char why[256] = "";
     if (!ask_every_technique(vm, technique, why, sizeof why))
         return fail(technique->name, why);
+    if (create_machine(vm, config) < 0)
+        return -1;
     char error[512];
-    if (guest_ram_create(&vm->ram, config->memory_bytes, error, sizeof error) < 0)
-        return fail(error, NULL);
-    stats_init(&vm->stats, stats_now_ns());
-    console_init(&vm->console, config->console_input_fd ? config->console_input_fd : STDIN_FILENO,
-                 config->console_output_fd ? config->console_output_fd : STDOUT_FILENO);
-    vm->console.stats = &vm->stats;
-    if (create_devices(vm, config) < 0)
-        return -1;
-    if (setup_switch_plan(vm, config) < 0)
-        return -1;
     /* What the BIOS leaves in low memory; before the kernel's segments, so
      * a kernel loaded there wins, as it would over a real BIOS's tables. */
     uint32_t cpuid1[4];

@@ -126,6 +126,12 @@ struct vm {
 /* Builds the machine (RAM, devices, console) and loads the guest. Returns 0,
  * or -1 after printing a one-line error. */
 int vm_create(struct vm *vm, const struct vm_config *config);
+/* The same machine without a guest image and without a technique: RAM,
+ * devices, console and statistics, vm->cpu all zero. For a harness that
+ * writes code into vm->ram itself, sets vm->cpu, and then attaches a
+ * technique by hand (tests/diff/bt_runner.c); config->technique and
+ * config->guest_path are not used. vm_destroy frees it. */
+int vm_create_empty(struct vm *vm, const struct vm_config *config);
 /* Runs until the guest exits, faults, times out or is stopped; returns the
  * vmlab exit status. */
 int vm_run(struct vm *vm);

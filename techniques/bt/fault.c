@@ -133,9 +133,10 @@ static void bt_fault_signal(int signal_number, siginfo_t *info, void *ucontext)
     }
     uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
     const struct bt_block *block = bt ? bt_code_cache_block_at(&bt->cache, rip) : NULL;
-    /* A fault signal that another process sent (kill -SEGV: si_code
-     * SI_USER or SI_TKILL, <= 0) is never the guest's fault, wherever it
-     * lands: it ends vmlab as it would any program. */
+    /* A fault signal another process sent (kill -SEGV: si_code SI_USER,
+     * SI_QUEUE or SI_TKILL, all <= 0; the CPU's faults have codes > 0,
+     * sigaction(2)) is not the guest's even if it lands in translated
+     * code: the VMM dies of it, as of a fault of its own. */
     if (!block || info->si_code <= 0) {
         direct_vmm_fault(signal_number, info, uc);
         return;

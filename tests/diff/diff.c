@@ -1,10 +1,10 @@
 /*
  * diff.c - differential testing of the interpreter against the real CPU.
  *
- *   build/diff/vmlab-diff [--seed S] [--count N] [--max-items M]
- *                         [--only INDEX] [--max-reports R] [--fault-percent P]
+ *   build/diff/vmlab-diff [--bt|--sensitive] [--seed S] [--count N] [--max-items M]
+ *                         [--only INDEX] [--max-reports R] [--fault-percent P] [--progress K]
  *                         [--hvm] [--inject-difference]
- *   build/diff/vmlab-diff --code "HEX BYTES" [--regs EAX,...,EDI] [--eflags HEX]
+ *   build/diff/vmlab-diff [--bt] --code "HEX BYTES" [--regs EAX,...,EDI] [--eflags HEX]
  *                         [--paging 0|1|2] [--cpl3] [--read-only PAGE | --absent PAGE]
  *
  * Sequence i of a campaign is generated from sequence_seed(S, i), so any
@@ -15,9 +15,16 @@
  * equal. The last line is exactly "N passed, M failed"; the exit status is
  * 1 if anything failed.
  *
- * --inject-difference flips CF in the interpreter's final EFLAGS before
- * the comparison whenever CF is compared: a self-test that the comparison
- * can fail.
+ * --bt: the bt technique is the side under test (bt_runner.c): each
+ * sequence runs under bt and under the interpreter, and natively too where
+ * the host has compatibility mode, and bt's result must equal each of
+ * theirs. This mode runs on every x86-64 host. --sensitive (implies --bt)
+ * also generates the sensitive, unprivileged instructions and FS/GS
+ * prefixes (generate.h), and compares bt with the interpreter only.
+ *
+ * --inject-difference flips CF in the final EFLAGS of the side under test
+ * (the interpreter, or bt with --bt) before the comparison whenever CF is
+ * compared: a self-test that the comparison can fail.
  *
  * The native side runs in 32-bit compatibility mode. On a host without it
  * (core/host.c; or VMLAB_PRETEND_HOST=no-compat) there is no oracle: a
@@ -35,6 +42,7 @@
 
 #include "core/cpu.h"
 #include "core/host.h"
+#include "bt_runner.h"
 #include "generate.h"
 #include "interp_runner.h"
 #include "native.h"
@@ -59,13 +67,27 @@ struct options {
     unsigned max_reports;
     bool hvm;
     bool inject_difference;
+    bool bt;                       /* --bt: bt is the side under test */
+    bool sensitive;                /* --sensitive: generate_sensitive, bt against interp only */
+    uint64_t progress;             /* --progress K: a line on stderr every K sequences */
 };
 
 static const char *const reg_names[8] = { "eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi" };
 
+/* The sides a sequence can run on. */
+enum side { SIDE_NATIVE, SIDE_INTERP, SIDE_BT, SIDES };
+static const char *const side_names[SIDES] = { "native", "interp", "bt" };
+
+/* Which sides run, and which pairs are compared (reference, then the side
+ * under test): native-interp by default; with --bt interp-bt, and
+ * native-bt where the host has compatibility mode. */
+static bool side_runs[SIDES];
+static unsigned pair_count;
+static enum side pairs[2][2];
+static enum side tested_side;
+
 struct outcome {
-    struct native_result native;
-    struct interp_result interp;
+    struct run_result result[SIDES];
     char difference[256];          /* empty: the runs agree */
 };
 
@@ -88,56 +110,61 @@ static void flag_names(uint32_t bits, char *out, size_t len)
 }
 
 /* Records the first differing byte of an area; false if there is one. */
-static bool same_memory(struct outcome *o, uint32_t base, uint32_t size, const uint8_t *native,
-                        const uint8_t *interp)
+static bool same_memory(struct outcome *o, const char *names[2], uint32_t base, uint32_t size,
+                        const uint8_t *reference, const uint8_t *tested)
 {
-    if (!memcmp(native, interp, size))
+    if (!memcmp(reference, tested, size))
         return true;
     uint32_t offset = 0;
-    while (native[offset] == interp[offset])
+    while (reference[offset] == tested[offset])
         offset++;
-    snprintf(o->difference, sizeof o->difference, "memory at 0x%08x: native 0x%02x, interp 0x%02x",
-             base + offset, native[offset], interp[offset]);
+    snprintf(o->difference, sizeof o->difference, "memory at 0x%08x: %s 0x%02x, %s 0x%02x",
+             base + offset, names[0], reference[offset], names[1], tested[offset]);
     return false;
 }
 
-/* The first differing field, in the order a reader would check them. */
-static void compare(struct outcome *o, const struct sequence *sequence, uint32_t undefined)
+/* The first differing field between the reference side and the side under
+ * test, in the order a reader would check them. */
+static void compare_pair(struct outcome *o, const struct sequence *sequence, uint32_t undefined,
+                         enum side reference, enum side tested)
 {
-    const struct machine_state *n = &o->native.final, *i = &o->interp.final;
+    const struct run_result *a = &o->result[reference], *b = &o->result[tested];
+    const struct machine_state *n = &a->final, *i = &b->final;
+    const char *names[2] = { side_names[reference], side_names[tested] };
     o->difference[0] = 0;
-    if (!o->native.completed || !o->interp.completed) {
-        snprintf(o->difference, sizeof o->difference, "completion: native %s, interp %s",
-                 o->native.completed ? "completed" : o->native.failure,
-                 o->interp.completed ? "completed" : o->interp.failure);
+    if (!a->completed || !b->completed) {
+        snprintf(o->difference, sizeof o->difference, "completion: %s %s, %s %s", names[0],
+                 a->completed ? "completed" : a->failure, names[1],
+                 b->completed ? "completed" : b->failure);
         return;
     }
-    const struct fault_report *nf = &o->native.fault, *f = &o->interp.fault;
+    const struct fault_report *nf = &a->fault, *f = &b->fault;
     if (nf->faulted != f->faulted || (nf->faulted && (nf->vector != f->vector || nf->eip != f->eip))) {
         snprintf(o->difference, sizeof o->difference,
-                 "exception: native %s vector %d at EIP 0x%08x, interp %s vector %d at EIP 0x%08x",
-                 nf->faulted ? "raised" : "did not raise", nf->vector, nf->eip,
+                 "exception: %s %s vector %d at EIP 0x%08x, %s %s vector %d at EIP 0x%08x", names[0],
+                 nf->faulted ? "raised" : "did not raise", nf->vector, nf->eip, names[1],
                  f->faulted ? "raised" : "did not raise", f->vector, f->eip);
         return;
     }
-    /* Error codes: #GP's is compared always; #PF's only when the
-     * interpreter runs at CPL 3 like the native side (bit 2 is U/S). */
-    bool same_privilege = sequence->interp.user_mode || nf->vector != 14;
+    /* Error codes: #GP's is compared always; #PF's only when both sides
+     * run at the same CPL (bit 2 is U/S): the native side is always at 3,
+     * the emulated ones at the sequence's CPL. */
+    bool same_privilege = reference != SIDE_NATIVE || sequence->interp.user_mode || nf->vector != 14;
     if (nf->faulted && (nf->vector == 13 || nf->vector == 14) && same_privilege &&
         nf->error_code != f->error_code) {
-        snprintf(o->difference, sizeof o->difference, "error code of vector %d: native 0x%x, interp 0x%x",
-                 nf->vector, nf->error_code, f->error_code);
+        snprintf(o->difference, sizeof o->difference, "error code of vector %d: %s 0x%x, %s 0x%x",
+                 nf->vector, names[0], nf->error_code, names[1], f->error_code);
         return;
     }
     if (nf->faulted && nf->cr2 != f->cr2) {
-        snprintf(o->difference, sizeof o->difference, "#PF address (CR2): native 0x%08x, interp 0x%08x",
-                 nf->cr2, f->cr2);
+        snprintf(o->difference, sizeof o->difference, "#PF address (CR2): %s 0x%08x, %s 0x%08x",
+                 names[0], nf->cr2, names[1], f->cr2);
         return;
     }
     for (unsigned r = 0; r < 8; r++)
         if (n->regs[r] != i->regs[r]) {
-            snprintf(o->difference, sizeof o->difference, "%s: native 0x%08x, interp 0x%08x",
-                     reg_names[r], n->regs[r], i->regs[r]);
+            snprintf(o->difference, sizeof o->difference, "%s: %s 0x%08x, %s 0x%08x",
+                     reg_names[r], names[0], n->regs[r], names[1], i->regs[r]);
             return;
         }
     uint32_t mask = COMPARED_EFLAGS & ~undefined;
@@ -145,12 +172,12 @@ static void compare(struct outcome *o, const struct sequence *sequence, uint32_t
         char bits[64];
         flag_names((n->eflags ^ i->eflags) & mask, bits, sizeof bits);
         snprintf(o->difference, sizeof o->difference,
-                 "eflags: native 0x%08x, interp 0x%08x, differing: %s", n->eflags & mask,
-                 i->eflags & mask, bits);
+                 "eflags: %s 0x%08x, %s 0x%08x, differing: %s", names[0], n->eflags & mask,
+                 names[1], i->eflags & mask, bits);
         return;
     }
-    if (!same_memory(o, DATA_BASE, DATA_SIZE, o->native.data, o->interp.data))
-        same_memory(o, LOW_DATA_BASE, LOW_DATA_SIZE, o->native.low_data, o->interp.low_data);
+    if (!same_memory(o, names, DATA_BASE, DATA_SIZE, a->data, b->data))
+        same_memory(o, names, LOW_DATA_BASE, LOW_DATA_SIZE, a->low_data, b->low_data);
 }
 
 /* The flags undefined where an exception stopped the run: any flag that
@@ -168,20 +195,30 @@ static uint32_t undefined_at_fault(const struct sequence *sequence, uint32_t eip
     return at_end;
 }
 
-/* Runs code[0..length) on both sides. The native data area is the shared
- * mapping, so it is compared before the next native run overwrites it. */
+/* Runs code[0..length) on every side that runs. The native and bt data
+ * areas are shared mappings, so they are compared before the next run
+ * overwrites them. */
 static bool run_both(const uint8_t *code, unsigned length, const struct sequence *sequence,
                      const uint8_t *data, uint32_t undefined, bool inject, struct outcome *o)
 {
-    native_run(code, length, &sequence->initial, data, sequence->interp.read_only_page,
-               sequence->interp.page_absent, &o->native);
-    interp_run(code, length, &sequence->initial, data, sequence->interp, &o->interp);
-    if (o->native.completed && o->native.fault.faulted)
-        undefined = undefined_at_fault(sequence, o->native.fault.eip, undefined);
+    if (side_runs[SIDE_NATIVE])
+        native_run(code, length, &sequence->initial, data, sequence->interp.read_only_page,
+                   sequence->interp.page_absent, &o->result[SIDE_NATIVE]);
+    interp_run(code, length, &sequence->initial, data, sequence->interp, &o->result[SIDE_INTERP]);
+    if (side_runs[SIDE_BT])
+        bt_runner_run(code, length, &sequence->initial, data, sequence->interp, &o->result[SIDE_BT]);
+    /* The reference for where a fault happened: the real CPU if it ran. */
+    const struct run_result *first = &o->result[side_runs[SIDE_NATIVE] ? SIDE_NATIVE : SIDE_INTERP];
+    if (first->completed && first->fault.faulted)
+        undefined = undefined_at_fault(sequence, first->fault.eip, undefined);
     if (inject && !(undefined & EFLAGS_CF))
-        o->interp.final.eflags ^= EFLAGS_CF;
-    compare(o, sequence, undefined);
-    return o->difference[0] == 0;
+        o->result[tested_side].final.eflags ^= EFLAGS_CF;
+    for (unsigned p = 0; p < pair_count; p++) {
+        compare_pair(o, sequence, undefined, pairs[p][0], pairs[p][1]);
+        if (o->difference[0])
+            return false;
+    }
+    return true;
 }
 
 /* ---- reports ------------------------------------------------------------------ */
@@ -225,6 +262,21 @@ static void print_state(const char *label, const struct machine_state *state)
     printf("eflags=%08x\n", state->eflags);
 }
 
+/* The final state of every side that ran, and the exception that ended
+ * its run. */
+static void print_states(const struct outcome *o)
+{
+    for (enum side side = 0; side < SIDES; side++) {
+        const struct run_result *r = &o->result[side];
+        if (!side_runs[side] || !r->completed)
+            continue;
+        print_state(side_names[side], &r->final);
+        if (r->fault.faulted)
+            printf("  %-8sexception %d at EIP 0x%08x, CR2 0x%08x, error code 0x%x\n", side_names[side],
+                   r->fault.vector, r->fault.eip, r->fault.cr2, r->fault.error_code);
+    }
+}
+
 /* The shortest prefix of whole items that already differs: usually its
  * last item is the instruction to turn into a unit test. */
 static void print_shortest_prefix(const struct sequence *sequence, const uint8_t *data, bool inject)
@@ -239,8 +291,7 @@ static void print_shortest_prefix(const struct sequence *sequence, const uint8_t
                sequence->item_count, sequence->item_end[k], o.difference);
         printf("  its last item:\n");
         print_disassembly(sequence->code + start, sequence->item_end[k] - start, CODE_BASE + start);
-        print_state("native", &o.native.final);
-        print_state("interp", &o.interp.final);
+        print_states(&o);
         return;
     }
     printf("  (no shorter prefix differs)\n");
@@ -267,13 +318,7 @@ static void report(const struct options *opt, uint64_t index, const struct seque
     if (sequence->interp.read_only_page)
         printf("  page 0x%08x is %s\n", sequence->interp.read_only_page,
                sequence->interp.page_absent ? "not present" : "read-only");
-    if (o->native.fault.faulted)
-        printf("  exception: vector %d at EIP 0x%08x, CR2 0x%08x (native)\n", o->native.fault.vector,
-               o->native.fault.eip, o->native.fault.cr2);
-    if (o->native.completed)
-        print_state("native", &o->native.final);
-    if (o->interp.completed)
-        print_state("interp", &o->interp.final);
+    print_states(o);
     print_shortest_prefix(sequence, data, opt->inject_difference);
     fflush(stdout);
 }
@@ -289,16 +334,19 @@ static bool run_campaign(const struct options *opt, uint64_t *passed, uint64_t *
     uint64_t first = opt->only >= 0 ? (uint64_t)opt->only : 0;
     uint64_t end = opt->only >= 0 ? first + 1 : opt->count;
     for (uint64_t index = first; index < end; index++) {
+        if (opt->progress && index % opt->progress == 0)
+            fprintf(stderr, "vmlab-diff: seed %" PRIu64 ": %" PRIu64 " sequences run, %" PRIu64 " failed\n",
+                    opt->seed, index - first, *failed);
         generate_sequence(sequence_seed(opt->seed, index), opt->max_items, &sequence, data);
         uint32_t undefined = sequence.item_count ? sequence.undefined_after[sequence.item_count - 1] : 0;
         if (run_both(sequence.code, sequence.length, &sequence, data, undefined,
                      opt->inject_difference, &o)) {
             ++*passed;
-            *exceptions += o.native.fault.faulted;
+            *exceptions += o.result[tested_side].fault.faulted;
             if (opt->only >= 0) {
                 printf("sequence %" PRIu64 " matches:\n", index);
                 print_disassembly(sequence.code, sequence.length, CODE_BASE);
-                print_state("final", &o.native.final);
+                print_state("final", &o.result[tested_side].final);
             }
             continue;
         }
@@ -362,15 +410,7 @@ static bool run_given_code(const struct options *opt)
     bool same = run_both(sequence.code, sequence.length, &sequence, data, 0, false, &o);
     print_disassembly(sequence.code, sequence.length, CODE_BASE);
     print_state("initial", &sequence.initial);
-    const struct fault_report *faults[2] = { &o.native.fault, &o.interp.fault };
-    const char *labels[2] = { "native", "interp" };
-    const struct machine_state *finals[2] = { &o.native.final, &o.interp.final };
-    for (unsigned side = 0; side < 2; side++) {
-        print_state(labels[side], finals[side]);
-        if (faults[side]->faulted)
-            printf("  %s: exception %d at EIP 0x%08x (CR2 0x%08x)\n", labels[side], faults[side]->vector,
-                   faults[side]->eip, faults[side]->cr2);
-    }
+    print_states(&o);
     printf("%s\n", same ? "same" : o.difference);
     return same;
 }
@@ -393,6 +433,10 @@ static bool parse_options(int argc, char **argv, struct options *opt)
         const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(arg, "--hvm"))
             opt->hvm = true;
+        else if (!strcmp(arg, "--bt"))
+            opt->bt = true;
+        else if (!strcmp(arg, "--sensitive"))
+            opt->bt = opt->sensitive = generate_sensitive = true;
         else if (!strcmp(arg, "--inject-difference"))
             opt->inject_difference = true;
         else if (value && !strcmp(arg, "--seed"))
@@ -419,12 +463,14 @@ static bool parse_options(int argc, char **argv, struct options *opt)
             opt->eflags = (uint32_t)strtoul(value, NULL, 16), i++;
         else if (value && !strcmp(arg, "--fault-percent"))
             generate_fault_percent = (unsigned)strtoul(value, NULL, 0), i++;
+        else if (value && !strcmp(arg, "--progress"))
+            opt->progress = strtoull(value, NULL, 0), i++;
         else if (value && !strcmp(arg, "--max-reports"))
             opt->max_reports = (unsigned)strtoul(value, NULL, 0), i++;
         else {
-            fprintf(stderr, "usage: %s [--seed S] [--count N] [--max-items M] [--only INDEX] "
-                            "[--max-reports R] [--fault-percent P] [--hvm] [--inject-difference]\n"
-                            "       %s --code HEX [--regs EAX,ECX,...,EDI] [--eflags HEX] [--paging 0|1|2] [--cpl3]\n"
+            fprintf(stderr, "usage: %s [--bt|--sensitive] [--seed S] [--count N] [--max-items M] [--only INDEX] "
+                            "[--max-reports R] [--fault-percent P] [--progress K] [--hvm] [--inject-difference]\n"
+                            "       %s [--bt] --code HEX [--regs EAX,ECX,...,EDI] [--eflags HEX] [--paging 0|1|2] [--cpl3]\n"
                             "         [--read-only|--absent 1011000|1019000]\n", argv[0], argv[0]);
             return false;
         }
@@ -432,6 +478,66 @@ static bool parse_options(int argc, char **argv, struct options *opt)
     if (opt->max_items == 0)
         opt->max_items = 1;
     return true;
+}
+
+/* No oracle for this mode here: a campaign is skipped (status 0), --code,
+ * which must answer for its bytes, is an error (status 2). */
+static int unavailable(const struct options *opt, const char *what, const char *why)
+{
+    if (opt->code_hex) {
+        fprintf(stderr, "vmlab-diff: no %s for --code: %s\n", what, why);
+        return 2;
+    }
+    printf("SKIP %s: %s\n", what, why);
+    printf("0 passed, 0 failed, 1 skipped\n");
+    return 0;
+}
+
+static void compare_sides(enum side reference, enum side tested)
+{
+    pairs[pair_count][0] = reference;
+    pairs[pair_count][1] = tested;
+    pair_count++;
+    side_runs[reference] = side_runs[tested] = true;
+    tested_side = tested;
+}
+
+/* Chooses the sides (see side_runs) and starts them: -1 if a side could
+ * not start, 1 after a skip, else 0. */
+static int start_sides(const struct options *opt, int *status)
+{
+    char why[256], bt_why[256];
+    bool native = host_has(HOST_COMPAT_MODE, why, sizeof why);
+    if (opt->bt) {
+        /* Before native_start: the child must not inherit its low mappings. */
+        if (bt_runner_start(bt_why, sizeof bt_why) < 0)
+            return *status = unavailable(opt, "bt differential", bt_why), 1;
+        generate_16bit_addressing = true;      /* unless the native side says otherwise */
+        compare_sides(SIDE_INTERP, SIDE_BT);
+        if (native && !opt->sensitive)
+            compare_sides(SIDE_NATIVE, SIDE_BT);
+        else if (native)
+            printf("(bt against the interpreter only: --sensitive's results are the machine's, "
+                   "and the native side's machine is the host)\n");
+        else
+            printf("(bt against the interpreter only; no native side: %s)\n", why);
+        native = native && !opt->sensitive;
+    } else {
+        if (!native)
+            return *status = unavailable(opt, "real-CPU differential oracle", why), 1;
+        compare_sides(SIDE_NATIVE, SIDE_INTERP);
+    }
+    if ((native && native_start(&generate_16bit_addressing) != 0) || interp_runner_start() != 0)
+        return *status = 2, -1;
+    return 0;
+}
+
+static void stop_sides(void)
+{
+    if (side_runs[SIDE_NATIVE])
+        native_stop();
+    if (side_runs[SIDE_BT])
+        bt_runner_stop();
 }
 
 int main(int argc, char **argv)
@@ -442,30 +548,30 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (opt.hvm)
         hvm_oracle();
-    char why[256];
-    if (!host_has(HOST_COMPAT_MODE, why, sizeof why)) {
-        if (opt.code_hex) {
-            fprintf(stderr, "vmlab-diff: no native run for --code: %s\n", why);
-            return 2;
-        }
-        printf("SKIP real-CPU differential oracle: %s\n", why);
-        printf("0 passed, 0 failed, 1 skipped\n");
-        return 0;
+    int status = 0;
+    if (start_sides(&opt, &status) != 0) {
+        stop_sides();
+        return status;
     }
-    if (native_start(&generate_16bit_addressing) != 0 || interp_runner_start() != 0)
-        return 2;
     if (opt.code_hex) {
         bool same = run_given_code(&opt);
-        native_stop();
+        stop_sides();
         return same ? 0 : 1;
     }
     uint64_t passed = 0, failed = 0, exceptions = 0;
     bool clean = run_campaign(&opt, &passed, &failed, &exceptions);
-    native_stop();
+    stop_sides();
     if (failed > opt.max_reports)
         printf("(%" PRIu64 " more failures not shown; --max-reports)\n", failed - opt.max_reports);
-    printf("(%" PRIu64 " of the passing sequences ended in the same exception on both sides)\n",
+    printf("(%" PRIu64 " of the passing sequences ended in the same exception on every side)\n",
            exceptions);
+    if (side_runs[SIDE_BT]) {
+        struct bt_totals t;
+        bt_runner_totals(&t);
+        printf("(bt: %" PRIu64 " runs, %" PRIu64 " blocks translated, %" PRIu64 " exits chained, %" PRIu64
+               " callouts, %" PRIu64 " instructions in fallback, %" PRIu64 " deadline exits)\n", t.runs,
+               t.blocks, t.chains, t.callouts, t.fallbacks, t.deadline_exits);
+    }
     printf("%" PRIu64 " passed, %" PRIu64 " failed\n", passed, failed);
     return clean ? 0 : 1;
 }

@@ -16,6 +16,7 @@
 #define ARITHMETIC_FLAGS EFLAGS_ARITHMETIC
 
 bool generate_16bit_addressing;
+bool generate_sensitive;
 unsigned generate_fault_percent = 5;
 
 struct generator {
@@ -340,9 +341,9 @@ static struct operand memory_operand(struct generator *g, unsigned size, unsigne
         default: sib_form(g, &op, op.address, avoid, esp_bias); break;
         }
     }
-    static const uint8_t prefixes[3] = { 0x26, 0x36, 0x3e };
+    static const uint8_t prefixes[5] = { 0x26, 0x36, 0x3e, 0x64, 0x65 };   /* ES SS DS FS GS */
     if (chance(g, 20))
-        op.segment_prefix = prefixes[below(g, 3)];
+        op.segment_prefix = prefixes[below(g, generate_sensitive ? 5 : 3)];
     return op;
 }
 
@@ -1133,6 +1134,96 @@ static void gen_misc(struct generator *g)
     }
 }
 
+/* ---- sensitive, unprivileged instructions (generate_sensitive) ------------------------ */
+
+/*
+ * What a process cannot reproduce natively, because the result is the
+ * machine's and not the program's: segment selectors (MOV r/m, Sreg; PUSH
+ * Sreg), the descriptor-table registers and CR0's low word (SGDT, SIDT,
+ * SLDT, STR, SMSW), descriptor checks against the guest's (empty) GDT
+ * (LAR, LSL, VERR, VERW: ZF = 0, SDM vol. 2), and at CPL 0 CLI, STI and a
+ * POPF that changes IF and IOPL. These are the instructions Popek and
+ * Goldberg's condition is about; bt must never let them see the host.
+ */
+static void gen_sensitive(struct generator *g)
+{
+    unsigned sreg = below(g, 6);                       /* ES CS SS DS FS GS */
+    switch (below(g, g->user_mode ? 6 : 8)) {
+    case 0:                                            /* mov r32, sreg (upper half zeroed) */
+        emit8(g, 0x8c);
+        emit8(g, 0xc0 | sreg << 3 | writable_reg(g, 4));
+        return;
+    case 1: {                                          /* mov m16, sreg */
+        struct operand m = memory_operand(g, 2, 0, 0);
+        emit_prefixes(g, 4, &m, false);
+        emit8(g, 0x8c);
+        emit_modrm(g, &m, sreg);
+        return;
+    }
+    case 2: {                                          /* push sreg */
+        static const uint8_t one_byte[4] = { 0x06, 0x0e, 0x16, 0x1e };
+        unsigned size = below(g, 4) ? 4 : 2;
+        if (!stack_room_below(g, 8))
+            return;
+        /* A 32-bit push of a selector may write 2 or 4 bytes (SDM vol. 2,
+         * PUSH): the slot is zeroed first, so both leave the same memory. */
+        static const uint8_t clear_slot[8] = { 0xc7, 0x44, 0x24, 0xfc, 0, 0, 0, 0 };
+        for (unsigned i = 0; i < sizeof clear_slot; i++)
+            emit8(g, clear_slot[i]);
+        emit_prefixes(g, size, NULL, false);
+        if (sreg < 4)
+            emit8(g, one_byte[sreg]);
+        else
+            emit8(g, 0x0f), emit8(g, sreg == 4 ? 0xa0 : 0xa8);
+        g->esp -= size;
+        return;
+    }
+    case 3: {                                          /* sgdt, sidt m; sldt, str, smsw m16 */
+        static const unsigned group[5][2] = { { 1, 0 }, { 1, 1 }, { 0, 0 }, { 0, 1 }, { 1, 4 } };
+        const unsigned *form = group[below(g, 5)];
+        struct operand m = memory_operand(g, form[0] && form[1] < 2 ? 6 : 2, 0, 0);
+        emit_prefixes(g, 4, &m, false);
+        emit8(g, 0x0f), emit8(g, form[0]);
+        emit_modrm(g, &m, form[1]);
+        return;
+    }
+    case 4:                                            /* smsw r16 */
+        emit8(g, 0x66), emit8(g, 0x0f), emit8(g, 0x01);
+        emit8(g, 0xe0 | writable_reg(g, 2));
+        return;
+    case 5: {                                          /* lar/lsl r, r; verr/verw r */
+        static const uint16_t selectors[6] = { 0, 0x08, 0x10, 0x23, 0x2b, 0x33 };
+        unsigned source = free_reg(g, 0), kind = below(g, 4);
+        emit_mov_reg_imm32(g, source, selectors[below(g, 6)]);
+        emit8(g, 0x0f);
+        if (kind < 2) {
+            emit8(g, kind ? 0x03 : 0x02);
+            emit8(g, 0xc0 | writable_reg(g, 4) << 3 | source);
+        } else {
+            emit8(g, 0x00);
+            emit8(g, 0xc0 | (kind == 2 ? 4u : 5u) << 3 | source);
+        }
+        flag_effect(g, EFLAGS_ZF, 0);
+        return;
+    }
+    case 6:                                            /* CPL 0: cli, sti */
+        emit8(g, below(g, 2) ? 0xfa : 0xfb);
+        return;
+    default: {                                         /* CPL 0: popf with IF and IOPL changed */
+        if (!stack_room_below(g, 4))
+            return;
+        uint32_t value = ((uint32_t)next_random(g) &
+                          (ARITHMETIC_FLAGS | EFLAGS_DF | EFLAGS_IF | EFLAGS_IOPL | EFLAGS_NT)) |
+                         EFLAGS_FIXED;
+        emit8(g, 0x68);
+        emit32(g, value);
+        emit8(g, 0x9d);
+        flag_effect(g, ARITHMETIC_FLAGS, 0);
+        return;
+    }
+    }
+}
+
 /* ---- forward control flow ------------------------------------------------------------ */
 
 static void generate_item(struct generator *g);
@@ -1452,37 +1543,45 @@ struct item_kind {
     unsigned weight;
     bool uses_stack;            /* not allowed in a skipped block */
     bool jumps;                 /* no nesting */
+    bool sensitive;             /* only with generate_sensitive */
 };
 
 static const struct item_kind item_kinds[] = {
-    { gen_alu, 14, false, false },          { gen_inc_dec, 4, false, false },
-    { gen_not_neg, 3, false, false },       { gen_test, 3, false, false },
-    { gen_shift, 12, false, false },        { gen_double_shift, 5, false, false },
-    { gen_mul, 5, false, false },           { gen_divide, 4, false, false },
-    { gen_string, 6, false, false },        { gen_setcc, 4, false, false },
-    { gen_cmov, 4, false, false },          { gen_lahf_sahf, 3, false, false },
-    { gen_flag_instruction, 3, false, false }, { gen_pushf_popf, 3, true, false },
-    { gen_push, 3, true, false },           { gen_pop, 3, true, false },
-    { gen_mov, 5, false, false },           { gen_move_extend, 3, false, false },
-    { gen_xchg, 2, false, false },          { gen_lea, 3, false, false },
-    { gen_bit_test, 4, false, false },      { gen_bit_scan, 2, false, false },
-    { gen_decimal, 3, false, false },       { gen_cmpxchg, 2, false, false },
-    { gen_xadd, 2, false, false },          { gen_cmpxchg8b, 1, false, false },
-    { gen_misc, 4, false, false },          { gen_forward_jump, 4, false, true },
-    { gen_enter_leave, 2, true, false },    { gen_bound_arpl, 1, false, false },
-    { gen_near_transfer, 3, true, true },
+    { gen_alu, 14, false, false, false },          { gen_inc_dec, 4, false, false, false },
+    { gen_not_neg, 3, false, false, false },       { gen_test, 3, false, false, false },
+    { gen_shift, 12, false, false, false },        { gen_double_shift, 5, false, false, false },
+    { gen_mul, 5, false, false, false },           { gen_divide, 4, false, false, false },
+    { gen_string, 6, false, false, false },        { gen_setcc, 4, false, false, false },
+    { gen_cmov, 4, false, false, false },          { gen_lahf_sahf, 3, false, false, false },
+    { gen_flag_instruction, 3, false, false, false }, { gen_pushf_popf, 3, true, false, false },
+    { gen_push, 3, true, false, false },           { gen_pop, 3, true, false, false },
+    { gen_mov, 5, false, false, false },           { gen_move_extend, 3, false, false, false },
+    { gen_xchg, 2, false, false, false },          { gen_lea, 3, false, false, false },
+    { gen_bit_test, 4, false, false, false },      { gen_bit_scan, 2, false, false, false },
+    { gen_decimal, 3, false, false, false },       { gen_cmpxchg, 2, false, false, false },
+    { gen_xadd, 2, false, false, false },          { gen_cmpxchg8b, 1, false, false, false },
+    { gen_misc, 4, false, false, false },          { gen_forward_jump, 4, false, true, false },
+    { gen_enter_leave, 2, true, false, false },    { gen_bound_arpl, 1, false, false, false },
+    { gen_near_transfer, 3, true, true, false },   { gen_sensitive, 6, true, false, true },
 };
 #define ITEM_KIND_COUNT (sizeof item_kinds / sizeof item_kinds[0])
+
+/* A kind's weight: 0 for the sensitive ones unless asked for, so that
+ * without generate_sensitive a seed gives the sequences it always gave. */
+static unsigned weight(unsigned kind)
+{
+    return item_kinds[kind].sensitive && !generate_sensitive ? 0 : item_kinds[kind].weight;
+}
 
 static void generate_item(struct generator *g)
 {
     unsigned total = 0;
     for (unsigned i = 0; i < ITEM_KIND_COUNT; i++)
-        total += item_kinds[i].weight;
+        total += weight(i);
     for (;;) {
         unsigned pick = below(g, total), i = 0;
-        while (pick >= item_kinds[i].weight)
-            pick -= item_kinds[i++].weight;
+        while (pick >= weight(i))
+            pick -= weight(i++);
         if (g->in_skipped_block && (item_kinds[i].uses_stack || item_kinds[i].jumps))
             continue;
         item_kinds[i].generate(g);

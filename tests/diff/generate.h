@@ -46,6 +46,12 @@ void generate_sequence(uint64_t seed, unsigned max_items, struct sequence *seque
  * mapped on the native side). */
 extern bool generate_16bit_addressing;
 
+/* Whether to generate what only the emulated sides can agree on: the
+ * sensitive, unprivileged instructions (selectors, descriptor-table
+ * registers, SMSW, LAR/LSL/VERR/VERW, and CLI/STI/POPF of IF and IOPL at
+ * CPL 0) and FS/GS prefixes. The native side's answers are the host's. */
+extern bool generate_sensitive;
+
 /* Percentage of sequences that end with a deliberate exception (#DE, #BR,
  * #UD) which both sides must report alike. */
 extern unsigned generate_fault_percent;

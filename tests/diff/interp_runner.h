@@ -17,18 +17,9 @@
 
 #include "layout.h"
 
-struct interp_result {
-    bool completed;               /* EIP reached the end, or an exception ended the run */
-    struct fault_report fault;    /* the exception (final = the state it left) */
-    char failure[96];             /* why not, when !completed */
-    struct machine_state final;
-    const uint8_t *data;          /* the data area after the run */
-    const uint8_t *low_data;      /* the low data area after the run */
-};
-
 int interp_runner_start(void);
 
 void interp_run(const uint8_t *code, unsigned length, const struct machine_state *initial,
-                const uint8_t *data, struct interp_setup setup, struct interp_result *result);
+                const uint8_t *data, struct interp_setup setup, struct run_result *result);
 
 #endif

@@ -94,4 +94,15 @@ struct machine_state {
     uint32_t eflags;
 };
 
+/* What one side reports for one run (native.c, interp_runner.c,
+ * bt_runner.c). */
+struct run_result {
+    bool completed;               /* EIP reached the end, or an exception ended the run */
+    struct fault_report fault;    /* the exception (final = the state it left) */
+    char failure[96];             /* why not, when !completed */
+    struct machine_state final;
+    const uint8_t *data;          /* the data area after the run (DATA_SIZE bytes) */
+    const uint8_t *low_data;      /* the low data area (LOW_DATA_SIZE bytes) */
+};
+
 #endif

@@ -219,7 +219,7 @@ void native_stop(void)
 }
 
 /* The child died or hung: say how, and reap it (the next run re-forks). */
-static void child_failed(struct native_result *result, bool timed_out)
+static void child_failed(struct run_result *result, bool timed_out)
 {
     int status = 0;
     if (timed_out)
@@ -240,7 +240,7 @@ static void child_failed(struct native_result *result, bool timed_out)
 }
 
 void native_run(const uint8_t *code, unsigned length, const struct machine_state *initial,
-                const uint8_t *data, uint32_t protected_page, bool absent, struct native_result *result)
+                const uint8_t *data, uint32_t protected_page, bool absent, struct run_result *result)
 {
     memset(result, 0, sizeof *result);
     if (child < 0 && fork_child() != 0) {

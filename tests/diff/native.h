@@ -18,15 +18,6 @@
 
 #include "layout.h"
 
-struct native_result {
-    bool completed;               /* false: the child died or hung */
-    struct fault_report fault;    /* an exception ended the run (final = state at the fault) */
-    char failure[96];             /* why, when !completed */
-    struct machine_state final;
-    const uint8_t *data;          /* the data area after the run (DATA_SIZE bytes) */
-    const uint8_t *low_data;      /* the low data area (LOW_DATA_SIZE bytes) */
-};
-
 /* Maps the shared low region and forks the child. 0 or -1 (message printed).
  * *low_area says whether the low data area (layout.h) could be mapped. */
 int native_start(bool *low_area);
@@ -34,6 +25,6 @@ void native_stop(void);
 
 /* Runs code[0..length) from `initial` over `data` (DATA_BUFFER_SIZE bytes). */
 void native_run(const uint8_t *code, unsigned length, const struct machine_state *initial,
-                const uint8_t *data, uint32_t protected_page, bool absent, struct native_result *result);
+                const uint8_t *data, uint32_t protected_page, bool absent, struct run_result *result);
 
 #endif

@@ -184,7 +184,7 @@ suite_skips() {
     fi
 }
 suite_skips "unit tests (test_execute_bcd)" tests/unit/run.sh build/unit/test_execute_bcd
-suite_skips "the differential oracle" tests/diff/run.sh
+suite_skips "the differential oracle" env DIFF_BT_COUNT=1000 DIFF_SENSITIVE_COUNT=300 tests/diff/run.sh
 suite_skips "trapemu" tests/trapemu/run.sh
 suite_skips "containment" tests/trapemu/containment.sh
 suite_skips "hvm" tests/hvm/run.sh
