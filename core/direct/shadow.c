@@ -69,11 +69,32 @@ void shadow_destroy(struct shadow *shadow)
     shadow->privileged = NULL;
 }
 
+void shadow_use_user_view(struct shadow *shadow, const struct shadow_ops *user_ops)
+{
+    shadow->user_view = *user_ops;
+    shadow->split_views = true;
+}
+
+/* The mappings a fault at the CPU's CPL goes to: with two views, CPL 3
+ * has its own. */
+static const struct shadow_ops *view_of_cpl(const struct shadow *shadow, unsigned cpl)
+{
+    return shadow->split_views && cpl == 3 ? &shadow->user_view : &shadow->ops;
+}
+
 /* ---- dropping mappings ------------------------------------------------------ */
+
+/* What the guest invalidates, it invalidates for every privilege level. */
+static void unmap_views(struct shadow *shadow, uint64_t linear, uint64_t length)
+{
+    shadow->ops.unmap(shadow->ops.context, linear, length);
+    if (shadow->split_views)
+        shadow->user_view.unmap(shadow->user_view.context, linear, length);
+}
 
 void shadow_flush(struct shadow *shadow)
 {
-    shadow->ops.unmap(shadow->ops.context, 0, 1ull << 32);
+    unmap_views(shadow, 0, 1ull << 32);
     memset(shadow->frame_flags, 0, shadow->frame_count);
     for (uint32_t i = 0; i < shadow->frame_count; i++)
         shadow->table_region[i] = REGION_NONE;
@@ -88,7 +109,7 @@ void shadow_invalidate_page(struct shadow *shadow, uint32_t linear)
 {
     /* LAB 03: BEGIN INVLPG: dropping the shadow mappings of one guest page */
     /* A 4 MiB page is one TLB entry: INVLPG drops all of it (4.10.4.1). */
-    shadow->ops.unmap(shadow->ops.context, linear & ~0x3fffffu, 0x400000);
+    unmap_views(shadow, linear & ~0x3fffffu, 0x400000);
     forget_exactness(shadow);
     stats_count(shadow->invlpgs, 0);
     /* LAB 03: STUB
@@ -220,18 +241,18 @@ static void remember_privileged(struct shadow *shadow, uint32_t linear, uint32_t
 
 /* ---- following the CPU ---------------------------------------------------------- */
 
-/* Paging off: linear = physical, every RAM page mapped at once. */
-static void map_physical_identity(struct shadow *shadow)
+/* Paging off: linear = physical, every RAM page mapped at once - in both
+ * views: without paging there is no U/S (4.1). */
+static void map_physical_identity(struct shadow *shadow, const struct shadow_ops *ops)
 {
     uint32_t size = shadow->emulator->ram->size;
     uint32_t low = shadow->lowest_mappable;
     uint32_t hole = size < LEGACY_HOLE_START ? size : LEGACY_HOLE_START;
     int rw = SHADOW_READ | SHADOW_WRITE;
     if (low < hole)
-        shadow->ops.map(shadow->ops.context, low, low, hole - low, rw);
+        ops->map(ops->context, low, low, hole - low, rw);
     if (size > LEGACY_HOLE_END)
-        shadow->ops.map(shadow->ops.context, LEGACY_HOLE_END, LEGACY_HOLE_END,
-                        size - LEGACY_HOLE_END, rw);
+        ops->map(ops->context, LEGACY_HOLE_END, LEGACY_HOLE_END, size - LEGACY_HOLE_END, rw);
 }
 
 void shadow_follow_cpu(struct shadow *shadow)
@@ -255,13 +276,18 @@ void shadow_follow_cpu(struct shadow *shadow)
         shadow->write_protect = wp;
         shadow->large_pages = pse;
         shadow->cr3 = cpu->cr3;
-        if (!paging)
-            map_physical_identity(shadow);
+        if (!paging) {
+            map_physical_identity(shadow, &shadow->ops);
+            if (shadow->split_views)
+                map_physical_identity(shadow, &shadow->user_view);
+        }
     }
     unsigned cpl = cpu_cpl(cpu);
-    if (cpl == 3 && shadow->cpl != 3)
+    /* With two views each CPL has its own mappings: nothing to take away
+     * or give back. */
+    if (!shadow->split_views && cpl == 3 && shadow->cpl != 3)
         revoke_privileged(shadow);
-    else if (cpl != 3 && shadow->privileged_revoked)
+    else if (!shadow->split_views && cpl != 3 && shadow->privileged_revoked)
         regrant_privileged(shadow);
     shadow->cpl = cpl;
 }
@@ -273,8 +299,12 @@ void shadow_write_protect_frame(struct shadow *shadow, uint32_t physical)
         return;
     if (!shadow->paging) {
         /* Identity-mapped, all of RAM writable (map_physical_identity). */
-        if (page >= shadow->lowest_mappable && guest_ram_pointer(shadow->emulator->ram, page))
+        if (page >= shadow->lowest_mappable && guest_ram_pointer(shadow->emulator->ram, page)) {
             shadow->ops.protect(shadow->ops.context, page, page, 4096, SHADOW_READ);
+            if (shadow->split_views)
+                shadow->user_view.protect(shadow->user_view.context, page, page, 4096,
+                                          SHADOW_READ);
+        }
         return;
     }
     if (shadow->frame_flags[frame] & FRAME_MAPPED_WRITABLE)
@@ -347,18 +377,22 @@ static int user_rights(struct shadow *shadow, uint32_t linear)
     return rights;
 }
 
+/* Map the page in the view of the current CPL. */
 static enum shadow_outcome install(struct shadow *shadow, uint32_t page, uint32_t physical,
                                    int rights)
 {
-    if (shadow->ops.map(shadow->ops.context, page, physical & ~0xfffu, 4096, rights) < 0) {
+    const struct shadow_ops *view = view_of_cpl(shadow, shadow->cpl);
+    if (view->map(view->context, page, physical & ~0xfffu, 4096, rights) < 0) {
         /* Out of host mappings (vm.max_map_count): start over. */
         shadow_flush(shadow);
-        if (shadow->ops.map(shadow->ops.context, page, physical & ~0xfffu, 4096, rights) < 0)
+        if (view->map(view->context, page, physical & ~0xfffu, 4096, rights) < 0)
             return SHADOW_EMULATE;
     }
     if (rights & SHADOW_WRITE)
         shadow->frame_flags[physical >> 12] |= FRAME_MAPPED_WRITABLE;
-    if (shadow->paging && shadow->cpl < 3 && (rights & ~user_rights(shadow, page)))
+    /* One view: CPL 3 must lose this page's extra rights (4.6). */
+    if (!shadow->split_views && shadow->paging && shadow->cpl < 3 &&
+        (rights & ~user_rights(shadow, page)))
         remember_privileged(shadow, page, physical, rights);
     return SHADOW_MAPPED;
 }
@@ -426,9 +460,9 @@ void shadow_pt_written(struct shadow *shadow, uint32_t physical, unsigned size, 
         last = 1023;
     for (uint32_t entry = first; entry <= last; entry++) {
         if (flags & FRAME_DIRECTORY)
-            shadow->ops.unmap(shadow->ops.context, (uint64_t)entry << 22, 0x400000);
+            unmap_views(shadow, (uint64_t)entry << 22, 0x400000);
         else if (region >= 0)
-            shadow->ops.unmap(shadow->ops.context, ((uint64_t)region << 22) | (entry << 12), 4096);
+            unmap_views(shadow, ((uint64_t)region << 22) | (entry << 12), 4096);
     }
     x86_tlb_flush_all(shadow->emulator);
 }

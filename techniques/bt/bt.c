@@ -108,12 +108,13 @@ static int map_guest_pages(void *context, uint32_t linear, uint32_t physical, ui
                            int rights)
 {
     struct bt *bt = context;
-    if (direct_map(bt->vm->ram.memfd, linear, physical, length, host_protection(rights)) < 0)
+    if (direct_map(DIRECT_SUPERVISOR_VIEW, bt->vm->ram.memfd, linear, physical, length,
+                   host_protection(rights)) < 0)
         return -1;
     if (rights & SHADOW_WRITE)        /* pages holding translated code stay read-only */
         for (uint32_t offset = 0; offset < length; offset += 4096)
             if (frame_holds_code(bt, physical + offset))
-                direct_protect(linear + offset, 4096, PROT_READ);
+                direct_protect(DIRECT_SUPERVISOR_VIEW, linear + offset, 4096, PROT_READ);
     return 0;
 }
 
@@ -121,19 +122,19 @@ static int protect_guest_pages(void *context, uint32_t linear, uint32_t physical
                                int rights)
 {
     struct bt *bt = context;
-    if (direct_protect(linear, length, host_protection(rights)) < 0)
+    if (direct_protect(DIRECT_SUPERVISOR_VIEW, linear, length, host_protection(rights)) < 0)
         return -1;
     if (rights & SHADOW_WRITE)        /* as in map_guest_pages */
         for (uint32_t offset = 0; offset < length; offset += 4096)
             if (frame_holds_code(bt, physical + offset))
-                direct_protect(linear + offset, 4096, PROT_READ);
+                direct_protect(DIRECT_SUPERVISOR_VIEW, linear + offset, 4096, PROT_READ);
     return 0;
 }
 
 static void unmap_guest_pages(void *context, uint64_t linear, uint64_t length)
 {
     (void)context;
-    direct_unmap(linear, length);
+    direct_unmap(DIRECT_SUPERVISOR_VIEW, linear, length);
 }
 
 /* ---- code pages ------------------------------------------------------------ */

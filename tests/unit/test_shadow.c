@@ -9,6 +9,9 @@
  * mapping; CPL 3 loses what only the kernel may touch (and CPL 0 gets it
  * back without faults); CR3 switches and
  * INVLPG drop mappings; pages below vm.mmap_min_addr are never mapped.
+ * With two views (bt): CPL 3 faults fill the user view only, with CPL 3's
+ * rights, a CPL change revokes nothing, and every invalidation drops
+ * both views.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -40,7 +43,7 @@ static struct bus bus;
 static struct stats stats;
 static struct emulator emulator;
 static struct shadow shadow;
-static struct recorder recorder;
+static struct recorder recorder, user_recorder;
 
 static int record_map(void *context, uint32_t linear, uint32_t physical, uint32_t length, int rights)
 {
@@ -76,6 +79,7 @@ static void setup(void)
     memset(&cpu, 0, sizeof cpu);
     memset(&bus, 0, sizeof bus);
     memset(&recorder, 0, sizeof recorder);
+    memset(&user_recorder, 0, sizeof user_recorder);
     ram.size = RAM_SIZE;
     ram.host = calloc(1, RAM_SIZE);
     ram.page_flags = calloc(RAM_SIZE / PAGE_SIZE, 1);
@@ -108,7 +112,7 @@ static void paging_on(uint32_t pte_flags)
     cpu.cr3 = PD;
     cpu.cr0 |= CR0_PG | CR0_WP;
     shadow_follow_cpu(&shadow);
-    recorder.count = 0;
+    recorder.count = user_recorder.count = 0;
 }
 
 static void set_cpl(unsigned cpl)
@@ -248,4 +252,87 @@ Test(shadow, pages_below_mmap_min_addr_and_outside_ram_are_emulated)
     cr_assert_eq(shadow_fault(&shadow, 0x1000, false, false), SHADOW_EMULATE);
     cr_assert_eq(shadow_fault(&shadow, 0xB8000, false, false), SHADOW_EMULATE, "VGA hole");
     cr_assert_eq(recorder.count, 0);
+}
+
+/* ---- two views (bt) ---------------------------------------------------- */
+
+static void use_user_view(void)
+{
+    struct shadow_ops ops = {.map = record_map, .unmap = record_unmap, .protect = record_protect,
+                             .context = &user_recorder};
+    shadow_use_user_view(&shadow, &ops);
+}
+
+static bool unmapped(const struct recorder *r, uint64_t linear, uint64_t length)
+{
+    for (int i = 0; i < r->count; i++)
+        if (!r->calls[i].is_map && r->calls[i].rights == 0 && r->calls[i].linear == linear &&
+            r->calls[i].length == length)
+            return true;
+    return false;
+}
+
+Test(shadow, two_views_keep_cpl3_out_of_the_kernel_without_revoking)
+{
+    use_user_view();
+    paging_on(3);                                   /* supervisor only */
+    *pte(PT + 0x300 * 4) = 0x300000 | 5;            /* a user page, read-only */
+    set_cpl(0);
+    shadow_follow_cpu(&shadow);
+    cr_assert_eq(shadow_fault(&shadow, 0x200000, true, false), SHADOW_MAPPED);
+    cr_assert_eq(recorder.count, 1, "the kernel's page: supervisor view");
+    cr_assert_eq(last()->rights, SHADOW_READ | SHADOW_WRITE);
+    cr_assert_eq(user_recorder.count, 0);
+    recorder.count = 0;
+    set_cpl(3);
+    shadow_follow_cpu(&shadow);
+    cr_assert_eq(recorder.count + user_recorder.count, 0, "entering CPL 3 revokes nothing");
+    cr_assert_eq(shadow_fault(&shadow, 0x200000, false, false), SHADOW_EMULATE,
+                 "at CPL 3 the kernel's page is the guest's #PF");
+    cr_assert_eq(shadow_fault(&shadow, 0x300000, true, false), SHADOW_EMULATE,
+                 "and so is a write to a read-only user page");
+    cr_assert_eq(shadow_fault(&shadow, 0x300000, false, false), SHADOW_MAPPED);
+    cr_assert_eq(user_recorder.count, 1, "the user page: user view");
+    cr_assert_eq(user_recorder.calls[0].linear, 0x300000);
+    cr_assert_eq(user_recorder.calls[0].rights, SHADOW_READ);
+    cr_assert_eq(recorder.count, 0, "nothing in the supervisor view");
+    set_cpl(0);
+    shadow_follow_cpu(&shadow);
+    cr_assert_eq(recorder.count, 0, "leaving CPL 3 gives nothing back: nothing was taken");
+    cr_assert_eq(shadow.revocations->count + shadow.regrants->count, 0);
+}
+
+Test(shadow, two_views_are_both_invalidated)
+{
+    use_user_view();
+    paging_on(7);
+    set_cpl(3);
+    shadow_fault(&shadow, 0x300000, true, false);
+    recorder.count = user_recorder.count = 0;
+    shadow_invalidate_page(&shadow, 0x300123);
+    cr_assert(unmapped(&recorder, 0, 0x400000) && unmapped(&user_recorder, 0, 0x400000),
+              "INVLPG: both views");
+    shadow_fault(&shadow, 0x300000, true, false);   /* walks PD and PT again */
+    recorder.count = user_recorder.count = 0;
+    shadow_pt_written(&shadow, PT + 0x300 * 4, 4, false);
+    cr_assert(unmapped(&recorder, 0x300000, 4096) && unmapped(&user_recorder, 0x300000, 4096),
+              "a page-table edit: both views");
+    memcpy(ram.host + 0x30000, ram.host + PD, 4096);
+    cpu.cr3 = 0x30000;
+    recorder.count = user_recorder.count = 0;
+    shadow_follow_cpu(&shadow);
+    cr_assert(unmapped(&recorder, 0, 1ull << 32) && unmapped(&user_recorder, 0, 1ull << 32),
+              "a new CR3: both views");
+}
+
+Test(shadow, two_views_with_paging_off_both_map_all_of_ram)
+{
+    use_user_view();
+    shadow_follow_cpu(&shadow);
+    bool supervisor = false, user = false;
+    for (int i = 0; i < recorder.count; i++)
+        supervisor |= recorder.calls[i].is_map && recorder.calls[i].linear == 0x100000;
+    for (int i = 0; i < user_recorder.count; i++)
+        user |= user_recorder.calls[i].is_map && user_recorder.calls[i].linear == 0x100000;
+    cr_assert(supervisor && user, "no paging, no U/S: the same pages in both views");
 }
