@@ -9,6 +9,11 @@
  *   - The low 4 GiB of the process belong to the guest: guest-virtual
  *     address v is host address v (address_space.c), mapped from the RAM
  *     memfd as the guest's page tables say (shadow.c).
+ *   - bt also maps the guest's 4 GiB a second time, at DIRECT_USER_VIEW,
+ *     with only what CPL 3 may touch (the user view, below); its CPL 3
+ *     code addresses that view through GS. trapemu runs the guest's own
+ *     bytes, which address memory without our help, so it has one view
+ *     and revokes the kernel's pages on entry to CPL 3 instead.
  *   - While guest code runs, the stack pointer is the guest's: every
  *     signal runs on an alternate stack (signals.c).
  *   - Guest code may reach Linux only through the VMM: the process is

@@ -27,7 +27,14 @@
  * RSP, the arithmetic flags in RFLAGS, and R15 points at the context,
  * which no 32-bit instruction can name (enter.c). Guest memory is host
  * memory at the same address: the low 4 GiB of our process, mapped from
- * the RAM memfd by the shadow page table (core/direct/shadow.c).
+ * the RAM memfd by the shadow page table (core/direct/shadow.c) - for
+ * code running at CPL 0-2. Code running at CPL 3 gets a view of its own,
+ * the same 4 GiB again at DIRECT_USER_VIEW mapping only what CPL 3 may
+ * touch, and its translation reaches memory through the GS segment,
+ * whose base is that view (translate.c, point_gs_at_user_view). So a
+ * system call or its return changes which view the next block uses, and
+ * nothing else: no mapping is revoked or given back (README.md, "Two
+ * views").
  *
  * The dispatcher (bt_run, below) is the loop around it all:
  *
@@ -60,8 +67,8 @@
  * Chaining: a direct exit (jmp, jcc, loop, call) is patched, once the
  * dispatcher has seen it taken, to jump straight into the target's
  * translation, so a loop or a call runs without the dispatcher; a change
- * of the paging state or the CPL undoes all chains (chain(),
- * check_chains). The jump goes through a gate in the context; a timer
+ * of the paging state undoes all chains (chain(), check_chains), a CPL
+ * change does not (the CPL is in the block key). The jump goes through a gate in the context; a timer
  * signal at the slice's deadline closes the gate (fault.c), and the next
  * chainable exit comes back here, so deadlines hold (bt-chain rows).
  *
@@ -94,7 +101,7 @@
 /* The clock is read every this many blocks (and after every callout). */
 #define BLOCKS_PER_CLOCK_CHECK 16
 
-/* ---- the shadow's host side: guest pages in the low 4 GiB ----------------- */
+/* ---- the shadow's host side: guest pages in the two views ------------------ */
 
 static bool frame_holds_code(const struct bt *bt, uint32_t physical)
 {
@@ -424,10 +431,12 @@ static bool handle_fault(struct bt *bt)
  * bakes in what the dispatcher checks before it enters a block: that the
  * target's linear page maps the physical page it was translated from, and
  * that the CPL may execute it. Those can change only by CR0, CR3 and CR4
- * writes, INVLPG, a shadow flush and a change of CPL - all done by the
- * core, never by translated code (a guest that edits a page-table entry
- * must INVLPG before relying on it: the TLB may keep the old translation,
- * SDM vol. 3, 4.10.4.2) - and then every chain is undone (core_ran). */
+ * writes, INVLPG and a shadow flush - all done by the core, never by
+ * translated code (a guest that edits a page-table entry must INVLPG
+ * before relying on it: the TLB may keep the old translation, SDM vol. 3,
+ * 4.10.4.2) - and then every chain is undone (core_ran). The CPL is the
+ * same for both ends of a chain (it is in the block key, and only the
+ * core changes it), so it was checked for the CPL the chain runs at. */
 static void chain(struct bt *bt, uint32_t site)
 {
     /* LAB 04: BEGIN patching a direct exit to jump into its target's translation */
