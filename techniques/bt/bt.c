@@ -68,9 +68,10 @@
  * dispatcher has seen it taken, to jump straight into the target's
  * translation, so a loop or a call runs without the dispatcher; a change
  * of the paging state undoes all chains (chain(), check_chains), a CPL
- * change does not (the CPL is in the block key). The jump goes through a gate in the context; a timer
- * signal at the slice's deadline closes the gate (fault.c), and the next
- * chainable exit comes back here, so deadlines hold (bt-chain rows).
+ * change does not (the CPL is in the block key). The jump goes through a
+ * gate in the context; a timer signal at the slice's deadline closes the
+ * gate (fault.c), and the next chainable exit comes back here, so
+ * deadlines hold (bt-chain rows).
  *
  * Indirect exits (ret, jmp/call through a register or memory) have a
  * one-entry inline cache of their last target, filled by the dispatcher

@@ -151,7 +151,10 @@ static void bt_fault_signal(int signal_number, siginfo_t *info, void *ucontext)
     }
     uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
     const struct bt_block *block = bt ? bt_code_cache_block_at(&bt->cache, rip) : NULL;
-    if (!block) {
+    /* A signal sent from outside (kill -SEGV: si_code <= 0, and si_addr
+     * is then the sender's pid, not a fault address) is no guest fault,
+     * wherever it lands. */
+    if (!block || info->si_code <= 0) {
         direct_vmm_fault(signal_number, info, uc);
         return;
     }
