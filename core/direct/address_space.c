@@ -13,6 +13,13 @@
  * The reservation starts at vm.mmap_min_addr: the host refuses mappings
  * below it (the NULL-pointer guard), so guest pages there cannot be
  * mirrored and their accesses are emulated instead (shadow.c).
+ *
+ * bt has a second view of the same 4 GiB, its user view at
+ * DIRECT_USER_VIEW (direct.h): guest address v at host address
+ * DIRECT_USER_VIEW + v, reserved the same way, guard pages included. The
+ * map/protect/unmap functions take the view's base; trapemu only ever
+ * passes DIRECT_SUPERVISOR_VIEW (0). Guest pages below vm.mmap_min_addr
+ * stay unmapped in both views, so that both see the same pages.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -57,21 +64,29 @@ uint32_t direct_lowest_mappable(void)
     return lowest_mappable;
 }
 
+/* PROT_NONE, nothing committed, never over something already there. */
+static int reserve(uint64_t start, uint64_t length, const char *what, char *why, size_t why_len)
+{
+    void *want = (void *)(uintptr_t)start;
+    void *got = mmap(want, length, PROT_NONE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    if (got == MAP_FAILED || got != want) {
+        if (got != MAP_FAILED)
+            munmap(got, length);        /* an old kernel ignored NOREPLACE */
+        snprintf(why, why_len, "cannot reserve %s at 0x%llx: %s", what,
+                 (unsigned long long)start, got == MAP_FAILED ? strerror(errno) : "address taken");
+        return -1;
+    }
+    return 0;
+}
+
 int direct_reserve_guest_space(char *why, size_t why_len)
 {
     if (reserved)
         return 0;
     uint64_t start = direct_lowest_mappable();
-    void *want = (void *)(uintptr_t)start;
-    void *got = mmap(want, DIRECT_GUEST_SPACE_END - start, PROT_NONE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
-    if (got == MAP_FAILED || got != want) {
-        if (got != MAP_FAILED)
-            munmap(got, DIRECT_GUEST_SPACE_END - start);   /* an old kernel ignored NOREPLACE */
-        snprintf(why, why_len, "cannot reserve the guest's 4 GiB at 0x%llx: %s",
-                 (unsigned long long)start, got == MAP_FAILED ? strerror(errno) : "address taken");
+    if (reserve(start, DIRECT_GUEST_SPACE_END - start, "the guest's 4 GiB", why, why_len) < 0)
         return -1;
-    }
     reserved = true;
     return 0;
 }
@@ -81,36 +96,41 @@ int direct_reserve_guard_above(char *why, size_t why_len)
     static bool guarded;
     if (guarded)
         return 0;
-    void *want = (void *)(uintptr_t)DIRECT_GUEST_SPACE_END;
-    void *got = mmap(want, DIRECT_GUARD_SIZE, PROT_NONE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
-    if (got == MAP_FAILED || got != want) {
-        if (got != MAP_FAILED)
-            munmap(got, DIRECT_GUARD_SIZE);
-        snprintf(why, why_len, "cannot reserve the guard pages above the guest's 4 GiB at 0x%llx: %s",
-                 (unsigned long long)DIRECT_GUEST_SPACE_END,
-                 got == MAP_FAILED ? strerror(errno) : "address taken");
+    if (reserve(DIRECT_GUEST_SPACE_END, DIRECT_GUARD_SIZE,
+                "the guard pages above the guest's 4 GiB", why, why_len) < 0)
         return -1;
-    }
     guarded = true;
     return 0;
 }
 
-int direct_map(int memfd, uint32_t linear, uint32_t physical, uint32_t length, int prot)
+int direct_reserve_user_view(char *why, size_t why_len)
+{
+    static bool user_view;
+    if (user_view)
+        return 0;
+    if (reserve(DIRECT_USER_VIEW, DIRECT_GUEST_SPACE_END + DIRECT_GUARD_SIZE,
+                "the user view of the guest's 4 GiB", why, why_len) < 0)
+        return -1;
+    user_view = true;
+    return 0;
+}
+
+int direct_map(uint64_t view, int memfd, uint32_t linear, uint32_t physical, uint32_t length,
+               int prot)
 {
     if (linear < direct_lowest_mappable())
         return -1;
-    void *at = (void *)(uintptr_t)linear;
+    void *at = (void *)(uintptr_t)(view + linear);
     void *got = mmap(at, length, prot, MAP_SHARED | MAP_FIXED, memfd, physical);
     return got == at ? 0 : -1;
 }
 
-int direct_protect(uint32_t linear, uint32_t length, int prot)
+int direct_protect(uint64_t view, uint32_t linear, uint32_t length, int prot)
 {
-    return mprotect((void *)(uintptr_t)linear, length, prot);
+    return mprotect((void *)(uintptr_t)(view + linear), length, prot);
 }
 
-int direct_unmap(uint64_t linear, uint64_t length)
+int direct_unmap(uint64_t view, uint64_t linear, uint64_t length)
 {
     uint64_t low = direct_lowest_mappable();
     if (linear < low) {
@@ -121,7 +141,7 @@ int direct_unmap(uint64_t linear, uint64_t length)
     }
     if (linear + length > DIRECT_GUEST_SPACE_END)
         length = DIRECT_GUEST_SPACE_END - linear;
-    void *at = (void *)(uintptr_t)linear;
+    void *at = (void *)(uintptr_t)(view + linear);
     void *got = mmap(at, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
                      -1, 0);
     return got == at ? 0 : -1;

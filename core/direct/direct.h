@@ -9,6 +9,11 @@
  *   - The low 4 GiB of the process belong to the guest: guest-virtual
  *     address v is host address v (address_space.c), mapped from the RAM
  *     memfd as the guest's page tables say (shadow.c).
+ *   - bt also maps the guest's 4 GiB a second time, at DIRECT_USER_VIEW,
+ *     with only what CPL 3 may touch (the user view, below); its CPL 3
+ *     code addresses that view through GS. trapemu runs the guest's own
+ *     bytes, which address memory without our help, so it has one view
+ *     and revokes the kernel's pages on entry to CPL 3 instead.
  *   - While guest code runs, the stack pointer is the guest's: every
  *     signal runs on an alternate stack (signals.c).
  *   - Guest code may reach Linux only through the VMM: the process is
@@ -60,13 +65,29 @@ int direct_reserve_guest_space(char *why, size_t why_len);
  * guest's 4 GiB turn that into a fault (bt; idempotent). */
 #define DIRECT_GUARD_SIZE (64u << 10)
 int direct_reserve_guard_above(char *why, size_t why_len);
+/*
+ * Views: where in the process guest address 0 is. The supervisor view is
+ * the one described above (guest-virtual = host address). bt keeps a
+ * second one, the user view, for code running at CPL 3: it maps only what
+ * CPL 3 may touch, with CPL 3's rights, and translated user code reaches
+ * it through the GS segment (techniques/bt/README.md). It is an ordinary
+ * address above the VMM's reach of guest code: 8 GiB, below where Linux
+ * puts executables, heap and libraries on x86-64.
+ */
+#define DIRECT_SUPERVISOR_VIEW 0ull
+#define DIRECT_USER_VIEW (8ull << 30)
+/* Reserve the user view's 4 GiB and its guard pages (idempotent). */
+int direct_reserve_user_view(char *why, size_t why_len);
 /* The lowest guest address the host lets us map (vm.mmap_min_addr). */
 uint32_t direct_lowest_mappable(void);
-/* Map length bytes of guest RAM (memfd offset physical) at linear. */
-int direct_map(int memfd, uint32_t linear, uint32_t physical, uint32_t length, int prot);
-int direct_protect(uint32_t linear, uint32_t length, int prot);
-/* Make [linear, linear+length) inaccessible again (back to the reservation). */
-int direct_unmap(uint64_t linear, uint64_t length);
+/* Map length bytes of guest RAM (memfd offset physical) at guest address
+ * linear of the view (host address view + linear). */
+int direct_map(uint64_t view, int memfd, uint32_t linear, uint32_t physical, uint32_t length,
+               int prot);
+int direct_protect(uint64_t view, uint32_t linear, uint32_t length, int prot);
+/* Make [linear, linear+length) of the view inaccessible again (back to
+ * the reservation). */
+int direct_unmap(uint64_t view, uint64_t linear, uint64_t length);
 
 /* The calling thread's alternate signal stack (signals.c). */
 int direct_signal_stack(char *why, size_t why_len);

@@ -70,11 +70,32 @@ void shadow_destroy(struct shadow *shadow)
     shadow->privileged = NULL;
 }
 
+void shadow_use_user_view(struct shadow *shadow, const struct shadow_ops *user_ops)
+{
+    shadow->user_view = *user_ops;
+    shadow->split_views = true;
+}
+
+/* The mappings a fault at the CPU's CPL goes to: with two views, CPL 3
+ * has its own. */
+static const struct shadow_ops *view_of_cpl(const struct shadow *shadow, unsigned cpl)
+{
+    return shadow->split_views && cpl == 3 ? &shadow->user_view : &shadow->ops;
+}
+
 /* ---- dropping mappings ------------------------------------------------------ */
+
+/* What the guest invalidates, it invalidates for every privilege level. */
+static void unmap_views(struct shadow *shadow, uint64_t linear, uint64_t length)
+{
+    shadow->ops.unmap(shadow->ops.context, linear, length);
+    if (shadow->split_views)
+        shadow->user_view.unmap(shadow->user_view.context, linear, length);
+}
 
 void shadow_flush(struct shadow *shadow)
 {
-    shadow->ops.unmap(shadow->ops.context, 0, 1ull << 32);
+    unmap_views(shadow, 0, 1ull << 32);
     memset(shadow->frame_flags, 0, shadow->frame_count);
     for (uint32_t i = 0; i < shadow->frame_count; i++)
         shadow->table_region[i] = REGION_NONE;
@@ -90,7 +111,7 @@ void shadow_invalidate_page(struct shadow *shadow, uint32_t linear)
 {
     /* LAB 03: BEGIN INVLPG: dropping the shadow mappings of one guest page */
     /* A 4 MiB page is one TLB entry: INVLPG drops all of it (4.10.4.1). */
-    shadow->ops.unmap(shadow->ops.context, linear & ~0x3fffffu, 0x400000);
+    unmap_views(shadow, linear & ~0x3fffffu, 0x400000);
     forget_exactness(shadow);
     stats_count(shadow->invlpgs, 0);
     /* LAB 03: STUB
@@ -222,18 +243,18 @@ static void remember_privileged(struct shadow *shadow, uint32_t linear, uint32_t
 
 /* ---- following the CPU ---------------------------------------------------------- */
 
-/* Paging off: linear = physical, every RAM page mapped at once. */
-static void map_physical_identity(struct shadow *shadow)
+/* Paging off: linear = physical, every RAM page mapped at once - in both
+ * views: without paging there is no U/S (4.1). */
+static void map_physical_identity(struct shadow *shadow, const struct shadow_ops *ops)
 {
     uint32_t size = shadow->emulator->ram->size;
     uint32_t low = shadow->lowest_mappable;
     uint32_t hole = size < LEGACY_HOLE_START ? size : LEGACY_HOLE_START;
     int rw = SHADOW_READ | SHADOW_WRITE;
     if (low < hole)
-        shadow->ops.map(shadow->ops.context, low, low, hole - low, rw);
+        ops->map(ops->context, low, low, hole - low, rw);
     if (size > LEGACY_HOLE_END)
-        shadow->ops.map(shadow->ops.context, LEGACY_HOLE_END, LEGACY_HOLE_END,
-                        size - LEGACY_HOLE_END, rw);
+        ops->map(ops->context, LEGACY_HOLE_END, LEGACY_HOLE_END, size - LEGACY_HOLE_END, rw);
 }
 
 void shadow_follow_cpu(struct shadow *shadow)
@@ -257,15 +278,20 @@ void shadow_follow_cpu(struct shadow *shadow)
         shadow->write_protect = wp;
         shadow->large_pages = pse;
         shadow->cr3 = cpu->cr3;
-        if (!paging)
-            map_physical_identity(shadow);
+        if (!paging) {
+            map_physical_identity(shadow, &shadow->ops);
+            if (shadow->split_views)
+                map_physical_identity(shadow, &shadow->user_view);
+        }
     }
     if (shadow->direct_paging && paging && !shadow->mirrored)
         mirror_address_space(shadow);
     unsigned cpl = cpu_cpl(cpu);
-    if (cpl == 3 && shadow->cpl != 3)
+    /* With two views each CPL has its own mappings: nothing to take away
+     * or give back. */
+    if (!shadow->split_views && cpl == 3 && shadow->cpl != 3)
         revoke_privileged(shadow);
-    else if (cpl != 3 && shadow->privileged_revoked)
+    else if (!shadow->split_views && cpl != 3 && shadow->privileged_revoked)
         regrant_privileged(shadow);
     shadow->cpl = cpl;
 }
@@ -277,8 +303,12 @@ void shadow_write_protect_frame(struct shadow *shadow, uint32_t physical)
         return;
     if (!shadow->paging) {
         /* Identity-mapped, all of RAM writable (map_physical_identity). */
-        if (page >= shadow->lowest_mappable && guest_ram_pointer(shadow->emulator->ram, page))
+        if (page >= shadow->lowest_mappable && guest_ram_pointer(shadow->emulator->ram, page)) {
             shadow->ops.protect(shadow->ops.context, page, page, 4096, SHADOW_READ);
+            if (shadow->split_views)
+                shadow->user_view.protect(shadow->user_view.context, page, page, 4096,
+                                          SHADOW_READ);
+        }
         return;
     }
     if (shadow->frame_flags[frame] & FRAME_MAPPED_WRITABLE)
@@ -351,18 +381,22 @@ static int user_rights(struct shadow *shadow, uint32_t linear)
     return rights;
 }
 
+/* Map the page in the view of the current CPL. */
 static enum shadow_outcome install(struct shadow *shadow, uint32_t page, uint32_t physical,
                                    int rights)
 {
-    if (shadow->ops.map(shadow->ops.context, page, physical & ~0xfffu, 4096, rights) < 0) {
+    const struct shadow_ops *view = view_of_cpl(shadow, shadow->cpl);
+    if (view->map(view->context, page, physical & ~0xfffu, 4096, rights) < 0) {
         /* Out of host mappings (vm.max_map_count): start over. */
         shadow_flush(shadow);
-        if (shadow->ops.map(shadow->ops.context, page, physical & ~0xfffu, 4096, rights) < 0)
+        if (view->map(view->context, page, physical & ~0xfffu, 4096, rights) < 0)
             return SHADOW_EMULATE;
     }
     if (rights & SHADOW_WRITE)
         shadow->frame_flags[physical >> 12] |= FRAME_MAPPED_WRITABLE;
-    if (shadow->paging && shadow->cpl < 3 && (rights & ~user_rights(shadow, page)))
+    /* One view: CPL 3 must lose this page's extra rights (4.6). */
+    if (!shadow->split_views && shadow->paging && shadow->cpl < 3 &&
+        (rights & ~user_rights(shadow, page)))
         remember_privileged(shadow, page, physical, rights);
     return SHADOW_MAPPED;
 }
@@ -458,10 +492,10 @@ static void drop_derived(struct shadow *shadow, uint32_t physical, unsigned size
         last = 1023;
     for (uint32_t entry = first; entry <= last; entry++) {
         if (flags & FRAME_DIRECTORY) {
-            shadow->ops.unmap(shadow->ops.context, (uint64_t)entry << 22, 0x400000);
+            unmap_views(shadow, (uint64_t)entry << 22, 0x400000);
             forget_privileged_range(shadow, entry << 10, 1024);
         } else if (region >= 0) {
-            shadow->ops.unmap(shadow->ops.context, ((uint64_t)region << 22) | (entry << 12), 4096);
+            unmap_views(shadow, ((uint64_t)region << 22) | (entry << 12), 4096);
             forget_privileged_range(shadow, ((uint32_t)region << 10) | entry, 1);
         }
     }
@@ -496,50 +530,79 @@ static int entry_user_rights(uint32_t pde, uint32_t pte)
 }
 
 /* Consecutive linear pages on consecutive frames with the same rights go
- * to the host as one mapping: a kernel's identity map is a few calls. */
+ * to the host as one mapping: a kernel's identity map is a few calls. A
+ * mirror keeps one run per view (MIRROR_USER only with two views). */
+enum { MIRROR_SUPERVISOR, MIRROR_USER, MIRROR_VIEWS };
+
 struct mirror_run {
     uint32_t linear, physical, pages;
     int rights;
 };
 
-static void map_run(struct shadow *shadow, struct mirror_run *run)
+static const struct shadow_ops *mirror_view(const struct shadow *shadow, int view)
 {
+    return view == MIRROR_USER ? &shadow->user_view : &shadow->ops;
+}
+
+static void map_run(struct shadow *shadow, struct mirror_run *run, int view)
+{
+    const struct shadow_ops *ops = mirror_view(shadow, view);
     if (run->pages == 0)
         return;
     /* A failure (out of host mappings) leaves the run unmapped: its pages
      * come in one hidden fault each, and the shadow-pf row shows it. */
-    if (shadow->ops.map(shadow->ops.context, run->linear, run->physical, run->pages << 12,
-                        run->rights) == 0 &&
+    if (ops->map(ops->context, run->linear, run->physical, run->pages << 12, run->rights) == 0 &&
         (run->rights & SHADOW_WRITE))
         for (uint32_t i = 0; i < run->pages; i++)
             shadow->frame_flags[(run->physical >> 12) + i] |= FRAME_MAPPED_WRITABLE;
     run->pages = 0;
 }
 
-/* One page as the entries allow it: with the kernel's rights (remembered
- * for CPL 3, as install() does) or, at CPL 3, with the user's. */
-static void mirror_page(struct shadow *shadow, struct mirror_run *run, uint32_t linear,
-                        uint32_t physical, int kernel, int user, bool as_kernel)
+static void map_runs(struct shadow *shadow, struct mirror_run runs[MIRROR_VIEWS])
+{
+    for (int view = 0; view < MIRROR_VIEWS; view++)
+        map_run(shadow, &runs[view], view);
+}
+
+/* Add one page to a view's run, or end the run there. */
+static void extend_run(struct shadow *shadow, struct mirror_run *run, int view, uint32_t linear,
+                       uint32_t physical, int rights)
+{
+    uint32_t length = run->pages << 12;
+    if (rights && run->pages && run->linear + length == linear &&
+        run->physical + length == physical && run->rights == rights) {
+        run->pages++;
+        return;
+    }
+    map_run(shadow, run, view);
+    if (rights)
+        *run = (struct mirror_run){linear, physical, 1, rights};
+}
+
+/* One page as the entries allow it. Two views (bt): the kernel's rights in
+ * the supervisor view, the user's in the user view. One view: the kernel's
+ * rights (remembered for CPL 3, as install() does) or, at CPL 3, the
+ * user's. */
+static void mirror_page(struct shadow *shadow, struct mirror_run runs[MIRROR_VIEWS],
+                        uint32_t linear, uint32_t physical, int kernel, int user, bool as_kernel)
 {
     if (is_paging_structure(shadow, physical)) {   /* edits must reach the VMM */
         kernel &= ~SHADOW_WRITE;
         user &= ~SHADOW_WRITE;
     }
-    int rights = as_kernel ? kernel : user;
-    if (!rights || !mirrorable(shadow, linear, physical)) {
-        map_run(shadow, run);
+    if (!mirrorable(shadow, linear, physical)) {
+        map_runs(shadow, runs);
+        return;
+    }
+    if (shadow->split_views) {
+        extend_run(shadow, &runs[MIRROR_SUPERVISOR], MIRROR_SUPERVISOR, linear, physical, kernel);
+        extend_run(shadow, &runs[MIRROR_USER], MIRROR_USER, linear, physical, user);
         return;
     }
     if (as_kernel && (kernel & ~user))
         remember_privileged(shadow, linear, physical, kernel);
-    uint32_t length = run->pages << 12;
-    if (run->pages && run->linear + length == linear && run->physical + length == physical &&
-        run->rights == rights) {
-        run->pages++;
-        return;
-    }
-    map_run(shadow, run);
-    *run = (struct mirror_run){linear, physical, 1, rights};
+    extend_run(shadow, &runs[MIRROR_SUPERVISOR], MIRROR_SUPERVISOR, linear, physical,
+               as_kernel ? kernel : user);
 }
 
 /* The 4 MiB region `region` as its directory entry says. */
@@ -582,11 +645,11 @@ static void mirror_address_space(struct shadow *shadow)
     mark_frame(shadow, directory, FRAME_DIRECTORY, REGION_NONE);
     for (uint32_t region = 0; region < 1024; region++)
         mark_table_of(shadow, region, read_physical32(shadow, directory + region * 4));
-    struct mirror_run run = {0};
+    struct mirror_run runs[MIRROR_VIEWS] = {{0}};
     bool list_was_empty = shadow->privileged_count == 0;
     for (uint32_t region = 0; region < 1024; region++)
-        mirror_region(shadow, &run, region, read_physical32(shadow, directory + region * 4), true);
-    map_run(shadow, &run);
+        mirror_region(shadow, runs, region, read_physical32(shadow, directory + region * 4), true);
+    map_runs(shadow, runs);
     /* The walk remembered the kernel's pages in ascending order, once each:
      * already the sorted list revoke_privileged wants. */
     if (list_was_empty)
@@ -619,18 +682,18 @@ void shadow_entry_written(struct shadow *shadow, uint32_t physical)
     const struct cpu *cpu = shadow->emulator->cpu;
     uint32_t directory = cpu->cr3 & ~0xfffu;
     bool as_kernel = cpu_cpl(cpu) < 3;
-    struct mirror_run run = {0};
+    struct mirror_run runs[MIRROR_VIEWS] = {{0}};
     if (flags & FRAME_DIRECTORY) {
         uint32_t pde = read_physical32(shadow, physical & ~3u);
         mark_table_of(shadow, index, pde);
-        mirror_region(shadow, &run, index, pde, as_kernel);
+        mirror_region(shadow, runs, index, pde, as_kernel);
     } else if (region >= 0) {
         uint32_t pde = read_physical32(shadow, directory + (uint32_t)region * 4);
         uint32_t pte = read_physical32(shadow, physical & ~3u);
         if ((pde & PDE_PRESENT) && (pde & ~0xfffu) == (physical & ~0xfffu) && (pte & PDE_PRESENT))
-            mirror_page(shadow, &run, ((uint32_t)region << 22) | (index << 12), pte & ~0xfffu,
+            mirror_page(shadow, runs, ((uint32_t)region << 22) | (index << 12), pte & ~0xfffu,
                         kernel_rights(shadow, pde, pte), entry_user_rights(pde, pte), as_kernel);
     }
-    map_run(shadow, &run);
+    map_runs(shadow, runs);
     stats_count(shadow->mirrored_entries, 0);
 }

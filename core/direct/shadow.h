@@ -21,9 +21,19 @@
  *   - MOV to CR3 with a new value, and changes of CR0.PG/WP or CR4.PSE,
  *     drop everything (a shadow flush); INVLPG drops one page.
  *   - U/S: guest kernel and guest user code both run at host ring 3, so
- *     the host cannot tell them apart. Pages mapped while the guest was at
- *     CPL 0-2 with more rights than CPL 3 has are remembered, and taken
- *     away when the guest enters CPL 3.
+ *     the host cannot tell them apart. Two ways to keep the guest's user
+ *     code out of its kernel's pages (SDM vol. 3, 4.6):
+ *       one view (trapemu): pages mapped while the guest was at CPL 0-2
+ *       with more rights than CPL 3 has are remembered, and taken away
+ *       when the guest enters CPL 3 (an mprotect over their span), given
+ *       back when it leaves CPL 3;
+ *       two views (bt, shadow_use_user_view): CPL 0-2 faults fill the
+ *       supervisor view (the ops given to shadow_init), CPL 3 faults a
+ *       separate user view with CPL 3's rights only. Nothing is revoked on
+ *       a CPL change: the technique makes CPL 3 code reach guest memory
+ *       through the user view (bt: a GS segment prefix), so the kernel's
+ *       mappings stay in place for when it runs again. Invalidations
+ *       (flush, INVLPG, a page-table write, a code frame) drop both views.
  *   - Pages the host cannot mirror (below vm.mmap_min_addr, the legacy VGA
  *     hole, MMIO, physical addresses without RAM) stay unmapped: every
  *     access to them faults and is emulated.
@@ -92,6 +102,9 @@ struct shadow {
     bool direct_paging;
     bool mirrored;                 /* the current CR3's tables are all mapped */
     struct stats_counter *mirrors, *mirrored_entries;
+    /* The user view (two views, see above), when split_views. */
+    struct shadow_ops user_view;
+    bool split_views;
 
     /* The guest state the mappings were built for. */
     bool valid, paging, write_protect, large_pages;
@@ -106,9 +119,14 @@ struct shadow {
 int shadow_init(struct shadow *shadow, struct emulator *emulator, const struct shadow_ops *ops,
                 uint32_t lowest_mappable, struct stats *stats);
 void shadow_destroy(struct shadow *shadow);
+/* From now on CPL 3 has mappings of its own, made through user_ops, and
+ * CPL changes revoke nothing (see the U/S rule above). Call before the
+ * first fault. */
+void shadow_use_user_view(struct shadow *shadow, const struct shadow_ops *user_ops);
 
 /* A host page fault at linear while the guest ran. present: the host page
- * was mapped (so this was a write to a read-only page). */
+ * was mapped (so this was a write to a read-only page). With two views,
+ * the fault is the view of the CPU's CPL: the user view at CPL 3. */
 enum shadow_outcome shadow_fault(struct shadow *shadow, uint32_t linear, bool write, bool present);
 
 /* Bring the mappings in line with the CPU state (paging mode, CR3, CPL):

@@ -27,7 +27,14 @@
  * RSP, the arithmetic flags in RFLAGS, and R15 points at the context,
  * which no 32-bit instruction can name (enter.c). Guest memory is host
  * memory at the same address: the low 4 GiB of our process, mapped from
- * the RAM memfd by the shadow page table (core/direct/shadow.c).
+ * the RAM memfd by the shadow page table (core/direct/shadow.c) - for
+ * code running at CPL 0-2. Code running at CPL 3 gets a view of its own,
+ * the same 4 GiB again at DIRECT_USER_VIEW mapping only what CPL 3 may
+ * touch, and its translation reaches memory through the GS segment,
+ * whose base is that view (translate.c, point_gs_at_user_view). So a
+ * system call or its return changes which view the next block uses, and
+ * nothing else: no mapping is revoked or given back (README.md, "Two
+ * views").
  *
  * The dispatcher (bt_run, below) is the loop around it all:
  *
@@ -60,10 +67,11 @@
  * Chaining: a direct exit (jmp, jcc, loop, call) is patched, once the
  * dispatcher has seen it taken, to jump straight into the target's
  * translation, so a loop or a call runs without the dispatcher; a change
- * of the paging state or the CPL undoes all chains (chain(),
- * check_chains). The jump goes through a gate in the context; a timer
- * signal at the slice's deadline closes the gate (fault.c), and the next
- * chainable exit comes back here, so deadlines hold (bt-chain rows).
+ * of the paging state undoes all chains (chain(), check_chains), a CPL
+ * change does not (the CPL is in the block key). The jump goes through a
+ * gate in the context; a timer signal at the slice's deadline closes the
+ * gate (fault.c), and the next chainable exit comes back here, so
+ * deadlines hold (bt-chain rows).
  *
  * Indirect exits (ret, jmp/call through a register or memory) have a
  * one-entry inline cache of their last target, filled by the dispatcher
@@ -75,11 +83,15 @@
  */
 #include "bt.h"
 
+#include <asm/prctl.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "bt_internal.h"
 #include "core/host.h"
@@ -90,7 +102,7 @@
 /* The clock is read every this many blocks (and after every callout). */
 #define BLOCKS_PER_CLOCK_CHECK 16
 
-/* ---- the shadow's host side: guest pages in the low 4 GiB ----------------- */
+/* ---- the shadow's host side: guest pages in the two views ------------------ */
 
 static bool frame_holds_code(const struct bt *bt, uint32_t physical)
 {
@@ -104,36 +116,56 @@ static int host_protection(int rights)
     return rights ? PROT_READ | (rights & SHADOW_WRITE ? PROT_WRITE : 0) : PROT_NONE;
 }
 
+/* The shadow's ops, once per view: context is the struct bt_view. */
 static int map_guest_pages(void *context, uint32_t linear, uint32_t physical, uint32_t length,
                            int rights)
 {
-    struct bt *bt = context;
-    if (direct_map(bt->vm->ram.memfd, linear, physical, length, host_protection(rights)) < 0)
+    const struct bt_view *view = context;
+    struct bt *bt = view->bt;
+    if (direct_map(view->base, bt->vm->ram.memfd, linear, physical, length,
+                   host_protection(rights)) < 0)
         return -1;
     if (rights & SHADOW_WRITE)        /* pages holding translated code stay read-only */
         for (uint32_t offset = 0; offset < length; offset += 4096)
             if (frame_holds_code(bt, physical + offset))
-                direct_protect(linear + offset, 4096, PROT_READ);
+                direct_protect(view->base, linear + offset, 4096, PROT_READ);
     return 0;
 }
 
 static int protect_guest_pages(void *context, uint32_t linear, uint32_t physical, uint32_t length,
                                int rights)
 {
-    struct bt *bt = context;
-    if (direct_protect(linear, length, host_protection(rights)) < 0)
+    const struct bt_view *view = context;
+    if (direct_protect(view->base, linear, length, host_protection(rights)) < 0)
         return -1;
     if (rights & SHADOW_WRITE)        /* as in map_guest_pages */
         for (uint32_t offset = 0; offset < length; offset += 4096)
-            if (frame_holds_code(bt, physical + offset))
-                direct_protect(linear + offset, 4096, PROT_READ);
+            if (frame_holds_code(view->bt, physical + offset))
+                direct_protect(view->base, linear + offset, 4096, PROT_READ);
     return 0;
 }
 
 static void unmap_guest_pages(void *context, uint64_t linear, uint64_t length)
 {
-    (void)context;
-    direct_unmap(linear, length);
+    const struct bt_view *view = context;
+    direct_unmap(view->base, linear, length);
+}
+
+/* Translated CPL 3 code reaches guest memory through GS (translate.c),
+ * so this thread's GS base must be the user view. Nothing else in the
+ * process uses GS (glibc's thread-local storage is FS on x86-64), and it
+ * stays set until detach: one arch_prctl per attach on a thread, none per
+ * CPL change (this host has no WRGSBASE for user code, and a system call
+ * costs about 20 000 cycles here). */
+static bool point_gs_at_user_view(struct bt *bt)
+{
+    if (bt->gs_set && pthread_equal(bt->gs_thread, pthread_self()))
+        return true;
+    if (syscall(SYS_arch_prctl, ARCH_SET_GS, (unsigned long)DIRECT_USER_VIEW) < 0)
+        return false;
+    bt->gs_thread = pthread_self();
+    bt->gs_set = true;
+    return true;
 }
 
 /* The VMM changed the guest's paging itself (a pv guest's mmu_update and
@@ -224,13 +256,13 @@ static bool code_physical(struct bt *bt, uint32_t eip, uint32_t *physical)
     return true;
 }
 
-static struct bt_block *translate(struct bt *bt, uint32_t eip, uint32_t physical)
+static struct bt_block *translate(struct bt *bt, uint32_t eip, uint32_t physical, bool user)
 {
-    struct bt_block *block = bt_code_cache_new_block(&bt->cache, eip, physical);
+    struct bt_block *block = bt_code_cache_new_block(&bt->cache, eip, physical, user);
     if (!block) {
         bt_code_cache_flush(&bt->cache);
         stats_count(bt->flush_row, 0);
-        block = bt_code_cache_new_block(&bt->cache, eip, physical);
+        block = bt_code_cache_new_block(&bt->cache, eip, physical, user);
     }
     uint64_t start = stats_now_ns();
     const uint8_t *bytes = guest_ram_pointer(&bt->vm->ram, physical);
@@ -242,14 +274,16 @@ static struct bt_block *translate(struct bt *bt, uint32_t eip, uint32_t physical
     return block;
 }
 
-/* NULL: the core must fetch this instruction itself. */
+/* The block for eip at the current CPL (CPL 3 code uses the user view);
+ * NULL: the core must fetch this instruction itself. */
 static struct bt_block *find_block(struct bt *bt, uint32_t eip)
 {
     uint32_t physical;
+    bool user = cpu_cpl(&bt->vm->cpu) == 3;
     if (!code_physical(bt, eip, &physical))
         return NULL;
-    struct bt_block *block = bt_code_cache_find(&bt->cache, eip, physical);
-    return block ? block : translate(bt, eip, physical);
+    struct bt_block *block = bt_code_cache_find(&bt->cache, eip, physical, user);
+    return block ? block : translate(bt, eip, physical, user);
 }
 
 /* ---- can translated code run the guest now? ---------------------------------- */
@@ -318,15 +352,19 @@ static bool deliver_interrupt(struct bt *bt)
     return x86_deliver_event(&bt->emulator, vector, EVENT_EXTERNAL, false, 0);
 }
 
-/* Chains stay valid while the paging state and the CPL they were made
- * under hold (see chain()); else they are all undone. */
+/* Chains stay valid while the paging state they were made under holds
+ * (see chain()); else they are all undone. A CPL change does not undo
+ * them: CPL 3 and CPL 0-2 have blocks of their own (the key's `user`),
+ * a chain only joins blocks of one kind, and the CPL cannot change
+ * inside translated code (only a callout, a fault or an interrupt
+ * changes it, and those return to the dispatcher). So a system call and
+ * its return keep both sides' chains. */
 static void check_chains(struct bt *bt)
 {
     const struct cpu *cpu = &bt->vm->cpu;
     uint64_t drops = bt->shadow.invlpgs->count + bt->shadow.flushes->count;
     if (cpu->cr0 == bt->chain_context.cr0 && cpu->cr3 == bt->chain_context.cr3 &&
-        cpu->cr4 == bt->chain_context.cr4 && cpu_cpl(cpu) == bt->chain_context.cpl &&
-        drops == bt->chain_context.shadow_drops)
+        cpu->cr4 == bt->chain_context.cr4 && drops == bt->chain_context.shadow_drops)
         return;
     if (bt->cache.chained) {
         bt_code_cache_unchain_all(&bt->cache);
@@ -335,7 +373,6 @@ static void check_chains(struct bt *bt)
     bt->chain_context.cr0 = cpu->cr0;
     bt->chain_context.cr3 = cpu->cr3;
     bt->chain_context.cr4 = cpu->cr4;
-    bt->chain_context.cpl = cpu_cpl(cpu);
     bt->chain_context.shadow_drops = drops;
 }
 
@@ -422,10 +459,12 @@ static bool handle_fault(struct bt *bt)
  * bakes in what the dispatcher checks before it enters a block: that the
  * target's linear page maps the physical page it was translated from, and
  * that the CPL may execute it. Those can change only by CR0, CR3 and CR4
- * writes, INVLPG, a shadow flush and a change of CPL - all done by the
- * core, never by translated code (a guest that edits a page-table entry
- * must INVLPG before relying on it: the TLB may keep the old translation,
- * SDM vol. 3, 4.10.4.2) - and then every chain is undone (core_ran). */
+ * writes, INVLPG and a shadow flush - all done by the core, never by
+ * translated code (a guest that edits a page-table entry must INVLPG
+ * before relying on it: the TLB may keep the old translation, SDM vol. 3,
+ * 4.10.4.2) - and then every chain is undone (core_ran). The CPL is the
+ * same for both ends of a chain (it is in the block key, and only the
+ * core changes it), so it was checked for the CPL the chain runs at. */
 static void chain(struct bt *bt, uint32_t site)
 {
     /* LAB 04: BEGIN patching a direct exit to jump into its target's translation */
@@ -436,7 +475,7 @@ static void chain(struct bt *bt, uint32_t site)
     struct bt_block *from = &cache->blocks[site / BT_BLOCK_MAX_EXITS];
     bool indirect = exit == BT_INDIRECT_EXIT && from->has_indirect_exit;
     if ((!indirect && (exit >= from->exit_count || from->exit_target[exit] != eip)) ||
-        cannot_translate(&bt->vm->cpu))
+        cannot_translate(&bt->vm->cpu) || from->user != (cpu_cpl(&bt->vm->cpu) == 3))
         return;
     uint32_t blocks_before = cache->block_count;
     struct bt_block *to = find_block(bt, eip);
@@ -578,6 +617,11 @@ static enum vm_exit bt_run(struct vm *vm)
     }
     if (vm->single_step)
         return single_step(bt);
+    if (!point_gs_at_user_view(bt)) {
+        snprintf(vm->stop_reason, sizeof vm->stop_reason,
+                 "bt: cannot point GS at the user view (arch_prctl): %s", strerror(errno));
+        return VM_EXIT_ERROR;
+    }
     sigset_t saved;
     block_asynchronous_signals(&saved);
     bt_set_running(bt);
@@ -636,7 +680,8 @@ static int bt_attach(struct vm *vm)
         return refuse(vm, "bt: real mode and virtual-8086 mode are not implemented (CR0.PE=0 or "
                           "EFLAGS.VM=1)");
     if (direct_reserve_guest_space(why, sizeof why) < 0 ||
-        direct_reserve_guard_above(why, sizeof why) < 0)
+        direct_reserve_guard_above(why, sizeof why) < 0 ||
+        direct_reserve_user_view(why, sizeof why) < 0)
         return refuse(vm, why);
     struct bt *bt = calloc(1, sizeof *bt);
     if (!bt)
@@ -646,12 +691,16 @@ static int bt_attach(struct vm *vm)
         free(bt);
         return refuse(vm, why);
     }
+    bt->supervisor_view = (struct bt_view){bt, DIRECT_SUPERVISOR_VIEW};
+    bt->user_view = (struct bt_view){bt, DIRECT_USER_VIEW};
     struct shadow_ops ops = {.map = map_guest_pages, .unmap = unmap_guest_pages,
-                             .protect = protect_guest_pages, .context = bt};
+                             .protect = protect_guest_pages, .context = &bt->supervisor_view};
     if (shadow_init(&bt->shadow, &bt->emulator, &ops, direct_lowest_mappable(), &vm->stats) < 0) {
         free_bt(bt);
         return refuse(vm, "bt: out of memory");
     }
+    ops.context = &bt->user_view;
+    shadow_use_user_view(&bt->shadow, &ops);
     if (vm->pv.direct_paging)          /* the pv technique runs on this engine */
         shadow_use_direct_paging(&bt->shadow);
     if (bt_take_fault_signals(bt, why, sizeof why) < 0) {
@@ -669,7 +718,9 @@ static void bt_detach(struct vm *vm)
     if (!bt)
         return;
     bt_give_back_fault_signals(bt);     /* and deletes the deadline timer */
-    shadow_flush(&bt->shadow);           /* no guest page stays in the low 4 GiB */
+    shadow_flush(&bt->shadow);           /* no guest page stays in either view */
+    if (bt->gs_set && pthread_equal(bt->gs_thread, pthread_self()))
+        syscall(SYS_arch_prctl, ARCH_SET_GS, 0ul);      /* as we found it */
     shadow_destroy(&bt->shadow);
     /* No page may stay marked as code once nobody listens for writes. */
     for (uint32_t frame = 0; frame < vm->ram.size >> PAGE_SHIFT; frame++)

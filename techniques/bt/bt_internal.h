@@ -5,6 +5,7 @@
 #ifndef VMLAB_BT_INTERNAL_H
 #define VMLAB_BT_INTERNAL_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -50,7 +51,7 @@ struct bt_context {
     int fault_signal;
     int fault_trap_number;
     uint32_t fault_error_code;
-    uint64_t fault_address;
+    uint64_t fault_address;     /* the guest linear address (the view's base taken off) */
     int fault_kind;             /* enum bt_fault_kind */
 };
 
@@ -89,6 +90,10 @@ struct bt_block {
     uint32_t eip;               /* guest linear address of the first instruction */
     uint32_t physical;          /* guest physical address of the same byte */
     uint32_t generation;        /* of its physical page when translated (code_cache.c) */
+    /* Translated for CPL 3: every guest memory access goes through the
+     * GS segment, whose base is the user view (translate.c). Part of the
+     * key: the same code at CPL 0-2 is another block. */
+    bool user;
     uint32_t count;             /* guest instructions executed natively (the callout not included) */
     bool callout_first;         /* nothing native: the first instruction is a callout */
     uint8_t *code;              /* RX address of the translation */
@@ -125,10 +130,12 @@ struct bt_code_cache {
 
 int bt_code_cache_create(struct bt_code_cache *cache, uint32_t frame_count, char *why, size_t why_len);
 void bt_code_cache_destroy(struct bt_code_cache *cache);
-/* The live block for (eip, physical), or NULL. */
-struct bt_block *bt_code_cache_find(struct bt_code_cache *cache, uint32_t eip, uint32_t physical);
+/* The live block for (eip, physical, user), or NULL. */
+struct bt_block *bt_code_cache_find(struct bt_code_cache *cache, uint32_t eip, uint32_t physical,
+                                    bool user);
 /* A new block; NULL when the cache is full (then bt_code_cache_flush). */
-struct bt_block *bt_code_cache_new_block(struct bt_code_cache *cache, uint32_t eip, uint32_t physical);
+struct bt_block *bt_code_cache_new_block(struct bt_code_cache *cache, uint32_t eip, uint32_t physical,
+                                         bool user);
 /* Make `block` findable once its code is in place (code_length bytes). */
 void bt_code_cache_commit(struct bt_code_cache *cache, struct bt_block *block);
 /* Drop everything. */
@@ -154,8 +161,9 @@ uint32_t bt_block_instruction_at(const struct bt_block *block, uint64_t pc);
 #define BT_MAX_BLOCK_CODE 2048
 
 /* Translate the guest code at `bytes` (available bytes to the end of the
- * guest page; eip is the linear address of bytes[0]) into `out`. Fills
- * the block's counts and fault map; returns the code length. */
+ * guest page; eip is the linear address of bytes[0]) into `out`, for the
+ * view block->user says. Fills the block's counts and fault map; returns
+ * the code length. */
 uint32_t bt_translate_block(struct bt_block *block, const uint8_t *bytes, uint32_t available,
                             uint8_t *out);
 
@@ -167,12 +175,23 @@ enum bt_fault_kind {
     BT_FAULT_CODE_WRITE,   /* a write to a page holding translated code: invalidate, emulate */
 };
 
+/* One view of the guest's 4 GiB (core/direct/direct.h): the shadow's ops
+ * for it get this as their context. */
+struct bt_view {
+    struct bt *bt;
+    uint64_t base;              /* DIRECT_SUPERVISOR_VIEW or DIRECT_USER_VIEW */
+};
+
 struct bt {
     struct bt_context context;  /* first: translated code's R15 points here */
     struct vm *vm;
     struct emulator emulator;
     struct x86_executor executor;
     struct shadow shadow;
+    struct bt_view supervisor_view, user_view;
+    /* The thread whose GS base is the user view (bt.c, point_gs_at_user_view). */
+    pthread_t gs_thread;
+    bool gs_set;
     struct bt_code_cache cache;
     struct direct_signals signals;
 
@@ -181,11 +200,12 @@ struct bt {
     uint32_t fetch_linear, fetch_physical;
     bool fetch_valid;
 
-    /* What chains were made under (bt.c, chains_still_valid): the
+    /* What chains were made under (bt.c, check_chains): the
      * linear-to-physical mapping and the rights of every page a chain
-     * crosses were checked for this paging state and CPL. */
+     * crosses were checked for this paging state (and for the CPL of
+     * the blocks' key). */
     struct {
-        uint32_t cr0, cr3, cr4, cpl;
+        uint32_t cr0, cr3, cr4;
         uint64_t shadow_drops;      /* INVLPGs and flushes so far */
     } chain_context;
 

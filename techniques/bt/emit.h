@@ -9,6 +9,7 @@
 
 struct emitter {
     uint8_t *start, *at;
+    bool user_view;             /* guest memory through GS, the user view (translate.c) */
 };
 
 static inline void emit_byte(struct emitter *e, uint8_t byte)

@@ -15,9 +15,15 @@
  *      touches memory before it changes a register (translate.c), so the
  *      registers in the ucontext ARE the guest's registers before that
  *      instruction: the fault is precise with no roll-back to do.
- *   2. A hidden fault: the guest's page tables map the page, only the
- *      shadow had not yet (core/direct/shadow.c): map it and return from
- *      the signal - the instruction runs again, the guest never knows.
+ *   2. Which guest address? si_addr less the base of the view the block
+ *      uses: the supervisor view (0) for code translated for CPL 0-2, the
+ *      user view for CPL 3 code (translate.c; core/direct/direct.h). An
+ *      address outside the block's view (the guard pages above it) is
+ *      left to the core, which wraps at 4 GiB as the guest's CPU does.
+ *      A hidden fault: the guest's page tables map the page, only the
+ *      shadow had not yet (core/direct/shadow.c, which maps it in the
+ *      view of the CPL): map it and return from the signal - the
+ *      instruction runs again, the guest never knows.
  *   3. Anything else - a true guest #PF, a page the host cannot map
  *      (MMIO, page 0), a write to a guest page table, a write to a page
  *      holding translated code, #DE - leaves translated code: the context
@@ -76,16 +82,28 @@ static bool holds_code(struct bt *bt, uint32_t physical)
     return physical < ram->size && (ram->page_flags[physical >> 12] & PAGE_FLAG_CODE);
 }
 
-/* A page fault on a guest address: resume (hidden fault) or say why not. */
-static bool resolve_page_fault(struct bt *bt, const ucontext_t *uc, uint64_t address,
-                               enum bt_fault_kind *kind)
+/* The guest address a host address of the block's view stands for; false
+ * outside the view. */
+static bool guest_address(const struct bt_block *block, uint64_t address, uint32_t *linear)
+{
+    uint64_t base = block->user ? DIRECT_USER_VIEW : DIRECT_SUPERVISOR_VIEW;
+    if (address < base || address - base >= DIRECT_GUEST_SPACE_END)
+        return false;
+    *linear = (uint32_t)(address - base);
+    return true;
+}
+
+/* A page fault on a guest address: resume (hidden fault) or say why not.
+ * The shadow maps in the view of the CPU's CPL, which is the block's
+ * (the CPL is in the block's key, bt.c). */
+static bool resolve_page_fault(struct bt *bt, const ucontext_t *uc, const struct bt_block *block,
+                               uint32_t linear, enum bt_fault_kind *kind)
 {
     uint32_t error = (uint32_t)uc->uc_mcontext.gregs[REG_ERR], physical;
     bool write = error & 2, present = error & 1;
     *kind = BT_FAULT_EMULATE;
-    if (address >= DIRECT_GUEST_SPACE_END)
+    if (block->user != (cpu_cpl(&bt->vm->cpu) == 3))
         return false;
-    uint32_t linear = (uint32_t)address;
     if (write && guest_physical(bt, linear, true, &physical) && holds_code(bt, physical)) {
         *kind = BT_FAULT_CODE_WRITE;
         return false;
@@ -100,7 +118,7 @@ static bool resolve_page_fault(struct bt *bt, const ucontext_t *uc, uint64_t add
 
 /* Send the CPU back to the VMM with the guest at the faulting instruction. */
 static void leave_translated_code(struct bt *bt, ucontext_t *uc, const struct bt_block *block,
-                                  uint32_t index, int signal_number, const siginfo_t *info,
+                                  uint32_t index, int signal_number, uint64_t fault_address,
                                   enum bt_fault_kind kind)
 {
     greg_t *g = uc->uc_mcontext.gregs;
@@ -114,7 +132,7 @@ static void leave_translated_code(struct bt *bt, ucontext_t *uc, const struct bt
     c->fault_signal = signal_number;
     c->fault_trap_number = (int)g[REG_TRAPNO];
     c->fault_error_code = (uint32_t)g[REG_ERR];
-    c->fault_address = (uint64_t)(uintptr_t)info->si_addr;
+    c->fault_address = fault_address;
     c->fault_kind = kind;
     g[REG_RIP] = (greg_t)(uintptr_t)bt_return;
     g[REG_RSP] = (greg_t)c->host_rsp;
@@ -142,11 +160,14 @@ static void bt_fault_signal(int signal_number, siginfo_t *info, void *ucontext)
         return;
     }
     enum bt_fault_kind kind = BT_FAULT_EMULATE;
-    if (signal_number == SIGSEGV && uc->uc_mcontext.gregs[REG_TRAPNO] == EXC_PF &&
-        resolve_page_fault(bt, uc, (uint64_t)(uintptr_t)info->si_addr, &kind))
+    uint64_t address = (uint64_t)(uintptr_t)info->si_addr;
+    uint32_t linear;
+    bool in_view = guest_address(block, address, &linear);
+    if (signal_number == SIGSEGV && uc->uc_mcontext.gregs[REG_TRAPNO] == EXC_PF && in_view &&
+        resolve_page_fault(bt, uc, block, linear, &kind))
         return;                      /* hidden: the instruction runs again */
-    leave_translated_code(bt, uc, block, bt_block_instruction_at(block, rip), signal_number, info,
-                          kind);
+    leave_translated_code(bt, uc, block, bt_block_instruction_at(block, rip), signal_number,
+                          in_view ? linear : address, kind);
 }
 
 int bt_take_fault_signals(struct bt *bt, char *why, size_t why_len)

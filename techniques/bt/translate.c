@@ -56,6 +56,23 @@
  * instruction budget) can later be chained to their target's translation
  * by patching one 64-bit address (bt.c); indirect ones (ret, jmp/call
  * through a register or memory) always return to the dispatcher.
+ *
+ * Two views of guest memory (core/direct/direct.h): code translated for
+ * CPL 0-2 addresses the supervisor view, guest address v at host address
+ * v, as above. Code translated for CPL 3 (block->user) must never touch a
+ * page only the guest kernel may touch, so every guest memory access in
+ * it - IDENT operands and the rewritten push/pop/call/ret/leave alike -
+ * gets a GS prefix (0x65) beside its 0x67: in 64-bit mode the address is
+ * then GS.base + the zero-extended 32-bit effective address (SDM vol. 1,
+ * 3.3.7; vol. 3, 3.2.4: FS and GS keep their bases in 64-bit mode), and
+ * the dispatcher has made GS.base the user view, which maps only what
+ * CPL 3 may touch, with CPL 3's rights. The guest's own CS/DS/ES/SS
+ * prefixes are dropped there (one segment prefix per instruction; theirs
+ * are all based at 0 when bt runs, bt.c), its FS/GS ones are callouts
+ * anyway. The string instructions that write or compare at ES:EDI (movs,
+ * stos, cmps, scas) are callouts in user blocks: that operand ignores
+ * segment overrides (vol. 2, MOVS), and ES has no base in 64-bit mode, so
+ * it would reach the supervisor view.
  */
 #include <string.h>
 
@@ -148,16 +165,48 @@ static enum treatment treatment_of(const struct x86_instruction *insn)
 /* ---- the sequences --------------------------------------------------------- */
 
 #define ADDRESS_SIZE_PREFIX 0x67
+#define GS_PREFIX 0x65
 #define REX_R 0x44            /* ModRM.reg names R8-R15: here R11 */
 #define SCRATCH_R11 3         /* R11's low three bits */
+
+/* Before every access to guest memory: the view's segment in user blocks
+ * (GS, see the top comment), and 32-bit addressing. */
+static void emit_memory_prefixes(struct emitter *e)
+{
+    if (e->user_view)
+        emit_byte(e, GS_PREFIX);
+    emit_byte(e, ADDRESS_SIZE_PREFIX);
+}
+
+static bool is_segment_prefix(uint8_t byte)
+{
+    return byte == 0x26 || byte == 0x2e || byte == 0x36 || byte == 0x3e || byte == 0x64 ||
+           byte == 0x65;
+}
+
+/* The guest's legacy prefixes; in a user block without its segment
+ * override, which would compete with GS. */
+static void emit_guest_prefixes(struct emitter *e, const uint8_t *bytes, unsigned length)
+{
+    for (unsigned i = 0; i < length; i++)
+        if (!e->user_view || !is_segment_prefix(bytes[i]))
+            emit_byte(e, bytes[i]);
+}
+
+/* movs, stos, cmps, scas: an ES:EDI operand no prefix can move to GS. */
+static bool addresses_es_edi(const struct x86_instruction *insn)
+{
+    unsigned op = insn->operation;
+    return op == OP_MOVS || op == OP_STOS || op == OP_CMPS || op == OP_SCAS;
+}
 
 static void emit_ident(struct emitter *e, const struct x86_instruction *insn, const uint8_t *bytes)
 {
     struct guest_layout layout;
     guest_layout_of(&layout, bytes, insn->length, insn->has_modrm);
     if (insn->has_memory || implicit_memory(insn->operation))
-        emit_byte(e, ADDRESS_SIZE_PREFIX);
-    emit_bytes(e, bytes, layout.prefix_length);
+        emit_memory_prefixes(e);
+    emit_guest_prefixes(e, bytes, layout.prefix_length);
     for (unsigned i = 0; i < layout.opcode_length; i++) {
         uint8_t opcode = bytes[layout.opcode_at + i];
         /* 0x82 is 0x80 in 32-bit code and invalid in 64-bit mode (vol. 2, A.3). */
@@ -174,7 +223,7 @@ static void emit_load_scratch(struct emitter *e, const struct x86_instruction *i
 {
     struct guest_layout layout;
     guest_layout_of(&layout, bytes, insn->length, true);
-    emit_byte(e, ADDRESS_SIZE_PREFIX);
+    emit_memory_prefixes(e);
     emit_byte(e, REX_R);
     emit_byte(e, 0x8b);
     emit_modrm_operand(e, bytes, &layout, SCRATCH_R11);
@@ -191,7 +240,7 @@ static void emit_adjust_esp(struct emitter *e, int32_t delta)
 /* mov %reg, -4(%esp) */
 static void emit_store_below_esp(struct emitter *e, unsigned reg)
 {
-    emit_byte(e, ADDRESS_SIZE_PREFIX);
+    emit_memory_prefixes(e);
     emit_byte(e, 0x89);
     emit_byte(e, (uint8_t)(0x44 | reg << 3));
     emit_byte(e, 0x24);
@@ -201,7 +250,8 @@ static void emit_store_below_esp(struct emitter *e, unsigned reg)
 /* movl $value, -4(%esp) */
 static void emit_store_immediate_below_esp(struct emitter *e, uint32_t value)
 {
-    static const uint8_t movl_imm[] = {ADDRESS_SIZE_PREFIX, 0xc7, 0x44, 0x24, 0xfc};
+    static const uint8_t movl_imm[] = {0xc7, 0x44, 0x24, 0xfc};
+    emit_memory_prefixes(e);
     emit_bytes(e, movl_imm, sizeof movl_imm);
     emit_u32(e, value);
 }
@@ -209,7 +259,8 @@ static void emit_store_immediate_below_esp(struct emitter *e, uint32_t value)
 /* mov %r11d, -4(%esp) */
 static void emit_store_scratch_below_esp(struct emitter *e)
 {
-    static const uint8_t mov_r11[] = {ADDRESS_SIZE_PREFIX, REX_R, 0x89, 0x5c, 0x24, 0xfc};
+    static const uint8_t mov_r11[] = {REX_R, 0x89, 0x5c, 0x24, 0xfc};
+    emit_memory_prefixes(e);
     emit_bytes(e, mov_r11, sizeof mov_r11);
 }
 
@@ -281,7 +332,7 @@ static void emit_push_reg(struct emitter *e, unsigned reg)
 
 static void emit_pop_reg(struct emitter *e, unsigned reg)
 {
-    emit_byte(e, ADDRESS_SIZE_PREFIX);    /* mov (%esp), %reg */
+    emit_memory_prefixes(e);              /* mov (%esp), %reg */
     emit_byte(e, 0x8b);
     emit_byte(e, (uint8_t)(0x04 | reg << 3));
     emit_byte(e, 0x24);
@@ -298,9 +349,10 @@ static void emit_inc_dec(struct emitter *e, const struct x86_instruction *insn)
 
 static void emit_leave(struct emitter *e)
 {
-    static const uint8_t load_saved_ebp[] = {ADDRESS_SIZE_PREFIX, REX_R, 0x8b, 0x5d, 0x00};
+    static const uint8_t load_saved_ebp[] = {REX_R, 0x8b, 0x5d, 0x00};
     static const uint8_t mov_ebp_esp[] = {0x89, 0xec};
     static const uint8_t mov_r11_ebp[] = {REX_R, 0x89, 0xdd};
+    emit_memory_prefixes(e);
     emit_bytes(e, load_saved_ebp, sizeof load_saved_ebp);   /* the only access: first */
     emit_bytes(e, mov_ebp_esp, sizeof mov_ebp_esp);
     emit_adjust_esp(e, 4);
@@ -371,7 +423,8 @@ static bool emit_instruction(struct emitter *e, struct bt_block *block,
         emit_direct_exit(e, block, target);
         return true;
     case RET: {
-        static const uint8_t load_return[] = {ADDRESS_SIZE_PREFIX, REX_R, 0x8b, 0x1c, 0x24};
+        static const uint8_t load_return[] = {REX_R, 0x8b, 0x1c, 0x24};
+        emit_memory_prefixes(e);
         emit_bytes(e, load_return, sizeof load_return);
         emit_adjust_esp(e, 4 + (int32_t)(insn->immediate & 0xffff));
         emit_count(e, count);
@@ -413,7 +466,7 @@ static bool is_callout(const struct x86_instruction *insn)
 uint32_t bt_translate_block(struct bt_block *block, const uint8_t *bytes, uint32_t available,
                             uint8_t *out)
 {
-    struct emitter e = {.start = out, .at = out};
+    struct emitter e = {.start = out, .at = out, .user_view = block->user};
     uint32_t offset = 0, count = 0;
     block->callout_first = false;
     block->exit_count = 0;
@@ -431,7 +484,7 @@ uint32_t bt_translate_block(struct bt_block *block, const uint8_t *bytes, uint32
         }
         /* Undecodable here (#UD, too long) or straddling the page end: the
          * core fetches and decodes it, and raises what it must. */
-        if (length <= 0 || is_callout(&insn)) {
+        if (length <= 0 || is_callout(&insn) || (block->user && addresses_es_edi(&insn))) {
             block->callout_first = count == 0;
             emit_callout_exit(&e, block->eip + offset, count);
             break;

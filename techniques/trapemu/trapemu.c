@@ -514,7 +514,7 @@ static int map_guest_pages(void *context, uint32_t linear, uint32_t physical, ui
 {
     struct trapemu *t = context;
     int prot = PROT_READ | PROT_EXEC | (rights & SHADOW_WRITE ? PROT_WRITE : 0);
-    return direct_map(t->vm->ram.memfd, linear, physical, length, prot);
+    return direct_map(DIRECT_SUPERVISOR_VIEW, t->vm->ram.memfd, linear, physical, length, prot);
 }
 
 static int protect_guest_pages(void *context, uint32_t linear, uint32_t physical, uint32_t length,
@@ -523,13 +523,13 @@ static int protect_guest_pages(void *context, uint32_t linear, uint32_t physical
     (void)context;
     (void)physical;
     int prot = rights ? PROT_READ | PROT_EXEC | (rights & SHADOW_WRITE ? PROT_WRITE : 0) : PROT_NONE;
-    return direct_protect(linear, length, prot);
+    return direct_protect(DIRECT_SUPERVISOR_VIEW, linear, length, prot);
 }
 
 static void unmap_guest_pages(void *context, uint64_t linear, uint64_t length)
 {
     (void)context;
-    direct_unmap(linear, length);
+    direct_unmap(DIRECT_SUPERVISOR_VIEW, linear, length);
 }
 
 /* trapemu runs the guest in compatibility mode, holds the guest's DS and ES

@@ -13,9 +13,12 @@
 #     --stats-json;
 #  5. the sanitizer build refuses bt with the reason (ASan's shadow memory
 #     occupies the low 4 GiB bt's guest lives in);
-#  6. self-modifying code (tests/bt/smc.c) and faults in the middle of a
-#     block with the exact EIP and registers (tests/bt/fault.c), built
-#     here: QEMU's transcripts (tests/bt/expected/) under bt and interp;
+#  6. self-modifying code (tests/bt/smc.c), faults in the middle of a
+#     block with the exact EIP and registers (tests/bt/fault.c), and user
+#     and kernel code sharing pages across 2000 system calls while user
+#     code cannot touch the kernel's (tests/bt/views.c: the supervisor
+#     and user views), built here: QEMU's transcripts (tests/bt/expected/)
+#     under bt and interp;
 #  7. trapemu's hostile guests (tests/trapemu/guests: int 0x80 open/write/
 #     execve, sysenter, syscall, far jumps to the host's 64-bit selector
 #     0x33, trap floods, page 0, ...): under bt each one behaves exactly as
@@ -181,12 +184,12 @@ else
     skip "vmlab-san refuses bt: build/vmlab-san is not built"
 fi
 
-# ---- 6. self-modifying code, precise faults mid-block ---------------------------------------
+# ---- 6. self-modifying code, precise faults mid-block, the two views ------------------------
 GUEST_CFLAGS="-m32 -std=gnu11 -ffreestanding -fno-pic -fno-stack-protector -nostdlib -O2
     -Wall -Wextra -Werror -mno-sse -mno-mmx -mno-80387 -mgeneral-regs-only
     -fno-asynchronous-unwind-tables -Ilabs/guests/lib"
 [ -f build/guests/obj/lib/start.S.o ] || make -s guests >/dev/null
-for name in smc fault; do
+for name in smc fault views; do
     # shellcheck disable=SC2086 # the flags are words
     if ! gcc $GUEST_CFLAGS -c "tests/bt/$name.c" -o "$WORK/$name.o" ||
        ! ld -m elf_i386 -T labs/guests/lib/guest.ld -nostdlib --no-warn-rwx-segments \
@@ -215,6 +218,15 @@ if [ "${invalidated:-0}" -gt 0 ]; then
     pass "smc bt invalidated translated pages ($invalidated bt-smc)"
 else
     fail "smc bt: no bt-smc invalidation was counted"
+fi
+# Two views: 2000 entries to CPL 3 and not one revocation of the kernel's
+# pages (the one-view shadow counts shadow/cpl3-revoke at each).
+revoked=$(grep -A2 '"reason":.*"cpl3-revoke"' "$WORK/views.json" 2>/dev/null |
+          sed -n 's/.*"count":[^0-9]*\([0-9]*\).*/\1/p')
+if [ "${revoked:-x}" = 0 ]; then
+    pass "views bt: no page revoked on entering CPL 3 (shadow/cpl3-revoke 0)"
+else
+    fail "views bt: shadow/cpl3-revoke is ${revoked:-missing}, want 0"
 fi
 
 # ---- 7. hostile guests ------------------------------------------------------------------

@@ -16,7 +16,11 @@
  *   - block boundaries: a branch, a callout, the end of the page, the
  *     instruction limit;
  *   - the fault map: every host byte of a block maps back to the guest
- *     instruction it was made from.
+ *     instruction it was made from;
+ *   - blocks for CPL 3 (block.user): every access to guest memory, the
+ *     rewritten push/pop/call/ret/leave included, goes through GS (the
+ *     user view), kernel blocks never use GS, and the string instructions
+ *     whose ES:EDI operand GS cannot reach are callouts there.
  */
 #include <capstone/capstone.h>
 #include <criterion/criterion.h>
@@ -29,12 +33,18 @@
 static uint8_t out[BT_MAX_BLOCK_CODE];
 static struct bt_block block;
 
-static uint32_t translate(const uint8_t *bytes, uint32_t length)
+static uint32_t translate_for(bool user, const uint8_t *bytes, uint32_t length)
 {
     memset(&block, 0, sizeof block);
     memset(out, 0xcc, sizeof out);
     block.eip = GUEST_EIP;
+    block.user = user;
     return bt_translate_block(&block, bytes, length, out);
+}
+
+static uint32_t translate(const uint8_t *bytes, uint32_t length)
+{
+    return translate_for(false, bytes, length);
 }
 
 /* lea count(%r14), %r14: the block's instructions are counted at its exit. */
@@ -389,4 +399,115 @@ Test(bt_translate, ident_instructions_mean_the_same_in_64bit_mode)
         same_instruction(c32, c64, cases[i].bytes, cases[i].length);
     cs_close(&c32);
     cs_close(&c64);
+}
+
+/* ---- blocks for CPL 3: guest memory through GS, the user view ------------------ */
+
+Test(bt_translate, user_block_push_goes_through_gs)
+{
+    static const uint8_t push[] = {0x50, 0xeb, 0x00};               /* push %eax; jmp $+0 */
+    translate_for(true, push, sizeof push);
+    static const uint8_t expected[] = {
+        0x65, 0x67, 0x89, 0x44, 0x24, 0xfc,                       /* mov %eax,%gs:-4(%esp) */
+        0x67, 0x8d, 0xa4, 0x24, 0xfc, 0xff, 0xff, 0xff,           /* lea -4(%esp),%esp */
+    };
+    expect_code(expected, sizeof expected, "push in a user block");
+}
+
+/* Every guest memory access of the host code in out[0..length): GS with a
+ * 32-bit address in a user block, never FS or GS in a kernel block. The
+ * context (R15) and the LEAs are not guest memory. Returns how many. */
+static int check_guest_accesses(csh c64, uint32_t length, bool user)
+{
+    cs_insn *insns;
+    size_t n = cs_disasm(c64, out, length, 0, 0, &insns);
+    cr_assert_gt(n, 0);
+    size_t covered = 0;
+    int accesses = 0;
+    for (size_t i = 0; i < n; i++) {
+        covered += insns[i].size;
+        if (insns[i].id == X86_INS_LEA)
+            continue;
+        cs_x86 *x = &insns[i].detail->x86;
+        for (int k = 0; k < x->op_count; k++) {
+            if (x->operands[k].type != X86_OP_MEM || x->operands[k].mem.base == X86_REG_R15)
+                continue;
+            accesses++;
+            cr_assert_eq(x->addr_size, 4, "%s %s: 32-bit address", insns[i].mnemonic,
+                         insns[i].op_str);
+            unsigned segment = x->operands[k].mem.segment;
+            if (user)
+                cr_assert_eq(segment, X86_REG_GS, "%s %s in a user block", insns[i].mnemonic,
+                             insns[i].op_str);
+            else        /* the guest's own DS/SS prefix may stay: no base in 64-bit mode */
+                cr_assert(segment != X86_REG_GS && segment != X86_REG_FS,
+                          "%s %s in a kernel block", insns[i].mnemonic, insns[i].op_str);
+        }
+    }
+    cr_assert_eq(covered, length, "the whole block disassembles");
+    cs_free(insns, n);
+    return accesses;
+}
+
+Test(bt_translate, user_block_reaches_guest_memory_only_through_gs)
+{
+    static const uint8_t code[] = {
+        0x50,                               /* push %eax */
+        0x5b,                               /* pop %ebx */
+        0x8b, 0x44, 0x24, 0x08,             /* mov 8(%esp),%eax */
+        0x03, 0x05, 0x00, 0x50, 0x10, 0x00, /* add 0x105000,%eax */
+        0x3e, 0x89, 0x03,                   /* mov %eax,%ds:(%ebx): the guest's prefix goes */
+        0x36, 0x8b, 0x45, 0xfc,             /* mov %ss:-4(%ebp),%eax */
+        0xa1, 0x00, 0x20, 0x00, 0x00,       /* mov 0x2000,%eax (moffs) */
+        0xac,                               /* lods %ds:(%esi),%al */
+        0xd7,                               /* xlat */
+        0x87, 0x03,                         /* xchg %eax,(%ebx) */
+        0x6a, 0x05,                         /* push $5 */
+        0xff, 0x33,                         /* push (%ebx) */
+        0xc9,                               /* leave */
+        0xff, 0x13,                         /* call *(%ebx) */
+    };
+    csh c64;
+    cr_assert_eq(cs_open(CS_ARCH_X86, CS_MODE_64, &c64), CS_ERR_OK);
+    cs_option(c64, CS_OPT_DETAIL, CS_OPT_ON);
+    uint32_t length = translate_for(true, code, sizeof code);
+    cr_assert_eq(block.count, 14, "all kept or rewritten, none called out");
+    int user_accesses = check_guest_accesses(c64, length, true);
+    /* push, pop, mov, add, mov, mov, moffs, lods, xchg, push $5, push
+     * (load + store), leave, call (load + store): 15 accesses - and xlat,
+     * for which Capstone 4 lists no operand (its bytes are checked below). */
+    cr_assert_eq(user_accesses, 15, "%d accesses", user_accesses);
+    length = translate_for(false, code, sizeof code);
+    cr_assert_eq(check_guest_accesses(c64, length, false), 15, "the same accesses, no GS");
+    static const uint8_t xlat[] = {0xd7, 0xeb, 0x00};
+    translate_for(true, xlat, sizeof xlat);
+    static const uint8_t gs_xlat[] = {0x65, 0x67, 0xd7};
+    expect_code(gs_xlat, sizeof gs_xlat, "xlat in a user block");
+    static const uint8_t ret[] = {0xc3};
+    length = translate_for(true, ret, sizeof ret);
+    cr_assert_eq(check_guest_accesses(c64, length, true), 1, "ret's load");
+    cs_close(&c64);
+}
+
+Test(bt_translate, user_block_string_writes_at_es_edi_are_callouts)
+{
+    static const uint8_t cases[][2] = {
+        {0xa4}, {0xa5}, {0xaa}, {0xab}, {0xa6}, {0xae},         /* movs, stos, cmps, scas */
+        {0xf3, 0xa5}, {0xf3, 0xab}, {0xf3, 0xa6}, {0xf2, 0xae},  /* with rep prefixes */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        unsigned length = cases[i][0] >= 0xf2 ? 2 : 1;       /* a rep prefix, or not */
+        uint8_t bytes[4] = {cases[i][0], cases[i][1]};
+        bytes[length] = 0xeb;                                  /* then jmp $+0 */
+        bytes[length + 1] = 0x00;
+        translate_for(true, bytes, length + 2);
+        cr_assert(block.callout_first, "case %zu: ES:EDI has no GS override", i);
+        translate_for(false, bytes, length + 2);
+        cr_assert_eq(block.count, 2, "case %zu: kept in a kernel block", i);
+    }
+    static const uint8_t lods[] = {0xf3, 0xac, 0xeb, 0x00};    /* rep lods: DS:ESI, overridable */
+    translate_for(true, lods, sizeof lods);
+    cr_assert_eq(block.count, 2);
+    static const uint8_t expected[] = {0x65, 0x67, 0xf3, 0xac};
+    expect_code(expected, sizeof expected, "rep lods in a user block");
 }

@@ -12,6 +12,9 @@
  * Direct paging (the pv technique): the whole table mirrored in runs at a
  * CR3 load, with no fault; an entry the VMM writes mirrored at once; the
  * kernel's mirrored pages still taken away at CPL 3.
+ * With two views (bt): CPL 3 faults fill the user view only, with CPL 3's
+ * rights, a CPL change revokes nothing, and every invalidation drops
+ * both views.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -43,7 +46,7 @@ static struct bus bus;
 static struct stats stats;
 static struct emulator emulator;
 static struct shadow shadow;
-static struct recorder recorder;
+static struct recorder recorder, user_recorder;
 
 static int record_map(void *context, uint32_t linear, uint32_t physical, uint32_t length, int rights)
 {
@@ -79,6 +82,7 @@ static void setup(void)
     memset(&cpu, 0, sizeof cpu);
     memset(&bus, 0, sizeof bus);
     memset(&recorder, 0, sizeof recorder);
+    memset(&user_recorder, 0, sizeof user_recorder);
     ram.size = RAM_SIZE;
     ram.host = calloc(1, RAM_SIZE);
     ram.page_flags = calloc(RAM_SIZE / PAGE_SIZE, 1);
@@ -111,7 +115,7 @@ static void paging_on(uint32_t pte_flags)
     cpu.cr3 = PD;
     cpu.cr0 |= CR0_PG | CR0_WP;
     shadow_follow_cpu(&shadow);
-    recorder.count = 0;
+    recorder.count = user_recorder.count = 0;
 }
 
 static void set_cpl(unsigned cpl)
@@ -332,4 +336,113 @@ Test(shadow, direct_paging_takes_the_kernels_pages_away_at_cpl3)
     shadow_follow_cpu(&shadow);
     cr_assert_gt(recorder.count, 0, "given back without a fault");
     cr_assert_eq(shadow.hidden_faults->count, 0);
+}
+
+/* ---- two views (bt) ---------------------------------------------------- */
+
+static void use_user_view(void)
+{
+    struct shadow_ops ops = {.map = record_map, .unmap = record_unmap, .protect = record_protect,
+                             .context = &user_recorder};
+    shadow_use_user_view(&shadow, &ops);
+}
+
+static bool unmapped(const struct recorder *r, uint64_t linear, uint64_t length)
+{
+    for (int i = 0; i < r->count; i++)
+        if (!r->calls[i].is_map && r->calls[i].rights == 0 && r->calls[i].linear == linear &&
+            r->calls[i].length == length)
+            return true;
+    return false;
+}
+
+Test(shadow, two_views_keep_cpl3_out_of_the_kernel_without_revoking)
+{
+    use_user_view();
+    paging_on(3);                                   /* supervisor only */
+    *pte(PT + 0x300 * 4) = 0x300000 | 5;            /* a user page, read-only */
+    set_cpl(0);
+    shadow_follow_cpu(&shadow);
+    cr_assert_eq(shadow_fault(&shadow, 0x200000, true, false), SHADOW_MAPPED);
+    cr_assert_eq(recorder.count, 1, "the kernel's page: supervisor view");
+    cr_assert_eq(last()->rights, SHADOW_READ | SHADOW_WRITE);
+    cr_assert_eq(user_recorder.count, 0);
+    recorder.count = 0;
+    set_cpl(3);
+    shadow_follow_cpu(&shadow);
+    cr_assert_eq(recorder.count + user_recorder.count, 0, "entering CPL 3 revokes nothing");
+    cr_assert_eq(shadow_fault(&shadow, 0x200000, false, false), SHADOW_EMULATE,
+                 "at CPL 3 the kernel's page is the guest's #PF");
+    cr_assert_eq(shadow_fault(&shadow, 0x300000, true, false), SHADOW_EMULATE,
+                 "and so is a write to a read-only user page");
+    cr_assert_eq(shadow_fault(&shadow, 0x300000, false, false), SHADOW_MAPPED);
+    cr_assert_eq(user_recorder.count, 1, "the user page: user view");
+    cr_assert_eq(user_recorder.calls[0].linear, 0x300000);
+    cr_assert_eq(user_recorder.calls[0].rights, SHADOW_READ);
+    cr_assert_eq(recorder.count, 0, "nothing in the supervisor view");
+    set_cpl(0);
+    shadow_follow_cpu(&shadow);
+    cr_assert_eq(recorder.count, 0, "leaving CPL 3 gives nothing back: nothing was taken");
+    cr_assert_eq(shadow.revocations->count + shadow.regrants->count, 0);
+}
+
+Test(shadow, two_views_are_both_invalidated)
+{
+    use_user_view();
+    paging_on(7);
+    set_cpl(3);
+    shadow_fault(&shadow, 0x300000, true, false);
+    recorder.count = user_recorder.count = 0;
+    shadow_invalidate_page(&shadow, 0x300123);
+    cr_assert(unmapped(&recorder, 0, 0x400000) && unmapped(&user_recorder, 0, 0x400000),
+              "INVLPG: both views");
+    shadow_fault(&shadow, 0x300000, true, false);   /* walks PD and PT again */
+    recorder.count = user_recorder.count = 0;
+    shadow_pt_written(&shadow, PT + 0x300 * 4, 4, false);
+    cr_assert(unmapped(&recorder, 0x300000, 4096) && unmapped(&user_recorder, 0x300000, 4096),
+              "a page-table edit: both views");
+    memcpy(ram.host + 0x30000, ram.host + PD, 4096);
+    cpu.cr3 = 0x30000;
+    recorder.count = user_recorder.count = 0;
+    shadow_follow_cpu(&shadow);
+    cr_assert(unmapped(&recorder, 0, 1ull << 32) && unmapped(&user_recorder, 0, 1ull << 32),
+              "a new CR3: both views");
+}
+
+Test(shadow, two_views_with_paging_off_both_map_all_of_ram)
+{
+    use_user_view();
+    shadow_follow_cpu(&shadow);
+    bool supervisor = false, user = false;
+    for (int i = 0; i < recorder.count; i++)
+        supervisor |= recorder.calls[i].is_map && recorder.calls[i].linear == 0x100000;
+    for (int i = 0; i < user_recorder.count; i++)
+        user |= user_recorder.calls[i].is_map && user_recorder.calls[i].linear == 0x100000;
+    cr_assert(supervisor && user, "no paging, no U/S: the same pages in both views");
+}
+
+/* Direct paging with two views (pv on the bt engine): the mirror fills the
+ * user view with what CPL 3 may touch, and nothing of the kernel's. */
+Test(shadow, direct_paging_with_two_views_mirrors_both)
+{
+    use_user_view();
+    direct_paging_on(7);
+    bool user_page = false;
+    for (int i = 0; i < user_recorder.count; i++) {
+        const struct call *c = &user_recorder.calls[i];
+        if (c->is_map && c->linear <= 0x300000 && 0x300000 < c->linear + c->length)
+            user_page = c->rights == (SHADOW_READ | SHADOW_WRITE);
+    }
+    cr_assert(user_page, "a user page, writable, in the user view at once");
+    cr_assert_eq(shadow.hidden_faults->count, 0);
+}
+
+Test(shadow, direct_paging_with_two_views_keeps_kernel_pages_out_of_the_user_view)
+{
+    use_user_view();
+    direct_paging_on(3);                              /* supervisor pages */
+    for (int i = 0; i < user_recorder.count; i++)
+        cr_assert_not(user_recorder.calls[i].is_map && user_recorder.calls[i].rights,
+                      "nothing of the kernel's in the user view");
+    cr_assert_not_null(map_covering(0x300000), "the supervisor view has it");
 }
