@@ -224,13 +224,14 @@ static bool code_physical(struct bt *bt, uint32_t eip, uint32_t *physical)
     return true;
 }
 
-static struct bt_block *translate(struct bt *bt, uint32_t eip, uint32_t physical)
+static struct bt_block *translate(struct bt *bt, uint32_t eip, uint32_t physical,
+                                  uint32_t privilege)
 {
-    struct bt_block *block = bt_code_cache_new_block(&bt->cache, eip, physical);
+    struct bt_block *block = bt_code_cache_new_block(&bt->cache, eip, physical, privilege);
     if (!block) {
         bt_code_cache_flush(&bt->cache);
         stats_count(bt->flush_row, 0);
-        block = bt_code_cache_new_block(&bt->cache, eip, physical);
+        block = bt_code_cache_new_block(&bt->cache, eip, physical, privilege);
     }
     uint64_t start = stats_now_ns();
     const uint8_t *bytes = guest_ram_pointer(&bt->vm->ram, physical);
@@ -248,8 +249,9 @@ static struct bt_block *find_block(struct bt *bt, uint32_t eip)
     uint32_t physical;
     if (!code_physical(bt, eip, &physical))
         return NULL;
-    struct bt_block *block = bt_code_cache_find(&bt->cache, eip, physical);
-    return block ? block : translate(bt, eip, physical);
+    uint32_t privilege = bt_flags_privilege(&bt->vm->cpu);
+    struct bt_block *block = bt_code_cache_find(&bt->cache, eip, physical, privilege);
+    return block ? block : translate(bt, eip, physical, privilege);
 }
 
 /* ---- can translated code run the guest now? ---------------------------------- */
@@ -318,14 +320,16 @@ static bool deliver_interrupt(struct bt *bt)
     return x86_deliver_event(&bt->emulator, vector, EVENT_EXTERNAL, false, 0);
 }
 
-/* Chains stay valid while the paging state and the CPL they were made
- * under hold (see chain()); else they are all undone. */
+/* Chains stay valid while the paging state, the CPL and the flags
+ * privilege (bt_internal.h, BT_MAY_WRITE_IF) they were made under hold
+ * (see chain()); else they are all undone. */
 static void check_chains(struct bt *bt)
 {
     const struct cpu *cpu = &bt->vm->cpu;
     uint64_t drops = bt->shadow.invlpgs->count + bt->shadow.flushes->count;
     if (cpu->cr0 == bt->chain_context.cr0 && cpu->cr3 == bt->chain_context.cr3 &&
         cpu->cr4 == bt->chain_context.cr4 && cpu_cpl(cpu) == bt->chain_context.cpl &&
+        bt_flags_privilege(cpu) == bt->chain_context.privilege &&
         drops == bt->chain_context.shadow_drops)
         return;
     if (bt->cache.chained) {
@@ -336,6 +340,7 @@ static void check_chains(struct bt *bt)
     bt->chain_context.cr3 = cpu->cr3;
     bt->chain_context.cr4 = cpu->cr4;
     bt->chain_context.cpl = cpu_cpl(cpu);
+    bt->chain_context.privilege = bt_flags_privilege(cpu);
     bt->chain_context.shadow_drops = drops;
 }
 
@@ -372,17 +377,28 @@ static bool run_in_core(struct bt *bt, const char *category, const char *reason)
 
 /* ---- running a block ------------------------------------------------------------ */
 
-static void context_from_cpu(struct bt_context *c, const struct cpu *cpu)
+/* The arithmetic flags and DF go into RFLAGS (enter.c); IF, IOPL and
+ * the rest stay virtual in the context, where the inline cli, sti, pushf
+ * and popf work on them (virtual_state.c). */
+static void context_from_cpu(struct bt *bt)
 {
+    struct bt_context *c = &bt->context;
+    const struct cpu *cpu = &bt->vm->cpu;
     memcpy(c->regs, cpu->regs, sizeof c->regs);
     c->eflags = (cpu->eflags & (EFLAGS_ARITHMETIC | EFLAGS_DF)) | EFLAGS_FIXED;
+    c->virtual_if = cpu->eflags & EFLAGS_IF;
+    c->virtual_flags = cpu->eflags & ~(EFLAGS_ARITHMETIC | EFLAGS_DF | EFLAGS_IF);
+    c->interrupt_pending = vm_intr(bt->vm) ? EFLAGS_IF : 0;
+    for (int i = 0; i < SEG_COUNT; i++)
+        c->selectors[i] = cpu->segments[i].selector;
+    c->exit_site = BT_NO_SITE;
 }
 
 static void cpu_from_context(struct cpu *cpu, const struct bt_context *c)
 {
     memcpy(cpu->regs, c->regs, sizeof c->regs);
     cpu->eip = c->eip;
-    cpu->eflags = (cpu->eflags & ~(EFLAGS_ARITHMETIC | EFLAGS_DF)) |
+    cpu->eflags = c->virtual_flags | c->virtual_if |
                   (c->eflags & (EFLAGS_ARITHMETIC | EFLAGS_DF)) | EFLAGS_FIXED;
 }
 
@@ -456,7 +472,7 @@ static void chain(struct bt *bt, uint32_t site)
 static bool run_block(struct bt *bt, struct bt_block *block)
 {
     struct cpu *cpu = &bt->vm->cpu;
-    context_from_cpu(&bt->context, cpu);
+    context_from_cpu(bt);
     bt_enter(&bt->context, block->code);
     cpu_from_context(cpu, &bt->context);
     bt->vm->stats.guest_instructions += bt->context.retired;

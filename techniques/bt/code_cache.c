@@ -9,9 +9,11 @@
  * memfd_create, so it works after seccomp containment too.
  *
  * Blocks are found by (guest linear EIP, guest physical address of the
- * same byte): the linear address because a block's exits are linear
- * addresses, the physical one because that is the code the block was made
- * from (two processes may run different code at the same linear address).
+ * same byte, privilege): the linear address because a block's exits are
+ * linear addresses, the physical one because that is the code the block
+ * was made from (two processes may run different code at the same linear
+ * address), the privilege because cli, sti and popf are translated for
+ * one CPL and IOPL (bt_internal.h, BT_MAY_WRITE_IF).
  *
  * Invalidation: every guest-physical frame has a generation number. A
  * block remembers its frame's generation; a write to the frame bumps it,
@@ -92,15 +94,17 @@ static uint32_t generation_of(const struct bt_code_cache *cache, uint32_t physic
     return frame < cache->frame_count ? cache->page_generation[frame] : 0;
 }
 
-struct bt_block *bt_code_cache_find(struct bt_code_cache *cache, uint32_t eip, uint32_t physical)
+struct bt_block *bt_code_cache_find(struct bt_code_cache *cache, uint32_t eip, uint32_t physical,
+                                    uint32_t privilege)
 {
     for (struct bt_block *b = cache->buckets[bucket_of(eip, physical)]; b; b = b->next)
-        if (b->eip == eip && b->physical == physical)
+        if (b->eip == eip && b->physical == physical && b->privilege == privilege)
             return b->generation == generation_of(cache, physical) ? b : NULL;
     return NULL;
 }
 
-struct bt_block *bt_code_cache_new_block(struct bt_code_cache *cache, uint32_t eip, uint32_t physical)
+struct bt_block *bt_code_cache_new_block(struct bt_code_cache *cache, uint32_t eip, uint32_t physical,
+                                         uint32_t privilege)
 {
     if (cache->block_count == cache->block_capacity || cache->size - cache->used < BT_MAX_BLOCK_CODE)
         return NULL;
@@ -109,18 +113,19 @@ struct bt_block *bt_code_cache_new_block(struct bt_code_cache *cache, uint32_t e
     block->index = cache->block_count;
     block->eip = eip;
     block->physical = physical;
+    block->privilege = privilege;
     block->generation = generation_of(cache, physical);
     block->code = cache->executable + cache->used;
     return block;
 }
 
-/* Where the translator writes the block's code (the read-write view). */
-static void unlink_stale(struct bt_code_cache *cache, uint32_t bucket, uint32_t eip,
-                         uint32_t physical)
+/* A stale block with the new block's key leaves the hash chain. */
+static void unlink_stale(struct bt_code_cache *cache, uint32_t bucket, const struct bt_block *new)
 {
     struct bt_block **link = &cache->buckets[bucket];
     while (*link) {
-        if ((*link)->eip == eip && (*link)->physical == physical)
+        if ((*link)->eip == new->eip && (*link)->physical == new->physical &&
+            (*link)->privilege == new->privilege)
             *link = (*link)->next;
         else
             link = &(*link)->next;
@@ -130,7 +135,7 @@ static void unlink_stale(struct bt_code_cache *cache, uint32_t bucket, uint32_t 
 void bt_code_cache_commit(struct bt_code_cache *cache, struct bt_block *block)
 {
     uint32_t bucket = bucket_of(block->eip, block->physical);
-    unlink_stale(cache, bucket, block->eip, block->physical);
+    unlink_stale(cache, bucket, block);
     block->next = cache->buckets[bucket];
     cache->buckets[bucket] = block;
     cache->used += (block->code_length + 15u) & ~15u;
