@@ -175,3 +175,15 @@ void emit_store_scratch_below_esp(struct emitter *e)
     static const uint8_t mov_r11[] = {0x67, 0x44, 0x89, 0x5c, 0x24, 0xfc};  /* REX.R: R11 */
     emit_bytes(e, mov_r11, sizeof mov_r11);
 }
+
+uint32_t emit_short_jump(struct emitter *e, uint8_t opcode)
+{
+    emit_byte(e, opcode);
+    emit_byte(e, 0);                /* the rel8, patched by emit_jump_here */
+    return emit_offset(e) - 1;
+}
+
+void emit_jump_here(struct emitter *e, uint32_t rel8_at)
+{
+    e->start[rel8_at] = (uint8_t)(emit_offset(e) - (rel8_at + 1));
+}

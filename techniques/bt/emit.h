@@ -96,6 +96,13 @@ void emit_adjust_esp(struct emitter *e, int32_t delta);
 /* mov %r11d, -4(%esp): a push's store, before ESP moves. */
 void emit_store_scratch_below_esp(struct emitter *e);
 
+/* A short forward jump (jz 0x74, jnz 0x75, jrcxz 0xe3...) over code not
+ * yet emitted: returns where its rel8 is; emit_jump_here(e, that) once
+ * the code is there makes it land at the current offset (at most 127
+ * bytes on). */
+uint32_t emit_short_jump(struct emitter *e, uint8_t opcode);
+void emit_jump_here(struct emitter *e, uint32_t rel8_at);
+
 /* Bytes emit_count and emit_chainable_exit write. */
 #define EMIT_COUNT_LENGTH 4
 #define EMIT_CHAINABLE_EXIT_LENGTH 30

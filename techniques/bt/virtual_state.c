@@ -6,8 +6,8 @@
  * test (the kernel's `sensitive` scenario): at ring 3 pushf shows the
  * host's IF, popf silently ignores IF, push cs shows the host's CPL. A
  * translator sees them before they run, and VMware's made them cheap
- * (Adams and Agesen, ASPLOS 2006, section 3.2): instead of calling out to
- * the VMM, it writes a few instructions that work on the *virtual* CPU.
+ * (Adams and Agesen, ASPLOS 2006): instead of calling out to the VMM, it
+ * writes a few instructions that work on the *virtual* CPU.
  *
  * The virtual state lives in the context (bt_internal.h), which R15 points
  * at and the guest cannot name: context.virtual_if (EFLAGS_IF or 0),
@@ -62,19 +62,6 @@ unsigned bt_flags_privilege(const struct cpu *cpu)
 /* What translated code keeps in RFLAGS (enter.c). */
 #define HOST_FLAGS (EFLAGS_ARITHMETIC | EFLAGS_DF)
 
-/* jz/jnz rel8 over what follows: returns where to patch the rel8 (jump_here). */
-static uint32_t emit_short_jump(struct emitter *e, uint8_t opcode)
-{
-    emit_byte(e, opcode);
-    emit_byte(e, 0);
-    return emit_offset(e) - 1;
-}
-
-static void jump_here(struct emitter *e, uint32_t rel8_at)
-{
-    e->start[rel8_at] = (uint8_t)(emit_offset(e) - (rel8_at + 1));
-}
-
 /* LAB 04: BEGIN translating cli, sti, pushf and popf into inline virtual-flag code */
 
 static void emit_cli(struct emitter *e)
@@ -109,7 +96,7 @@ static void emit_sti(struct emitter *e, uint32_t eip, uint32_t count)
     if (count > 1)
         emit_count(e, count - 1);
     emit_exit(e, eip, BT_CONTEXT_EXIT_CALLOUT);
-    jump_here(e, none);
+    emit_jump_here(e, none);
     emit_bytes(e, restore_rcx, sizeof restore_rcx);
     emit_store_context(e, BT_CONTEXT_VIRTUAL_IF, EFLAGS_IF);
 }
@@ -208,7 +195,7 @@ static void emit_popf(struct emitter *e, uint32_t next_eip, uint32_t count, uint
         emit_count(e, count);
         emit_store_context(e, BT_CONTEXT_EXIT_SITE, BT_NO_SITE);
         emit_exit(e, next_eip, BT_CONTEXT_EXIT_BRANCH);
-        jump_here(e, stay);
+        emit_jump_here(e, stay);
     }
     emit_popf_host_part(e);
 }

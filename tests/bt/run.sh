@@ -185,16 +185,9 @@ else
     skip "vmlab-san refuses bt: build/vmlab-san is not built"
 fi
 
-# ---- 6. self-modifying code, precise faults mid-block ---------------------------------------
-GUEST_CFLAGS="-m32 -std=gnu11 -ffreestanding -fno-pic -fno-stack-protector -nostdlib -O2
-    -Wall -Wextra -Werror -mno-sse -mno-mmx -mno-80387 -mgeneral-regs-only
-    -fno-asynchronous-unwind-tables -Ilabs/guests/lib"
-[ -f build/guests/obj/lib/start.S.o ] || make -s guests >/dev/null
+# ---- 6. self-modifying code, precise faults mid-block, the virtual flags ------------------
 for name in smc fault vflags; do
-    # shellcheck disable=SC2086 # the flags are words
-    if ! gcc $GUEST_CFLAGS -c "tests/bt/$name.c" -o "$WORK/$name.o" ||
-       ! ld -m elf_i386 -T labs/guests/lib/guest.ld -nostdlib --no-warn-rwx-segments \
-            -o "$WORK/$name.elf" "$WORK/$name.o" build/guests/obj/lib/*.o; then
+    if ! tests/bt/build-guest.sh "$name" "$WORK"; then
         fail "building tests/bt/$name.c"
         continue
     fi
