@@ -387,7 +387,10 @@ static void context_from_cpu(struct bt *bt)
     memcpy(c->regs, cpu->regs, sizeof c->regs);
     c->eflags = (cpu->eflags & (EFLAGS_ARITHMETIC | EFLAGS_DF)) | EFLAGS_FIXED;
     c->virtual_if = cpu->eflags & EFLAGS_IF;
-    c->virtual_flags = cpu->eflags & ~(EFLAGS_ARITHMETIC | EFLAGS_DF | EFLAGS_IF);
+    /* Bit 1 is always set, VM is 0 here (cannot_translate), and RF is
+     * cleared when an instruction completes (SDM vol. 3, 17.3.1.1). */
+    c->virtual_flags = cpu->eflags & ~(EFLAGS_ARITHMETIC | EFLAGS_DF | EFLAGS_IF | EFLAGS_FIXED |
+                                       EFLAGS_RF | EFLAGS_VM);
     c->interrupt_pending = vm_intr(bt->vm) ? EFLAGS_IF : 0;
     for (int i = 0; i < SEG_COUNT; i++)
         c->selectors[i] = cpu->segments[i].selector;

@@ -47,9 +47,9 @@ struct bt_context {
     uint32_t exit_site;         /* 80: which direct exit was taken (BT_NO_SITE: none) */
     /* The guest's EFLAGS bits that translated code keeps virtual
      * (virtual_state.c): IF on its own, so that cli and sti are one MOV
-     * each, and the rest (IOPL, TF, NT, RF, AC, ID, ... and bit 1). */
+     * each, and the rest. */
     uint32_t virtual_if;        /* 84: EFLAGS_IF or 0 */
-    uint32_t virtual_flags;     /* 88: every bit but IF, DF and the arithmetic ones */
+    uint32_t virtual_flags;     /* 88: IOPL, TF, NT, AC, ID, VIF, VIP (not bit 1, RF, VM) */
     /* 92: EFLAGS_IF if the interrupt controller asserted INTR when
      * translated code was entered, else 0. Only the core's devices raise
      * INTR, and they do not run while translated code does, so it holds

@@ -144,16 +144,11 @@ void emit_switch_to_guest_stack(struct emitter *e)
     emit_bytes(e, code, sizeof code);
 }
 
-void emit_peek_host_flags(struct emitter *e)
+void emit_read_host_flags(struct emitter *e)
 {
     static const uint8_t code[] = {0x9c,                  /* pushfq */
-                                   0x44, 0x8b, 0x1c, 0x24};   /* mov (%rsp), %r11d */
+                                   0x41, 0x5b};           /* pop %r11 */
     emit_bytes(e, code, sizeof code);
-}
-
-void emit_pop_host_flags(struct emitter *e)
-{
-    emit_byte(e, 0x9d);                                   /* popfq */
 }
 
 void emit_load_host_flags(struct emitter *e)

@@ -81,11 +81,8 @@ uint32_t emit_chainable_exit(struct emitter *e, uint32_t eip, uint32_t site, uin
 void emit_switch_to_vmm_stack(struct emitter *e);
 /* mov %r10, %rsp */
 void emit_switch_to_guest_stack(struct emitter *e);
-/* R11D = the guest's RFLAGS, which stay as they were (pushfq; mov (%rsp),%r11d
- * on the VMM's stack: the value stays there for emit_pop_host_flags). */
-void emit_peek_host_flags(struct emitter *e);
-/* popfq: back to the value emit_peek_host_flags left on the VMM's stack. */
-void emit_pop_host_flags(struct emitter *e);
+/* R11 = RFLAGS (pushfq; pop %r11). */
+void emit_read_host_flags(struct emitter *e);
 /* RFLAGS = R11 (push %r11; popfq). At CPL 3 POPFQ leaves IF and IOPL
  * alone (SDM vol. 2, POPF), so only the bits R11 holds matter. */
 void emit_load_host_flags(struct emitter *e);

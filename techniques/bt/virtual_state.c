@@ -11,7 +11,7 @@
  *
  * The virtual state lives in the context (bt_internal.h), which R15 points
  * at and the guest cannot name: context.virtual_if (EFLAGS_IF or 0),
- * context.virtual_flags (IOPL, TF, NT, RF, AC, ID... and bit 1),
+ * context.virtual_flags (IOPL, TF, NT, AC, ID, VIF, VIP),
  * context.interrupt_pending and context.selectors[]. The arithmetic flags
  * and DF are the host's own RFLAGS (enter.c). bt.c copies the virtual
  * state from struct cpu when it enters translated code and back when it
@@ -23,12 +23,11 @@
  *          (SDM vol. 3, 6.8.3) and delivers the interrupt after the next
  *          instruction (bt.c, run_in_core); else movl $IF, virtual_if
  *   pushf  the guest's arithmetic flags and DF from RFLAGS, merged with
- *          virtual_if and virtual_flags, stored at -4(%esp) (SDM vol. 2,
- *          PUSHF: VM and RF read as 0 in the image)
+ *          virtual_if and virtual_flags, stored at -4(%esp)
  *   popf   the popped value's arithmetic flags and DF into RFLAGS, and
  *          the bits the CPL and IOPL let it change into the virtual ones
  *          (SDM vol. 2, POPF: IOPL only at CPL 0, IF only if CPL <= IOPL,
- *          silently otherwise; RF cleared); if it sets IF while an
+ *          silently otherwise); if it sets IF while an
  *          interrupt is pending, leave after it (no shadow for popf)
  *
  * RFLAGS needs a stack to be read (PUSHFQ) or written (POPFQ); emit.c's
@@ -102,32 +101,41 @@ static void emit_sti(struct emitter *e, uint32_t eip, uint32_t count)
 }
 
 /*
+ * pushf without writing RFLAGS, and so without the POPFQ that restoring
+ * them would cost (about 20 cycles): the image is a sum. Inside translated
+ * code the host's RFLAGS are always the guest's arithmetic flags and DF,
+ * plus bit 1 and IF (user mode: IF is 1, IOPL 0; bt_enter's POPFQ and the
+ * popf below load nothing else, and no IDENT instruction can set AC, ID,
+ * TF or NT). So PUSHFQ gives   G + 0x202,
+ * and the guest's image is     G + 0x2 + virtual_flags + virtual_if,
+ * (virtual_flags holds neither bit 1, nor RF or VM, which the image shows
+ * as 0: SDM vol. 2, PUSHF). The bits of the terms do not overlap, so OR
+ * is ADD - and LEA adds without touching the flags:
+ *
  *      mov    %rsp, %r10 ; mov 0(%r15), %rsp     the VMM's stack
- *      pushfq ; mov (%rsp), %r11d                 the guest's arithmetic flags
- *      and    $(arithmetic|DF), %r11d
- *      or     virtual_flags(%r15), %r11d
- *      or     virtual_if(%r15), %r11d
- *      and    $~(RF|VM), %r11d
- *      popfq                                      the guest's flags as they were
+ *      pushfq ; pop %r11                          R11 = G + 0x202
  *      mov    %r10, %rsp
+ *      mov    virtual_flags(%r15), %r10d
+ *      lea    -0x200(%r11,%r10), %r11d
+ *      mov    virtual_if(%r15), %r10d
+ *      lea    (%r11,%r10), %r11d
  *      mov    %r11d, -4(%esp)                     the push: a fault here is precise
  *      lea    -4(%esp), %esp
  */
 static void emit_pushf(struct emitter *e)
 {
-    static const uint8_t or_virtual_flags[] = {0x45, 0x0b, 0x5f, BT_CONTEXT_VIRTUAL_FLAGS};
-    static const uint8_t or_virtual_if[] = {0x45, 0x0b, 0x5f, BT_CONTEXT_VIRTUAL_IF};
-    static const uint8_t and_r11[] = {0x41, 0x81, 0xe3};                  /* and $imm32, %r11d */
+    static const uint8_t load_virtual_flags[] = {0x45, 0x8b, 0x57, BT_CONTEXT_VIRTUAL_FLAGS};
+    static const uint8_t add_minus_if[] = {0x47, 0x8d, 0x9c, 0x13};   /* lea disp32(%r11,%r10),%r11d */
+    static const uint8_t load_virtual_if[] = {0x45, 0x8b, 0x57, BT_CONTEXT_VIRTUAL_IF};
+    static const uint8_t add[] = {0x47, 0x8d, 0x1c, 0x13};            /* lea (%r11,%r10), %r11d */
     emit_switch_to_vmm_stack(e);
-    emit_peek_host_flags(e);
-    emit_bytes(e, and_r11, sizeof and_r11);
-    emit_u32(e, HOST_FLAGS);
-    emit_bytes(e, or_virtual_flags, sizeof or_virtual_flags);
-    emit_bytes(e, or_virtual_if, sizeof or_virtual_if);
-    emit_bytes(e, and_r11, sizeof and_r11);
-    emit_u32(e, ~(EFLAGS_RF | EFLAGS_VM));
-    emit_pop_host_flags(e);
+    emit_read_host_flags(e);
     emit_switch_to_guest_stack(e);
+    emit_bytes(e, load_virtual_flags, sizeof load_virtual_flags);
+    emit_bytes(e, add_minus_if, sizeof add_minus_if);
+    emit_u32(e, (uint32_t)-EFLAGS_IF);
+    emit_bytes(e, load_virtual_if, sizeof load_virtual_if);
+    emit_bytes(e, add, sizeof add);
     emit_store_scratch_below_esp(e);
     emit_adjust_esp(e, -4);
 }
@@ -150,7 +158,7 @@ static void emit_popf_host_part(struct emitter *e)
  * pop_flags has it.
  *
  *      mov   (%esp), %r11d                   the only access to memory: first
- *      andl  $~(virtual mask|RF), virtual_flags(%r15)
+ *      andl  $~virtual mask, virtual_flags(%r15)
  *      mov   %r11d, %r10d ; and $virtual mask, %r10d
  *      or    %r10d, virtual_flags(%r15)
  *   if IF may change:
@@ -179,7 +187,7 @@ static void emit_popf(struct emitter *e, uint32_t next_eip, uint32_t count, uint
         virtual_mask |= EFLAGS_IOPL;
     emit_bytes(e, load_top, sizeof load_top);
     emit_bytes(e, and_virtual_flags, sizeof and_virtual_flags);
-    emit_u32(e, ~(virtual_mask | EFLAGS_RF));
+    emit_u32(e, ~virtual_mask);
     emit_bytes(e, r10_from_r11, sizeof r10_from_r11);
     emit_bytes(e, and_r10, sizeof and_r10);
     emit_u32(e, virtual_mask);
