@@ -42,15 +42,18 @@
  *              FAULT    the core executes it and raises the guest's
  *                       exception, or tells the shadow (fault.c)
  *
- * So interrupts are taken when translated code comes back: nothing in it
- * can change IF or raise the interrupt line (all those are callouts, which
- * come back at once), and the devices that raise it run in the core's run
- * loop, at the deadline, when chained code comes back too (below) - so
- * nothing the guest can observe differs from taking them between
- * instructions.
+ * So interrupts are taken when translated code comes back. The devices
+ * that raise the interrupt line run in the core's run loop, at the
+ * deadline, when chained code comes back too (below), never while
+ * translated code runs; and translated code that could let a pending
+ * interrupt in - an inline sti or popf setting IF (virtual_state.c) - comes
+ * back at once when one is pending (context.interrupt_pending, set at
+ * entry). So nothing the guest can observe differs from taking interrupts
+ * between instructions.
  *
- * The code cache (code_cache.c) holds translations, found by guest EIP
- * and physical address. Self-modifying code: a guest page that code was
+ * The code cache (code_cache.c) holds translations, found by guest EIP,
+ * physical address and what cli/sti/popf may do at the CPL and IOPL
+ * (BT_MAY_WRITE_IF in bt_internal.h). Self-modifying code: a guest page that code was
  * translated from is mapped read-only (PAGE_FLAG_CODE); a write to it
  * faults, the page's translations are dropped, and the write is done by
  * the core (bt-smc). Writes by the core itself (callouts, DMA-like
@@ -60,7 +63,7 @@
  * Chaining: a direct exit (jmp, jcc, loop, call) is patched, once the
  * dispatcher has seen it taken, to jump straight into the target's
  * translation, so a loop or a call runs without the dispatcher; a change
- * of the paging state or the CPL undoes all chains (chain(),
+ * of the paging state, the CPL or that privilege undoes all chains (chain(),
  * check_chains). The jump goes through a gate in the context; a timer
  * signal at the slice's deadline closes the gate (fault.c), and the next
  * chainable exit comes back here, so deadlines hold (bt-chain rows).
@@ -69,7 +72,10 @@
  * one-entry inline cache of their last target, filled by the dispatcher
  * like a chain and undone with the chains (translate.c).
  *
- * Not yet (see README.md): inline pushf/popf/cli/sti (callouts for now).
+ * Adaptive translation (adaptive.c): a store that keeps faulting on a
+ * traced guest page table is translated again as a callout that tells the
+ * shadow without a fault (run_callout, bt-adaptive rows).
+ *
  * Single-stepping runs the one instruction in the core
  * (bt-fallback/single-step).
  */
@@ -236,7 +242,8 @@ static struct bt_block *translate(struct bt *bt, uint32_t eip, uint32_t physical
     uint64_t start = stats_now_ns();
     const uint8_t *bytes = guest_ram_pointer(&bt->vm->ram, physical);
     uint8_t *out = bt->cache.writable + (block->code - bt->cache.executable);
-    block->code_length = bt_translate_block(block, bytes, 4096 - (physical & 0xfffu), out);
+    block->code_length = bt_translate_block(block, bytes, 4096 - (physical & 0xfffu), out,
+                                            &bt->adaptive);
     bt_code_cache_commit(&bt->cache, block);
     watch_code_frame(bt, physical);
     stats_count(bt->translate_row, stats_now_ns() - start);
@@ -417,14 +424,20 @@ static bool handle_fault(struct bt *bt)
         return run_in_core(bt, "bt-callout", "code-write");
     }
     case BT_FAULT_PT_WRITE: {
-        uint32_t physical = 0, error;
+        uint32_t physical = 0, error, code;
         uint32_t linear = (uint32_t)c->fault_address;
         x86_translate(&bt->emulator, linear, ACCESS_WRITE, cpu_cpl(&bt->vm->cpu) == 3, false,
                       &physical, &error);
+        bool adapt = code_physical(bt, c->eip, &code) &&
+                     bt_adaptive_note_fault(&bt->adaptive, code);
         uint32_t before = bt->vm->cpu.regs[REG_ECX];
         bool alive = run_in_core(bt, "bt-callout", "pt-write");
         bool string = before != bt->vm->cpu.regs[REG_ECX];   /* rep stos/movs: many entries */
         shadow_pt_written(&bt->shadow, physical, 8, string);
+        if (adapt) {              /* translated again, with this store a callout */
+            bt_code_cache_invalidate_frame(&bt->cache, code >> 12);
+            stats_count(bt->adaptive_row, 0);
+        }
         return alive;
     }
     case BT_FAULT_EMULATE:
@@ -471,6 +484,42 @@ static void chain(struct bt *bt, uint32_t site)
        LAB 04: END */
 }
 
+/* Where the store at guest-physical `code` writes, as a guest-physical
+ * address; false if it cannot tell (the core will fault or it is no store). */
+static bool store_target(struct bt *bt, uint32_t code, uint32_t *physical)
+{
+    struct x86_instruction insn;
+    struct cpu *cpu = &bt->vm->cpu;
+    uint32_t error;
+    const uint8_t *bytes = guest_ram_pointer(&bt->vm->ram, code);
+    if (!bytes || x86_decode(&insn, bytes, 4096 - (code & 0xfffu), true) <= 0 || !insn.has_memory)
+        return false;
+    *physical = x86_operand_linear_address(cpu, &insn);
+    return !(cpu->cr0 & CR0_PG) ||
+           x86_translate(&bt->emulator, *physical, ACCESS_WRITE, cpu_cpl(cpu) == 3, false,
+                         physical, &error);
+}
+
+/*
+ * The callout at cpu->eip. A store made a callout by adaptive.c (it kept
+ * faulting on traced page tables) is done by the core like any callout,
+ * and then the shadow is told what the fault would have told it - without
+ * the host fault, the signal and the sigreturn (bt-adaptive/pt-store).
+ */
+static bool run_callout(struct bt *bt)
+{
+    uint32_t code, target;
+    if (!code_physical(bt, bt->vm->cpu.eip, &code) ||
+        !bt_adaptive_is_store_callout(&bt->adaptive, code))
+        return run_in_core(bt, "bt-callout", NULL);
+    bool traced = store_target(bt, code, &target) && shadow_is_page_table(&bt->shadow, target);
+    uint32_t before = bt->vm->cpu.regs[REG_ECX];
+    bool alive = run_in_core(bt, "bt-adaptive", traced ? "pt-store" : "other-store");
+    if (traced)
+        shadow_pt_written(&bt->shadow, target, 8, before != bt->vm->cpu.regs[REG_ECX]);
+    return alive;
+}
+
 /* Run translated code from `block` on; false if the CPU shut down. */
 static bool run_block(struct bt *bt, struct bt_block *block)
 {
@@ -484,7 +533,7 @@ static bool run_block(struct bt *bt, struct bt_block *block)
         chain(bt, bt->context.exit_site);
         return true;
     case BT_EXIT_CALLOUT:
-        return run_in_core(bt, "bt-callout", NULL);
+        return run_callout(bt);
     case BT_EXIT_FAULT:
         return handle_fault(bt);
     }
@@ -536,7 +585,7 @@ static enum vm_exit dispatch(struct bt *bt)
         }
         struct bt_block *block = find_block(bt, cpu->eip);
         bool alive = !block ? run_in_core(bt, "bt-callout", "fetch")
-                   : block->callout_first ? run_in_core(bt, "bt-callout", NULL)
+                   : block->callout_first ? run_callout(bt)
                    : run_block(bt, block);
         if (!alive)
             return triple_fault(bt);
@@ -638,6 +687,7 @@ static void setup_emulator(struct bt *bt, struct vm *vm)
     bt->smc_row = stats_counter(&vm->stats, "bt-smc", "page-invalidated");
     bt->chain_row = stats_counter(&vm->stats, "bt-chain", "direct-exit");
     bt->unchain_row = stats_counter(&vm->stats, "bt-chain", "unchain-all");
+    bt->adaptive_row = stats_counter(&vm->stats, "bt-adaptive", "retranslate");
 }
 
 static void free_bt(struct bt *bt)

@@ -181,6 +181,26 @@ struct bt_block *bt_code_cache_block_at(struct bt_code_cache *cache, uint64_t pc
 /* Which guest instruction of `block` host address pc belongs to. */
 uint32_t bt_block_instruction_at(const struct bt_block *block, uint64_t pc);
 
+/* ---- adaptive translation (adaptive.c) ---- */
+
+/* Faults on traced page tables after which a store becomes a callout. */
+#define BT_ADAPTIVE_THRESHOLD 4
+#define BT_ADAPTIVE_SLOTS 256
+
+struct bt_adaptive {
+    struct bt_adaptive_slot {
+        uint32_t code;          /* guest-physical address of the instruction */
+        uint32_t faults;        /* 0: the slot is free */
+    } slots[BT_ADAPTIVE_SLOTS];
+};
+
+/* The instruction at guest-physical `code` faulted on a traced page table:
+ * true when this fault makes it a callout (drop its page's translations). */
+bool bt_adaptive_note_fault(struct bt_adaptive *adaptive, uint32_t code);
+/* Is the instruction at `code` translated as a callout that stores for the
+ * guest (bt.c, adaptive_store)? */
+bool bt_adaptive_is_store_callout(const struct bt_adaptive *adaptive, uint32_t code);
+
 /* ---- the translator (translate.c, emit.c) ---- */
 
 /* Room for one block's host code: at most 32 instructions of at most
@@ -191,7 +211,7 @@ uint32_t bt_block_instruction_at(const struct bt_block *block, uint64_t pc);
  * guest page; eip is the linear address of bytes[0]) into `out`. Fills
  * the block's counts and fault map; returns the code length. */
 uint32_t bt_translate_block(struct bt_block *block, const uint8_t *bytes, uint32_t available,
-                            uint8_t *out);
+                            uint8_t *out, const struct bt_adaptive *adaptive);
 
 /* virtual_state.c: cli, sti, pushf, popf, push sreg, mov r/m,sreg inline. */
 struct emitter;
@@ -216,6 +236,7 @@ struct bt {
     struct x86_executor executor;
     struct shadow shadow;
     struct bt_code_cache cache;
+    struct bt_adaptive adaptive;
     struct direct_signals signals;
 
     /* Last code page looked up: linear page -> physical page, valid while
@@ -231,7 +252,8 @@ struct bt {
         uint64_t shadow_drops;      /* INVLPGs and flushes so far */
     } chain_context;
 
-    struct stats_counter *translate_row, *flush_row, *smc_row, *chain_row, *unchain_row;
+    struct stats_counter *translate_row, *flush_row, *smc_row, *chain_row, *unchain_row,
+        *adaptive_row;
     void *deadline_timer;       /* timer_t: its signal closes the gate (bt.c) */
     bool timer_created;
     struct {

@@ -31,9 +31,14 @@
  *             Each sequence touches memory first and changes registers
  *             after, so a fault leaves the guest exactly as before the
  *             instruction (precise exceptions, fault.c).
- *   CALLOUT   everything sensitive or unknown: the block ends, and the
+ *   VIRTUAL   sensitive but harmless to run inline: cli, sti, pushf,
+ *             popf, push sreg, mov r/m,sreg work on the virtual flags and
+ *             selectors in the context (virtual_state.c), as far as the
+ *             CPL and IOPL the block is translated for allow.
+ *   CALLOUT   everything else sensitive or unknown: the block ends, and the
  *             run loop executes the instruction in the core emulator
- *             (callout.c): cli/sti, pushf/popf, in/out, int/iret, hlt,
+ *             (callout.c): cli/sti where CPL > IOPL (#GP), 16-bit
+ *             pushf/popf, in/out, int/iret, hlt,
  *             segment loads and far transfers, control registers,
  *             cpuid/rdtsc, FS/GS-relative accesses (the host's FS/GS
  *             bases belong to glibc), 16-bit operands on stack and branch
@@ -399,7 +404,7 @@ static bool is_callout(const struct x86_instruction *insn, uint32_t privilege, b
 }
 
 uint32_t bt_translate_block(struct bt_block *block, const uint8_t *bytes, uint32_t available,
-                            uint8_t *out)
+                            uint8_t *out, const struct bt_adaptive *adaptive)
 {
     struct emitter e = {.start = out, .at = out};
     uint32_t offset = 0, count = 0;
@@ -418,10 +423,12 @@ uint32_t bt_translate_block(struct bt_block *block, const uint8_t *bytes, uint32
             break;
         }
         /* Undecodable here (#UD, too long) or straddling the page end: the
-         * core fetches and decodes it, and raises what it must. */
+         * core fetches and decodes it, and raises what it must. A store
+         * that kept faulting on page tables is a callout too (adaptive.c). */
         bool last = count + 1 == BT_BLOCK_MAX_INSTRUCTIONS ||
                     (length > 0 && offset + (uint32_t)length >= available);
-        if (length <= 0 || is_callout(&insn, block->privilege, last)) {
+        if (length <= 0 || is_callout(&insn, block->privilege, last) ||
+            bt_adaptive_is_store_callout(adaptive, block->physical + offset)) {
             block->callout_first = count == 0;
             emit_callout_exit(&e, block->eip + offset, count);
             break;

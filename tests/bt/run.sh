@@ -19,7 +19,10 @@
 #     and CPL 3 IOPL 3 with the interrupts they let in (tests/bt/vflags.c),
 #     built here: QEMU's transcripts (tests/bt/expected/) under bt and
 #     interp; the kernel's cli-sti and pushf-popf benchmarks call none of
-#     their instructions out (bt-callout rows in --stats-json);
+#     their instructions out (bt-callout rows in --stats-json); adaptive
+#     translation: a store that keeps editing a page table
+#     (tests/bt/ptstore.c, the kernel's bench=ptemod) faults a few times,
+#     then is a callout that tells the shadow (bt-adaptive rows);
 #  7. trapemu's hostile guests (tests/trapemu/guests: int 0x80 open/write/
 #     execve, sysenter, syscall, far jumps to the host's 64-bit selector
 #     0x33, trap floods, page 0, ...): under bt each one behaves exactly as
@@ -186,7 +189,7 @@ else
 fi
 
 # ---- 6. self-modifying code, precise faults mid-block, the virtual flags ------------------
-for name in smc fault vflags; do
+for name in smc fault vflags ptstore; do
     if ! tests/bt/build-guest.sh "$name" "$WORK"; then
         fail "building tests/bt/$name.c"
         continue
@@ -229,6 +232,27 @@ for bench in cli-sti pushf-popf; do
         fail "bench $bench bt: status $status, ${callouts:-no statistics} cli/sti/pushf/popf callouts for 20000 operations"
     fi
 done
+
+# count JSON CATEGORY REASON: the row's count (0 if absent).
+count() {
+    jq --arg c "$2" --arg r "$3" '[.counters[] | select(.category == $c and .reason == $r) | .count]
+                                  | add // 0' "$1" 2>/dev/null
+}
+faults=$(count "$WORK/ptstore.json" bt-callout pt-write)
+stores=$(count "$WORK/ptstore.json" bt-adaptive pt-store)
+if [ "${faults:-99}" -lt 10 ] && [ "${stores:-0}" -ge 30 ]; then
+    pass "ptstore bt: $faults page-table write faults, then $stores stores as adaptive callouts"
+else
+    fail "ptstore bt: ${faults:-?} page-table write faults and ${stores:-?} adaptive stores for 40 edits"
+fi
+run "$WORK/ptemod.out" --technique bt --stats-json "$WORK/ptemod.json" "$KERNEL" -- bench=ptemod iters=2000 </dev/null
+faults=$(count "$WORK/ptemod.json" bt-callout pt-write)
+stores=$(count "$WORK/ptemod.json" bt-adaptive pt-store)
+if [ "$status" = 1 ] && [ "${faults:-99}" -lt 10 ] && [ "${stores:-0}" -ge 1990 ]; then
+    pass "bench ptemod bt: $faults page-table write faults for 2000 edits ($stores adaptive stores)"
+else
+    fail "bench ptemod bt: status $status, ${faults:-?} page-table write faults and ${stores:-?} adaptive stores for 2000 edits"
+fi
 
 # ---- 7. hostile guests ------------------------------------------------------------------
 CANARY=/tmp/vmlab-trapemu-canary          # the file the guests try to create (common.S)
