@@ -697,3 +697,8 @@ void shadow_entry_written(struct shadow *shadow, uint32_t physical)
     map_runs(shadow, runs);
     stats_count(shadow->mirrored_entries, 0);
 }
+
+bool shadow_is_page_table(const struct shadow *shadow, uint32_t physical)
+{
+    return shadow->paging && is_paging_structure(shadow, physical);
+}

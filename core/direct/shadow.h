@@ -147,6 +147,9 @@ void shadow_invalidate_page(struct shadow *shadow, uint32_t linear);
 /* The guest wrote page-table frame physical (size bytes at that address;
  * whole_page for string instructions). */
 void shadow_pt_written(struct shadow *shadow, uint32_t physical, unsigned size, bool whole_page);
+/* Is frame `physical` a guest page table or directory the shadow traces
+ * (its writes must reach shadow_pt_written)? */
+bool shadow_is_page_table(const struct shadow *shadow, uint32_t physical);
 
 /* From now on mirror the guest's tables whole (direct paging, above):
  * only for a guest whose every table entry the VMM has validated. */

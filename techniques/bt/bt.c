@@ -49,15 +49,18 @@
  *              FAULT    the core executes it and raises the guest's
  *                       exception, or tells the shadow (fault.c)
  *
- * So interrupts are taken when translated code comes back: nothing in it
- * can change IF or raise the interrupt line (all those are callouts, which
- * come back at once), and the devices that raise it run in the core's run
- * loop, at the deadline, when chained code comes back too (below) - so
- * nothing the guest can observe differs from taking them between
- * instructions.
+ * So interrupts are taken when translated code comes back. The devices
+ * that raise the interrupt line run in the core's run loop, at the
+ * deadline, when chained code comes back too (below), never while
+ * translated code runs; and translated code that could let a pending
+ * interrupt in - an inline sti or popf setting IF (virtual_state.c) - comes
+ * back at once when one is pending (context.interrupt_pending, set at
+ * entry). So nothing the guest can observe differs from taking interrupts
+ * between instructions.
  *
- * The code cache (code_cache.c) holds translations, found by guest EIP
- * and physical address. Self-modifying code: a guest page that code was
+ * The code cache (code_cache.c) holds translations, found by guest EIP,
+ * physical address and what cli/sti/popf may do at the CPL and IOPL
+ * (BT_MAY_WRITE_IF in bt_internal.h). Self-modifying code: a guest page that code was
  * translated from is mapped read-only (PAGE_FLAG_CODE); a write to it
  * faults, the page's translations are dropped, and the write is done by
  * the core (bt-smc). Writes by the core itself (callouts, DMA-like
@@ -67,17 +70,20 @@
  * Chaining: a direct exit (jmp, jcc, loop, call) is patched, once the
  * dispatcher has seen it taken, to jump straight into the target's
  * translation, so a loop or a call runs without the dispatcher; a change
- * of the paging state undoes all chains (chain(), check_chains), a CPL
- * change does not (the CPL is in the block key). The jump goes through a
- * gate in the context; a timer signal at the slice's deadline closes the
- * gate (fault.c), and the next chainable exit comes back here, so
- * deadlines hold (bt-chain rows).
+ * of the paging state undoes all chains (chain(), check_chains); a change
+ * of the CPL or of what cli/sti/popf may do does not (both are in the
+ * block key). The jump goes through a gate in the context; a timer
+ * signal at the slice's deadline closes the gate (fault.c), and the next
+ * chainable exit comes back here, so deadlines hold (bt-chain rows).
  *
  * Indirect exits (ret, jmp/call through a register or memory) have a
  * one-entry inline cache of their last target, filled by the dispatcher
  * like a chain and undone with the chains (translate.c).
  *
- * Not yet (see README.md): inline pushf/popf/cli/sti (callouts for now).
+ * Adaptive translation (adaptive.c): a store that keeps faulting on a
+ * traced guest page table is translated again as a callout that tells the
+ * shadow without a fault (run_callout, bt-adaptive rows).
+ *
  * Single-stepping runs the one instruction in the core
  * (bt-fallback/single-step).
  */
@@ -256,18 +262,20 @@ static bool code_physical(struct bt *bt, uint32_t eip, uint32_t *physical)
     return true;
 }
 
-static struct bt_block *translate(struct bt *bt, uint32_t eip, uint32_t physical, bool user)
+static struct bt_block *translate(struct bt *bt, uint32_t eip, uint32_t physical,
+                                  uint32_t privilege)
 {
-    struct bt_block *block = bt_code_cache_new_block(&bt->cache, eip, physical, user);
+    struct bt_block *block = bt_code_cache_new_block(&bt->cache, eip, physical, privilege);
     if (!block) {
         bt_code_cache_flush(&bt->cache);
         stats_count(bt->flush_row, 0);
-        block = bt_code_cache_new_block(&bt->cache, eip, physical, user);
+        block = bt_code_cache_new_block(&bt->cache, eip, physical, privilege);
     }
     uint64_t start = stats_now_ns();
     const uint8_t *bytes = guest_ram_pointer(&bt->vm->ram, physical);
     uint8_t *out = bt->cache.writable + (block->code - bt->cache.executable);
-    block->code_length = bt_translate_block(block, bytes, 4096 - (physical & 0xfffu), out);
+    block->code_length = bt_translate_block(block, bytes, 4096 - (physical & 0xfffu), out,
+                                            &bt->adaptive);
     bt_code_cache_commit(&bt->cache, block);
     watch_code_frame(bt, physical);
     stats_count(bt->translate_row, stats_now_ns() - start);
@@ -279,11 +287,11 @@ static struct bt_block *translate(struct bt *bt, uint32_t eip, uint32_t physical
 static struct bt_block *find_block(struct bt *bt, uint32_t eip)
 {
     uint32_t physical;
-    bool user = cpu_cpl(&bt->vm->cpu) == 3;
     if (!code_physical(bt, eip, &physical))
         return NULL;
-    struct bt_block *block = bt_code_cache_find(&bt->cache, eip, physical, user);
-    return block ? block : translate(bt, eip, physical, user);
+    uint32_t privilege = bt_flags_privilege(&bt->vm->cpu);
+    struct bt_block *block = bt_code_cache_find(&bt->cache, eip, physical, privilege);
+    return block ? block : translate(bt, eip, physical, privilege);
 }
 
 /* ---- can translated code run the guest now? ---------------------------------- */
@@ -353,12 +361,12 @@ static bool deliver_interrupt(struct bt *bt)
 }
 
 /* Chains stay valid while the paging state they were made under holds
- * (see chain()); else they are all undone. A CPL change does not undo
- * them: CPL 3 and CPL 0-2 have blocks of their own (the key's `user`),
- * a chain only joins blocks of one kind, and the CPL cannot change
- * inside translated code (only a callout, a fault or an interrupt
- * changes it, and those return to the dispatcher). So a system call and
- * its return keep both sides' chains. */
+ * (see chain()); else they are all undone. A change of the CPL or of the
+ * flags privilege does not undo them: both are in the block key
+ * (bt_internal.h, BT_USER and BT_MAY_WRITE_IF), a chain only joins blocks
+ * of one key, and translated code cannot change either (only a callout,
+ * a fault or an interrupt changes them, and those return to the
+ * dispatcher). So a system call and its return keep both sides' chains. */
 static void check_chains(struct bt *bt)
 {
     const struct cpu *cpu = &bt->vm->cpu;
@@ -409,17 +417,31 @@ static bool run_in_core(struct bt *bt, const char *category, const char *reason)
 
 /* ---- running a block ------------------------------------------------------------ */
 
-static void context_from_cpu(struct bt_context *c, const struct cpu *cpu)
+/* The arithmetic flags and DF go into RFLAGS (enter.c); IF, IOPL and
+ * the rest stay virtual in the context, where the inline cli, sti, pushf
+ * and popf work on them (virtual_state.c). */
+static void context_from_cpu(struct bt *bt)
 {
+    struct bt_context *c = &bt->context;
+    const struct cpu *cpu = &bt->vm->cpu;
     memcpy(c->regs, cpu->regs, sizeof c->regs);
     c->eflags = (cpu->eflags & (EFLAGS_ARITHMETIC | EFLAGS_DF)) | EFLAGS_FIXED;
+    c->virtual_if = cpu->eflags & EFLAGS_IF;
+    /* Bit 1 is always set, VM is 0 here (cannot_translate), and RF is
+     * cleared when an instruction completes (SDM vol. 3, 17.3.1.1). */
+    c->virtual_flags = cpu->eflags & ~(EFLAGS_ARITHMETIC | EFLAGS_DF | EFLAGS_IF | EFLAGS_FIXED |
+                                       EFLAGS_RF | EFLAGS_VM);
+    c->interrupt_pending = vm_intr(bt->vm) ? EFLAGS_IF : 0;
+    for (int i = 0; i < SEG_COUNT; i++)
+        c->selectors[i] = cpu->segments[i].selector;
+    c->exit_site = BT_NO_SITE;
 }
 
 static void cpu_from_context(struct cpu *cpu, const struct bt_context *c)
 {
     memcpy(cpu->regs, c->regs, sizeof c->regs);
     cpu->eip = c->eip;
-    cpu->eflags = (cpu->eflags & ~(EFLAGS_ARITHMETIC | EFLAGS_DF)) |
+    cpu->eflags = c->virtual_flags | c->virtual_if |
                   (c->eflags & (EFLAGS_ARITHMETIC | EFLAGS_DF)) | EFLAGS_FIXED;
 }
 
@@ -435,14 +457,20 @@ static bool handle_fault(struct bt *bt)
         return run_in_core(bt, "bt-callout", "code-write");
     }
     case BT_FAULT_PT_WRITE: {
-        uint32_t physical = 0, error;
+        uint32_t physical = 0, error, code;
         uint32_t linear = (uint32_t)c->fault_address;
         x86_translate(&bt->emulator, linear, ACCESS_WRITE, cpu_cpl(&bt->vm->cpu) == 3, false,
                       &physical, &error);
+        bool adapt = code_physical(bt, c->eip, &code) &&
+                     bt_adaptive_note_fault(&bt->adaptive, code);
         uint32_t before = bt->vm->cpu.regs[REG_ECX];
         bool alive = run_in_core(bt, "bt-callout", "pt-write");
         bool string = before != bt->vm->cpu.regs[REG_ECX];   /* rep stos/movs: many entries */
         shadow_pt_written(&bt->shadow, physical, 8, string);
+        if (adapt) {              /* translated again, with this store a callout */
+            bt_code_cache_invalidate_frame(&bt->cache, code >> 12);
+            stats_count(bt->adaptive_row, 0);
+        }
         return alive;
     }
     case BT_FAULT_EMULATE:
@@ -491,11 +519,47 @@ static void chain(struct bt *bt, uint32_t site)
        LAB 04: END */
 }
 
+/* Where the store at guest-physical `code` writes, as a guest-physical
+ * address; false if it cannot tell (the core will fault or it is no store). */
+static bool store_target(struct bt *bt, uint32_t code, uint32_t *physical)
+{
+    struct x86_instruction insn;
+    struct cpu *cpu = &bt->vm->cpu;
+    uint32_t error;
+    const uint8_t *bytes = guest_ram_pointer(&bt->vm->ram, code);
+    if (!bytes || x86_decode(&insn, bytes, 4096 - (code & 0xfffu), true) <= 0 || !insn.has_memory)
+        return false;
+    *physical = x86_operand_linear_address(cpu, &insn);
+    return !(cpu->cr0 & CR0_PG) ||
+           x86_translate(&bt->emulator, *physical, ACCESS_WRITE, cpu_cpl(cpu) == 3, false,
+                         physical, &error);
+}
+
+/*
+ * The callout at cpu->eip. A store made a callout by adaptive.c (it kept
+ * faulting on traced page tables) is done by the core like any callout,
+ * and then the shadow is told what the fault would have told it - without
+ * the host fault, the signal and the sigreturn (bt-adaptive/pt-store).
+ */
+static bool run_callout(struct bt *bt)
+{
+    uint32_t code, target;
+    if (!code_physical(bt, bt->vm->cpu.eip, &code) ||
+        !bt_adaptive_is_store_callout(&bt->adaptive, code))
+        return run_in_core(bt, "bt-callout", NULL);
+    bool traced = store_target(bt, code, &target) && shadow_is_page_table(&bt->shadow, target);
+    uint32_t before = bt->vm->cpu.regs[REG_ECX];
+    bool alive = run_in_core(bt, "bt-adaptive", traced ? "pt-store" : "other-store");
+    if (traced)
+        shadow_pt_written(&bt->shadow, target, 8, before != bt->vm->cpu.regs[REG_ECX]);
+    return alive;
+}
+
 /* Run translated code from `block` on; false if the CPU shut down. */
 static bool run_block(struct bt *bt, struct bt_block *block)
 {
     struct cpu *cpu = &bt->vm->cpu;
-    context_from_cpu(&bt->context, cpu);
+    context_from_cpu(bt);
     bt_enter(&bt->context, block->code);
     cpu_from_context(cpu, &bt->context);
     bt->vm->stats.guest_instructions += bt->context.retired;
@@ -504,7 +568,7 @@ static bool run_block(struct bt *bt, struct bt_block *block)
         chain(bt, bt->context.exit_site);
         return true;
     case BT_EXIT_CALLOUT:
-        return run_in_core(bt, "bt-callout", NULL);
+        return run_callout(bt);
     case BT_EXIT_FAULT:
         return handle_fault(bt);
     }
@@ -556,7 +620,7 @@ static enum vm_exit dispatch(struct bt *bt)
         }
         struct bt_block *block = find_block(bt, cpu->eip);
         bool alive = !block ? run_in_core(bt, "bt-callout", "fetch")
-                   : block->callout_first ? run_in_core(bt, "bt-callout", NULL)
+                   : block->callout_first ? run_callout(bt)
                    : run_block(bt, block);
         if (!alive)
             return triple_fault(bt);
@@ -663,6 +727,7 @@ static void setup_emulator(struct bt *bt, struct vm *vm)
     bt->smc_row = stats_counter(&vm->stats, "bt-smc", "page-invalidated");
     bt->chain_row = stats_counter(&vm->stats, "bt-chain", "direct-exit");
     bt->unchain_row = stats_counter(&vm->stats, "bt-chain", "unchain-all");
+    bt->adaptive_row = stats_counter(&vm->stats, "bt-adaptive", "retranslate");
 }
 
 static void free_bt(struct bt *bt)

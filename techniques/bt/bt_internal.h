@@ -46,7 +46,17 @@ struct bt_context {
      * the deadline timer's signal handler sets it, see bt.c). */
     _Atomic uint64_t gate;
     uint32_t exit_site;         /* 80: which direct exit was taken (BT_NO_SITE: none) */
-    uint32_t padding;
+    /* The guest's EFLAGS bits that translated code keeps virtual
+     * (virtual_state.c): IF on its own, so that cli and sti are one MOV
+     * each, and the rest. */
+    uint32_t virtual_if;        /* 84: EFLAGS_IF or 0 */
+    uint32_t virtual_flags;     /* 88: IOPL, TF, NT, AC, ID, VIF, VIP (not bit 1, RF, VM) */
+    /* 92: EFLAGS_IF if the interrupt controller asserted INTR when
+     * translated code was entered, else 0. Only the core's devices raise
+     * INTR, and they do not run while translated code does, so it holds
+     * until the next exit (bt.c). */
+    uint32_t interrupt_pending;
+    uint32_t selectors[SEG_COUNT];  /* 96: the guest's segment selectors (read-only here) */
     /* FAULT only, filled by the signal handler (fault.c). */
     int fault_signal;
     int fault_trap_number;
@@ -60,6 +70,10 @@ struct bt_context {
 #define BT_CONTEXT_EXIT_CALLOUT 64
 #define BT_CONTEXT_GATE 72
 #define BT_CONTEXT_EXIT_SITE 80
+#define BT_CONTEXT_VIRTUAL_IF 84
+#define BT_CONTEXT_VIRTUAL_FLAGS 88
+#define BT_CONTEXT_INTERRUPT_PENDING 92
+#define BT_CONTEXT_SELECTORS 96
 #define BT_NO_SITE 0xffffffffu
 /* Enter translated code at `code` with the guest state of *context;
  * returns when it exits (context->exit_reason says why). */
@@ -85,10 +99,30 @@ void bt_chain_stub(void);
 #define BT_BLOCK_MAX_EXITS 3
 #define BT_INDIRECT_EXIT 2
 
+/*
+ * What the guest's cli, sti and popf may do at the CPL and IOPL a block was
+ * translated under (SDM vol. 2, CLI, STI and POPF, protected mode). The
+ * translation of those instructions depends on it, so it is part of a
+ * block's key, with the EIP and the physical address.
+ *
+ * Translated code never changes it: the CPL changes only in the core
+ * (int, iret, far transfers: callouts), and the IOPL only by an iret
+ * (a callout) or by a popf at CPL 0 - where the privilege is both bits
+ * whatever the IOPL. So a block and every block chained after it run
+ * under the privilege they were translated for, and a chain only joins
+ * blocks of one privilege: a change in the core leaves the chains alone
+ * (bt.c, check_chains). BT_USER, CPL 3 or not, is part of it too.
+ */
+#define BT_MAY_WRITE_IF 1       /* CPL <= IOPL: cli and sti run, popf writes IF */
+#define BT_MAY_WRITE_IOPL 2     /* CPL 0: popf writes IOPL too */
+#define BT_USER 4               /* CPL 3: guest memory through the user view (block->user) */
+unsigned bt_flags_privilege(const struct cpu *cpu);
+
 struct bt_block {
     uint32_t index;             /* in bt_code_cache.blocks */
     uint32_t eip;               /* guest linear address of the first instruction */
     uint32_t physical;          /* guest physical address of the same byte */
+    uint32_t privilege;         /* BT_MAY_WRITE_*: translated for this CPL and IOPL */
     uint32_t generation;        /* of its physical page when translated (code_cache.c) */
     /* Translated for CPL 3: every guest memory access goes through the
      * GS segment, whose base is the user view (translate.c). Part of the
@@ -130,12 +164,12 @@ struct bt_code_cache {
 
 int bt_code_cache_create(struct bt_code_cache *cache, uint32_t frame_count, char *why, size_t why_len);
 void bt_code_cache_destroy(struct bt_code_cache *cache);
-/* The live block for (eip, physical, user), or NULL. */
+/* The live block for (eip, physical, privilege), or NULL. */
 struct bt_block *bt_code_cache_find(struct bt_code_cache *cache, uint32_t eip, uint32_t physical,
-                                    bool user);
+                                    uint32_t privilege);
 /* A new block; NULL when the cache is full (then bt_code_cache_flush). */
 struct bt_block *bt_code_cache_new_block(struct bt_code_cache *cache, uint32_t eip, uint32_t physical,
-                                         bool user);
+                                         uint32_t privilege);
 /* Make `block` findable once its code is in place (code_length bytes). */
 void bt_code_cache_commit(struct bt_code_cache *cache, struct bt_block *block);
 /* Drop everything. */
@@ -154,6 +188,26 @@ struct bt_block *bt_code_cache_block_at(struct bt_code_cache *cache, uint64_t pc
 /* Which guest instruction of `block` host address pc belongs to. */
 uint32_t bt_block_instruction_at(const struct bt_block *block, uint64_t pc);
 
+/* ---- adaptive translation (adaptive.c) ---- */
+
+/* Faults on traced page tables after which a store becomes a callout. */
+#define BT_ADAPTIVE_THRESHOLD 4
+#define BT_ADAPTIVE_SLOTS 256
+
+struct bt_adaptive {
+    struct bt_adaptive_slot {
+        uint32_t code;          /* guest-physical address of the instruction */
+        uint32_t faults;        /* 0: the slot is free */
+    } slots[BT_ADAPTIVE_SLOTS];
+};
+
+/* The instruction at guest-physical `code` faulted on a traced page table:
+ * true when this fault makes it a callout (drop its page's translations). */
+bool bt_adaptive_note_fault(struct bt_adaptive *adaptive, uint32_t code);
+/* Is the instruction at `code` translated as a callout that stores for the
+ * guest (bt.c, adaptive_store)? */
+bool bt_adaptive_is_store_callout(const struct bt_adaptive *adaptive, uint32_t code);
+
 /* ---- the translator (translate.c, emit.c) ---- */
 
 /* Room for one block's host code: at most 32 instructions of at most
@@ -165,7 +219,15 @@ uint32_t bt_block_instruction_at(const struct bt_block *block, uint64_t pc);
  * view block->user says. Fills the block's counts and fault map; returns
  * the code length. */
 uint32_t bt_translate_block(struct bt_block *block, const uint8_t *bytes, uint32_t available,
-                            uint8_t *out);
+                            uint8_t *out, const struct bt_adaptive *adaptive);
+
+/* virtual_state.c: cli, sti, pushf, popf, push sreg, mov r/m,sreg inline. */
+struct emitter;
+/* Can translated code do it itself at this privilege? */
+bool bt_virtual_state_inline(const struct x86_instruction *insn, uint32_t privilege);
+/* Emit it: the count-th instruction of its block, at guest address eip. */
+void bt_emit_virtual_state(struct emitter *e, const struct x86_instruction *insn,
+                           const uint8_t *bytes, uint32_t eip, uint32_t count, uint32_t privilege);
 
 /* ---- the technique (bt.c, callout.c, fault.c) ---- */
 
@@ -193,6 +255,7 @@ struct bt {
     pthread_t gs_thread;
     bool gs_set;
     struct bt_code_cache cache;
+    struct bt_adaptive adaptive;
     struct direct_signals signals;
 
     /* Last code page looked up: linear page -> physical page, valid while
@@ -209,7 +272,8 @@ struct bt {
         uint64_t shadow_drops;      /* INVLPGs and flushes so far */
     } chain_context;
 
-    struct stats_counter *translate_row, *flush_row, *smc_row, *chain_row, *unchain_row;
+    struct stats_counter *translate_row, *flush_row, *smc_row, *chain_row, *unchain_row,
+        *adaptive_row;
     void *deadline_timer;       /* timer_t: its signal closes the gate (bt.c) */
     bool timer_created;
     struct {

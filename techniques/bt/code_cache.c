@@ -9,11 +9,12 @@
  * memfd_create, so it works after seccomp containment too.
  *
  * Blocks are found by (guest linear EIP, guest physical address of the
- * same byte, CPL 3 or not): the linear address because a block's exits are
- * linear addresses, the physical one because that is the code the block was
- * made from (two processes may run different code at the same linear
- * address), the CPL because code translated for CPL 3 reaches guest memory
- * through the user view (translate.c).
+ * same byte, privilege): the linear address because a block's exits are
+ * linear addresses, the physical one because that is the code the block
+ * was made from (two processes may run different code at the same linear
+ * address), the privilege because cli, sti and popf are translated for
+ * one CPL and IOPL, and code translated for CPL 3 reaches guest memory
+ * through the user view (bt_internal.h, BT_MAY_WRITE_IF and BT_USER).
  *
  * Invalidation: every guest-physical frame has a generation number. A
  * block remembers its frame's generation; a write to the frame bumps it,
@@ -95,16 +96,16 @@ static uint32_t generation_of(const struct bt_code_cache *cache, uint32_t physic
 }
 
 struct bt_block *bt_code_cache_find(struct bt_code_cache *cache, uint32_t eip, uint32_t physical,
-                                    bool user)
+                                    uint32_t privilege)
 {
     for (struct bt_block *b = cache->buckets[bucket_of(eip, physical)]; b; b = b->next)
-        if (b->eip == eip && b->physical == physical && b->user == user)
+        if (b->eip == eip && b->physical == physical && b->privilege == privilege)
             return b->generation == generation_of(cache, physical) ? b : NULL;
     return NULL;
 }
 
 struct bt_block *bt_code_cache_new_block(struct bt_code_cache *cache, uint32_t eip, uint32_t physical,
-                                         bool user)
+                                         uint32_t privilege)
 {
     if (cache->block_count == cache->block_capacity || cache->size - cache->used < BT_MAX_BLOCK_CODE)
         return NULL;
@@ -113,20 +114,19 @@ struct bt_block *bt_code_cache_new_block(struct bt_code_cache *cache, uint32_t e
     block->index = cache->block_count;
     block->eip = eip;
     block->physical = physical;
-    block->user = user;
+    block->privilege = privilege;
     block->generation = generation_of(cache, physical);
     block->code = cache->executable + cache->used;
     return block;
 }
 
-/* An older translation with the same key leaves its hash chain. */
-static void unlink_stale(struct bt_code_cache *cache, uint32_t bucket,
-                         const struct bt_block *block)
+/* A stale block with the new block's key leaves the hash chain. */
+static void unlink_stale(struct bt_code_cache *cache, uint32_t bucket, const struct bt_block *new)
 {
     struct bt_block **link = &cache->buckets[bucket];
     while (*link) {
-        if ((*link)->eip == block->eip && (*link)->physical == block->physical &&
-            (*link)->user == block->user)
+        if ((*link)->eip == new->eip && (*link)->physical == new->physical &&
+            (*link)->privilege == new->privilege)
             *link = (*link)->next;
         else
             link = &(*link)->next;

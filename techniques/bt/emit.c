@@ -130,3 +130,65 @@ uint32_t emit_chainable_exit(struct emitter *e, uint32_t eip, uint32_t site, uin
     emit_jump_context(e, 72);                               /* BT_CONTEXT_GATE */
     return patch;
 }
+
+void emit_switch_to_vmm_stack(struct emitter *e)
+{
+    static const uint8_t code[] = {0x49, 0x89, 0xe2,      /* mov %rsp, %r10 */
+                                   0x49, 0x8b, 0x27};     /* mov (%r15), %rsp: host_rsp */
+    emit_bytes(e, code, sizeof code);
+}
+
+void emit_switch_to_guest_stack(struct emitter *e)
+{
+    static const uint8_t code[] = {0x4c, 0x89, 0xd4};     /* mov %r10, %rsp */
+    emit_bytes(e, code, sizeof code);
+}
+
+void emit_read_host_flags(struct emitter *e)
+{
+    static const uint8_t code[] = {0x9c,                  /* pushfq */
+                                   0x41, 0x5b};           /* pop %r11 */
+    emit_bytes(e, code, sizeof code);
+}
+
+void emit_load_host_flags(struct emitter *e)
+{
+    static const uint8_t code[] = {0x41, 0x53,            /* push %r11 */
+                                   0x9d};                 /* popfq */
+    emit_bytes(e, code, sizeof code);
+}
+
+void emit_adjust_esp(struct emitter *e, int32_t delta)
+{
+    static const uint8_t lea_esp[] = {0x67, 0x8d, 0xa4, 0x24};   /* lea disp32(%esp), %esp */
+    emit_bytes(e, lea_esp, sizeof lea_esp);
+    emit_u32(e, (uint32_t)delta);
+}
+
+/* Before every access to guest memory: the view's segment in user blocks
+ * (GS, see translate.c's top comment), and 32-bit addressing. */
+void emit_memory_prefixes(struct emitter *e)
+{
+    if (e->user_view)
+        emit_byte(e, 0x65);         /* GS */
+    emit_byte(e, 0x67);             /* address size: 32 bits */
+}
+
+void emit_store_scratch_below_esp(struct emitter *e)
+{
+    static const uint8_t mov_r11[] = {0x44, 0x89, 0x5c, 0x24, 0xfc};  /* REX.R: R11 */
+    emit_memory_prefixes(e);
+    emit_bytes(e, mov_r11, sizeof mov_r11);
+}
+
+uint32_t emit_short_jump(struct emitter *e, uint8_t opcode)
+{
+    emit_byte(e, opcode);
+    emit_byte(e, 0);                /* the rel8, patched by emit_jump_here */
+    return emit_offset(e) - 1;
+}
+
+void emit_jump_here(struct emitter *e, uint32_t rel8_at)
+{
+    e->start[rel8_at] = (uint8_t)(emit_offset(e) - (rel8_at + 1));
+}

@@ -70,6 +70,39 @@ void emit_exit(struct emitter *e, uint32_t eip, uint8_t exit_slot);
 /* A direct exit that can be chained (enter.c): returns the offset of the
  * 64-bit jump address to patch. */
 uint32_t emit_chainable_exit(struct emitter *e, uint32_t eip, uint32_t site, uint64_t exit_stub);
+/*
+ * The guest's RFLAGS cannot be read or written without a stack (PUSHFQ,
+ * POPFQ), and the guest's stack is guest memory: a PUSHFQ there would
+ * write 8 bytes below ESP that the guest never wrote. So these run on
+ * the VMM's own stack (context.host_rsp: what bt_enter saved, free below
+ * it), with the guest's RSP in R10 meanwhile. A signal in between runs on
+ * the signal stack (core/direct/signals.c, SA_ONSTACK).
+ */
+/* mov %rsp, %r10; mov 0(%r15), %rsp */
+void emit_switch_to_vmm_stack(struct emitter *e);
+/* mov %r10, %rsp */
+void emit_switch_to_guest_stack(struct emitter *e);
+/* R11 = RFLAGS (pushfq; pop %r11). */
+void emit_read_host_flags(struct emitter *e);
+/* RFLAGS = R11 (push %r11; popfq). At CPL 3 POPFQ leaves IF and IOPL
+ * alone (SDM vol. 2, POPF), so only the bits R11 holds matter. */
+void emit_load_host_flags(struct emitter *e);
+
+/* lea delta(%esp), %esp (0x67: 32 bits, zero-extended into RSP): moves
+ * the guest's ESP without touching the flags. */
+void emit_adjust_esp(struct emitter *e, int32_t delta);
+/* mov %r11d, -4(%esp): a push's store, before ESP moves. */
+void emit_store_scratch_below_esp(struct emitter *e);
+/* GS in a user block, then 0x67: before every access to guest memory. */
+void emit_memory_prefixes(struct emitter *e);
+
+/* A short forward jump (jz 0x74, jnz 0x75, jrcxz 0xe3...) over code not
+ * yet emitted: returns where its rel8 is; emit_jump_here(e, that) once
+ * the code is there makes it land at the current offset (at most 127
+ * bytes on). */
+uint32_t emit_short_jump(struct emitter *e, uint8_t opcode);
+void emit_jump_here(struct emitter *e, uint32_t rel8_at);
+
 /* Bytes emit_count and emit_chainable_exit write. */
 #define EMIT_COUNT_LENGTH 4
 #define EMIT_CHAINABLE_EXIT_LENGTH 30

@@ -55,6 +55,12 @@ _Static_assert(offsetof(struct bt_context, exit_branch) == BT_CONTEXT_EXIT_BRANC
 _Static_assert(offsetof(struct bt_context, exit_callout) == BT_CONTEXT_EXIT_CALLOUT, "context layout");
 _Static_assert(offsetof(struct bt_context, gate) == BT_CONTEXT_GATE, "context layout");
 _Static_assert(offsetof(struct bt_context, exit_site) == BT_CONTEXT_EXIT_SITE, "context layout");
+_Static_assert(offsetof(struct bt_context, virtual_if) == BT_CONTEXT_VIRTUAL_IF, "context layout");
+_Static_assert(offsetof(struct bt_context, virtual_flags) == BT_CONTEXT_VIRTUAL_FLAGS, "context layout");
+_Static_assert(offsetof(struct bt_context, interrupt_pending) == BT_CONTEXT_INTERRUPT_PENDING,
+               "context layout");
+_Static_assert(offsetof(struct bt_context, selectors) == BT_CONTEXT_SELECTORS, "context layout");
+_Static_assert(BT_CONTEXT_SELECTORS + 4 * SEG_COUNT <= 128, "selectors within a disp8 of R15");
 
 __asm__(
     ".text\n"

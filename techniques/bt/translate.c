@@ -31,9 +31,14 @@
  *             Each sequence touches memory first and changes registers
  *             after, so a fault leaves the guest exactly as before the
  *             instruction (precise exceptions, fault.c).
- *   CALLOUT   everything sensitive or unknown: the block ends, and the
+ *   VIRTUAL   sensitive but harmless to run inline: cli, sti, pushf,
+ *             popf, push sreg, mov r/m,sreg work on the virtual flags and
+ *             selectors in the context (virtual_state.c), as far as the
+ *             CPL and IOPL the block is translated for allow.
+ *   CALLOUT   everything else sensitive or unknown: the block ends, and the
  *             run loop executes the instruction in the core emulator
- *             (callout.c): cli/sti, pushf/popf, in/out, int/iret, hlt,
+ *             (callout.c): cli/sti where CPL > IOPL (#GP), 16-bit
+ *             pushf/popf, in/out, int/iret, hlt,
  *             segment loads and far transfers, control registers,
  *             cpuid/rdtsc, FS/GS-relative accesses (the host's FS/GS
  *             bases belong to glibc), 16-bit operands on stack and branch
@@ -77,11 +82,10 @@
 #include <string.h>
 
 #include "bt_internal.h"
-#include "core/lab.h"
 #include "emit.h"
 
 enum treatment {
-    IDENT, INC_DEC, PUSH_REG, POP_REG, PUSH_IMM, PUSH_RM, LEAVE,
+    IDENT, VIRTUAL, INC_DEC, PUSH_REG, POP_REG, PUSH_IMM, PUSH_RM, LEAVE,
     JMP, JCC, LOOP, CALL, RET, JMP_RM, CALL_RM, CALLOUT,
 };
 
@@ -117,7 +121,7 @@ static bool implicit_memory(unsigned operation)
     }
 }
 
-static enum treatment treatment_of(const struct x86_instruction *insn)
+static enum treatment treatment_of(const struct x86_instruction *insn, uint32_t privilege)
 {
     unsigned op = insn->operation;
     bool wide = insn->operand_size == 4;
@@ -137,7 +141,8 @@ static enum treatment treatment_of(const struct x86_instruction *insn)
         return CALLOUT;
     if (identical_in_64bit_mode[op])
         return IDENT;
-    /* LAB 04: BEGIN which instructions are rewritten rather than called out */
+    if (bt_virtual_state_inline(insn, privilege))
+        return VIRTUAL;
     switch (op) {
     case OP_INC_REG: case OP_DEC_REG: return INC_DEC;
     case OP_PUSH_REG: return wide ? PUSH_REG : CALLOUT;
@@ -154,29 +159,13 @@ static enum treatment treatment_of(const struct x86_instruction *insn)
     case OP_CALL_RM: return wide ? CALL_RM : CALLOUT;
     default: return CALLOUT;
     }
-    /* LAB 04: STUB
-    (void)wide;
-    LAB_NOT_IMPLEMENTED(4, "rewriting inc/dec, push/pop, leave and the branches "
-                           "(techniques/bt/translate.c, treatment_of): all called out");
-    return CALLOUT;
-       LAB 04: END */
 }
 
 /* ---- the sequences --------------------------------------------------------- */
 
 #define ADDRESS_SIZE_PREFIX 0x67
-#define GS_PREFIX 0x65
 #define REX_R 0x44            /* ModRM.reg names R8-R15: here R11 */
 #define SCRATCH_R11 3         /* R11's low three bits */
-
-/* Before every access to guest memory: the view's segment in user blocks
- * (GS, see the top comment), and 32-bit addressing. */
-static void emit_memory_prefixes(struct emitter *e)
-{
-    if (e->user_view)
-        emit_byte(e, GS_PREFIX);
-    emit_byte(e, ADDRESS_SIZE_PREFIX);
-}
 
 static bool is_segment_prefix(uint8_t byte)
 {
@@ -229,14 +218,6 @@ static void emit_load_scratch(struct emitter *e, const struct x86_instruction *i
     emit_modrm_operand(e, bytes, &layout, SCRATCH_R11);
 }
 
-/* lea disp32(%esp), %esp: moves ESP without touching the flags. */
-static void emit_adjust_esp(struct emitter *e, int32_t delta)
-{
-    static const uint8_t lea_esp[] = {ADDRESS_SIZE_PREFIX, 0x8d, 0xa4, 0x24};
-    emit_bytes(e, lea_esp, sizeof lea_esp);
-    emit_u32(e, (uint32_t)delta);
-}
-
 /* mov %reg, -4(%esp) */
 static void emit_store_below_esp(struct emitter *e, unsigned reg)
 {
@@ -254,14 +235,6 @@ static void emit_store_immediate_below_esp(struct emitter *e, uint32_t value)
     emit_memory_prefixes(e);
     emit_bytes(e, movl_imm, sizeof movl_imm);
     emit_u32(e, value);
-}
-
-/* mov %r11d, -4(%esp) */
-static void emit_store_scratch_below_esp(struct emitter *e)
-{
-    static const uint8_t mov_r11[] = {REX_R, 0x89, 0x5c, 0x24, 0xfc};
-    emit_memory_prefixes(e);
-    emit_bytes(e, mov_r11, sizeof mov_r11);
 }
 
 /*
@@ -387,8 +360,9 @@ static bool emit_instruction(struct emitter *e, struct bt_block *block,
                              uint32_t eip, uint32_t count)
 {
     uint32_t next = eip + insn->length, target = next + insn->immediate;
-    switch (treatment_of(insn)) {
+    switch (treatment_of(insn, block->privilege)) {
     case IDENT: emit_ident(e, insn, bytes); return false;
+    case VIRTUAL: bt_emit_virtual_state(e, insn, bytes, eip, count, block->privilege); return false;
     case INC_DEC: emit_inc_dec(e, insn); return false;
     case PUSH_REG: emit_push_reg(e, insn->reg); return false;
     case POP_REG: emit_pop_reg(e, insn->reg); return false;
@@ -457,14 +431,22 @@ static void emit_callout_exit(struct emitter *e, uint32_t eip, uint32_t count)
     emit_exit(e, eip, BT_CONTEXT_EXIT_CALLOUT);
 }
 
-/* Is the instruction a callout (the core runs it)? */
-static bool is_callout(const struct x86_instruction *insn)
+/*
+ * Is the instruction a callout (the core runs it)? `last`: nothing after
+ * it would be in this block (the page or the instruction budget ends).
+ * An inline sti must be followed in its block by the instruction its
+ * interrupt shadow covers (SDM vol. 3, 6.8.3): between two blocks the
+ * dispatcher may deliver an interrupt. A last sti is called out instead,
+ * and the core runs it with its shadow (bt.c, run_in_core).
+ */
+static bool is_callout(const struct x86_instruction *insn, uint32_t privilege, bool last)
 {
-    return treatment_of(insn) == CALLOUT;
+    enum treatment treatment = treatment_of(insn, privilege);
+    return treatment == CALLOUT || (treatment == VIRTUAL && last && insn->operation == OP_STI);
 }
 
 uint32_t bt_translate_block(struct bt_block *block, const uint8_t *bytes, uint32_t available,
-                            uint8_t *out)
+                            uint8_t *out, const struct bt_adaptive *adaptive)
 {
     struct emitter e = {.start = out, .at = out, .user_view = block->user};
     uint32_t offset = 0, count = 0;
@@ -483,8 +465,14 @@ uint32_t bt_translate_block(struct bt_block *block, const uint8_t *bytes, uint32
             break;
         }
         /* Undecodable here (#UD, too long) or straddling the page end: the
-         * core fetches and decodes it, and raises what it must. */
-        if (length <= 0 || is_callout(&insn) || (block->user && addresses_es_edi(&insn))) {
+         * core fetches and decodes it, and raises what it must. A store
+         * that kept faulting on page tables is a callout too (adaptive.c),
+         * and so is a string instruction's ES:EDI in a user block. */
+        bool last = count + 1 == BT_BLOCK_MAX_INSTRUCTIONS ||
+                    (length > 0 && offset + (uint32_t)length >= available);
+        if (length <= 0 || is_callout(&insn, block->privilege, last) ||
+            (block->user && addresses_es_edi(&insn)) ||
+            bt_adaptive_is_store_callout(adaptive, block->physical + offset)) {
             block->callout_first = count == 0;
             emit_callout_exit(&e, block->eip + offset, count);
             break;

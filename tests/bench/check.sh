@@ -191,10 +191,10 @@ expect_events guest-exception divzero interp 1 "one #DE per divl"
 expect_events trap cli-sti trapemu 2 "cli and sti each trap"
 expect_events trap in trapemu 1 "one #GP per inb"
 expect_events exit in hvm 1 "one I/O exit per inb"
-# bt: cli and sti never trap; today each is a callout into the core (issue
-# 11 makes them inline virtual-flag code, and this count then drops to 0).
+# bt: cli and sti never trap, and are inline virtual-flag code
+# (techniques/bt/virtual_state.c): no callout either.
 expect_events trap cli-sti bt 0 "binary translation: no trap"
-expect_events bt-callout cli-sti bt 2 "cli and sti are callouts, not yet inline"
+expect_events bt-callout cli-sti bt 0 "cli and sti are inline, not callouts"
 # pv: cli-sti is a store to the event mask, in a read of the console
 # ring's indices in the shared info page: neither leaves the guest.
 for bench in cli-sti in; do

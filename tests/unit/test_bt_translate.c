@@ -10,6 +10,9 @@
  *   - the exact bytes for one instruction of each class: IDENT with the
  *     0x67 prefix, the disp32 operand re-encoded with a SIB byte, inc/dec,
  *     push/pop, leave, the block exits (counted, chainable), a callout;
+ *   - the inline virtual-state sequences (virtual_state.c) as Capstone
+ *     reads them: cli, sti, pushf, popf at each flags privilege, push
+ *     sreg, mov r/m,sreg; a store made a callout by adaptive.c;
  *   - Capstone as the oracle: every IDENT instruction, disassembled as
  *     64-bit code, is the guest instruction disassembled as 32-bit code
  *     (same mnemonic, same operands, addresses 32 bits wide);
@@ -32,14 +35,23 @@
 
 static uint8_t out[BT_MAX_BLOCK_CODE];
 static struct bt_block block;
+static struct bt_adaptive adaptive;
 
-static uint32_t translate_for(bool user, const uint8_t *bytes, uint32_t length)
+/* Translate for a block key: BT_MAY_WRITE_* (0: cli/sti/popf of IF call out) and
+ * BT_USER (CPL 3: guest memory through GS, the user view). */
+static uint32_t translate_at(const uint8_t *bytes, uint32_t length, uint32_t privilege)
 {
     memset(&block, 0, sizeof block);
     memset(out, 0xcc, sizeof out);
     block.eip = GUEST_EIP;
-    block.user = user;
-    return bt_translate_block(&block, bytes, length, out);
+    block.privilege = privilege;
+    block.user = privilege & BT_USER;
+    return bt_translate_block(&block, bytes, length, out, &adaptive);
+}
+
+static uint32_t translate_for(bool user, const uint8_t *bytes, uint32_t length)
+{
+    return translate_at(bytes, length, user ? BT_USER : 0);
 }
 
 static uint32_t translate(const uint8_t *bytes, uint32_t length)
@@ -227,9 +239,9 @@ Test(bt_translate, ret_goes_through_an_inline_cache)
 Test(bt_translate, sensitive_instructions_are_callouts)
 {
     static const uint8_t cases[][3] = {
-        {0xfa}, {0xfb}, {0x9c}, {0x9d}, {0xf4}, {0xcd, 0x80}, {0xcf}, {0xe4, 0x60},
+        {0xfa}, {0xfb}, {0x66, 0x9c}, {0x66, 0x9d}, {0xf4}, {0xcd, 0x80}, {0xcf}, {0xe4, 0x60},
         {0xee}, {0x0f, 0x05}, {0x0f, 0x34}, {0x0f, 0xa2}, {0x0f, 0x31}, {0x8e, 0xd8},
-        {0x8c, 0xd8}, {0x1e}, {0x60}, {0x61}, {0x27}, {0x63, 0xc0}, {0xd4, 0x0a},
+        {0x66, 0x1e}, {0x2e, 0x8c, 0x03}, {0x60}, {0x61}, {0x27}, {0x63, 0xc0}, {0xd4, 0x0a},
         {0x9e}, {0x9f}, {0xce},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -320,6 +332,202 @@ Test(bt_translate, fault_map_names_the_guest_instruction_of_every_host_byte)
             cr_assert_eq(bt_block_instruction_at(&block, (uint64_t)(uintptr_t)(out + pc)), i,
                          "host +%u belongs to guest instruction %u", pc, i);
     }
+}
+
+/* ---- the virtual state inline (virtual_state.c), as Capstone reads it ---------- */
+
+/* The host code of the block's first guest instruction, one line per host
+ * instruction, is `lines` (Capstone's Intel syntax). */
+static void expect_disassembly(const char *what, const char *const *lines, size_t count)
+{
+    csh c;
+    cs_insn *insn;
+    cr_assert_eq(cs_open(CS_ARCH_X86, CS_MODE_64, &c), CS_ERR_OK);
+    size_t n = cs_disasm(c, out, block.host_offset[1], 0, 0, &insn);
+    char line[256];
+    size_t bytes = 0;
+    for (size_t i = 0; i < n && i < count; i++) {
+        snprintf(line, sizeof line, "%s %s", insn[i].mnemonic, insn[i].op_str);
+        size_t end = strlen(line);
+        while (end && line[end - 1] == ' ')
+            line[--end] = 0;
+        cr_assert_str_eq(line, lines[i], "%s: host instruction %zu", what, i);
+        bytes += insn[i].size;
+    }
+    cr_assert_eq(n, count, "%s: %zu host instructions, expected %zu", what, n, count);
+    cr_assert_eq(bytes, block.host_offset[1], "%s: every byte disassembles", what);
+    cs_free(insn, n);
+    cs_close(&c);
+}
+
+#define LINES(...) (const char *const[]){__VA_ARGS__}, \
+    sizeof (const char *const[]){__VA_ARGS__} / sizeof(const char *)
+
+/* Context offsets as Capstone prints them. */
+_Static_assert(BT_CONTEXT_VIRTUAL_IF == 0x54 && BT_CONTEXT_VIRTUAL_FLAGS == 0x58 &&
+               BT_CONTEXT_INTERRUPT_PENDING == 0x5c && BT_CONTEXT_SELECTORS == 0x60,
+               "the expected lines below name these offsets");
+
+Test(bt_translate, cli_is_a_store_to_the_virtual_if)
+{
+    static const uint8_t cli[] = {0xfa};
+    translate_one(cli, sizeof cli);        /* translate_one: CPL 3, IOPL 0... */
+    cr_assert(block.callout_first, "CPL > IOPL: #GP(0), the core raises it");
+    uint8_t bytes[] = {0xfa, 0xeb, 0x00};
+    translate_at(bytes, sizeof bytes, BT_MAY_WRITE_IF);
+    cr_assert_eq(block.count, 2);
+    expect_disassembly("cli", LINES("mov dword ptr [r15 + 0x54], 0"));
+}
+
+Test(bt_translate, sti_calls_out_only_when_an_interrupt_is_pending)
+{
+    uint8_t bytes[] = {0xfb, 0xeb, 0x00};
+    translate_at(bytes, sizeof bytes, BT_MAY_WRITE_IF | BT_MAY_WRITE_IOPL);
+    cr_assert_eq(block.count, 2);
+    expect_disassembly("sti", LINES(
+        "mov r10, rcx",
+        "mov ecx, dword ptr [r15 + 0x5c]",             /* interrupt_pending */
+        "jrcxz 0x18",                                  /* none: the flags are not touched */
+        "mov rcx, r10",
+        "mov dword ptr [r15 + 0x28], 0x101000",        /* the core runs the sti, with */
+        "jmp qword ptr [r15 + 0x40]",                  /* its interrupt shadow */
+        "mov rcx, r10",
+        "mov dword ptr [r15 + 0x54], 0x200"));
+}
+
+Test(bt_translate, sti_is_never_the_last_instruction_of_a_block)
+{
+    /* Its interrupt shadow covers the next instruction, which must run
+     * before the dispatcher can deliver anything: at the instruction
+     * budget or the page end, sti is a callout (the core keeps the shadow). */
+    uint8_t code[BT_BLOCK_MAX_INSTRUCTIONS + 2];
+    memset(code, 0x90, sizeof code);
+    code[BT_BLOCK_MAX_INSTRUCTIONS - 1] = 0xfb;
+    translate_at(code, sizeof code, BT_MAY_WRITE_IF);
+    cr_assert_eq(block.count, BT_BLOCK_MAX_INSTRUCTIONS - 1, "the block ends before the sti");
+    uint8_t page_end[] = {0x90, 0xfb};
+    translate_at(page_end, sizeof page_end, BT_MAY_WRITE_IF);
+    cr_assert_eq(block.count, 1);
+    expect_callout_exit(out + 5, GUEST_EIP + 1);
+    uint8_t inside[] = {0x90, 0xfb, 0x90};
+    translate_at(inside, sizeof inside, BT_MAY_WRITE_IF);
+    cr_assert_eq(block.count, 3);
+}
+
+Test(bt_translate, pushf_merges_the_virtual_flags_without_writing_rflags)
+{
+    static const uint8_t pushf[] = {0x9c};
+    translate_one(pushf, sizeof pushf);
+    cr_assert_eq(block.count, 2, "pushf never faults in protected mode: inline at any CPL");
+    expect_disassembly("pushf", LINES(
+        "mov r10, rsp",
+        "mov rsp, qword ptr [r15]",                    /* the VMM's stack, not the guest's */
+        "pushfq",
+        "pop r11",                                     /* the guest's arithmetic flags + 0x202 */
+        "mov rsp, r10",
+        "mov r10d, dword ptr [r15 + 0x58]",
+        "lea r11d, [r11 + r10 - 0x200]",               /* + virtual_flags - the host's IF */
+        "mov r10d, dword ptr [r15 + 0x54]",
+        "lea r11d, [r11 + r10]",                       /* + virtual_if */
+        "mov dword ptr [esp - 4], r11d",
+        "lea esp, [esp - 4]"));
+}
+
+Test(bt_translate, popf_at_cpl3_with_iopl0_leaves_if_and_iopl_alone)
+{
+    static const uint8_t popf[] = {0x9d};
+    translate_one(popf, sizeof popf);
+    expect_disassembly("popf at CPL 3, IOPL 0", LINES(
+        "mov r11d, dword ptr [esp]",                   /* the only access: first */
+        "and dword ptr [r15 + 0x58], 0xffdbbeff",      /* TF NT AC ID */
+        "mov r10d, r11d",
+        "and r10d, 0x244100",
+        "or dword ptr [r15 + 0x58], r10d",
+        "and r11d, 0xcd5",                             /* arithmetic flags and DF */
+        "mov r10, rsp",
+        "mov rsp, qword ptr [r15]",
+        "push r11",
+        "popfq",
+        "mov rsp, r10",
+        "lea esp, [esp + 4]"));
+}
+
+Test(bt_translate, popf_at_cpl0_writes_iopl_and_if_and_lets_interrupts_in)
+{
+    uint8_t bytes[] = {0x9d, 0xeb, 0x00};
+    translate_at(bytes, sizeof bytes, BT_MAY_WRITE_IF | BT_MAY_WRITE_IOPL);
+    expect_disassembly("popf at CPL 0", LINES(
+        "mov r11d, dword ptr [esp]",
+        "and dword ptr [r15 + 0x58], 0xffdb8eff",      /* TF IOPL NT AC ID */
+        "mov r10d, r11d",
+        "and r10d, 0x247100",
+        "or dword ptr [r15 + 0x58], r10d",
+        "mov r10d, r11d",
+        "and r10d, 0x200",
+        "mov dword ptr [r15 + 0x54], r10d",            /* virtual_if */
+        "and r10d, dword ptr [r15 + 0x5c]",            /* and an interrupt pending? */
+        "je 0x62",
+        "and r11d, 0xcd5",
+        "mov r10, rsp",
+        "mov rsp, qword ptr [r15]",
+        "push r11",
+        "popfq",
+        "mov rsp, r10",
+        "lea esp, [esp + 4]",
+        "lea r14, [r14 + 1]",                          /* then back to the dispatcher, */
+        "mov dword ptr [r15 + 0x50], 0xffffffff",      /* which delivers it */
+        "mov dword ptr [r15 + 0x28], 0x101001",
+        "jmp qword ptr [r15 + 0x38]",
+        "and r11d, 0xcd5",
+        "mov r10, rsp",
+        "mov rsp, qword ptr [r15]",
+        "push r11",
+        "popfq",
+        "mov rsp, r10",
+        "lea esp, [esp + 4]"));
+}
+
+Test(bt_translate, segment_registers_are_read_from_the_context)
+{
+    static const uint8_t push_ds[] = {0x1e};
+    translate_one(push_ds, sizeof push_ds);
+    expect_disassembly("push %ds", LINES("mov r11d, dword ptr [r15 + 0x6c]",
+                                         "mov dword ptr [esp - 4], r11d", "lea esp, [esp - 4]"));
+    static const uint8_t mov_ds[] = {0x8c, 0xd8};                   /* mov %ds,%eax */
+    translate_one(mov_ds, sizeof mov_ds);
+    expect_disassembly("mov %ds,%eax", LINES("mov eax, dword ptr [r15 + 0x6c]"));
+    static const uint8_t mov_ss[] = {0x66, 0x8c, 0xd0};             /* mov %ss,%ax */
+    translate_one(mov_ss, sizeof mov_ss);
+    expect_disassembly("mov %ss,%ax", LINES("mov ax, word ptr [r15 + 0x68]"));
+    static const uint8_t mov_es[] = {0x8c, 0x03};                   /* mov %es,(%ebx) */
+    translate_one(mov_es, sizeof mov_es);
+    expect_disassembly("mov %es,(%ebx)", LINES("mov r11d, dword ptr [r15 + 0x60]",
+                                               "mov word ptr [ebx], r11w"));
+}
+
+Test(bt_translate, a_store_that_keeps_faulting_on_page_tables_becomes_a_callout)
+{
+    static const uint8_t code[] = {0x90, 0x89, 0x01};              /* nop; mov %eax,(%ecx) */
+    const uint32_t physical = 0x200000;
+    memset(&adaptive, 0, sizeof adaptive);
+    for (int i = 1; i < BT_ADAPTIVE_THRESHOLD; i++)
+        cr_assert(!bt_adaptive_note_fault(&adaptive, physical + 1), "fault %d: not yet", i);
+    memset(&block, 0, sizeof block);
+    block.eip = GUEST_EIP;
+    block.physical = physical;
+    bt_translate_block(&block, code, sizeof code, out, &adaptive);
+    cr_assert_eq(block.count, 2, "kept below the threshold");
+    cr_assert(bt_adaptive_note_fault(&adaptive, physical + 1), "the threshold: adapt now");
+    cr_assert(!bt_adaptive_note_fault(&adaptive, physical + 1), "only once");
+    cr_assert(bt_adaptive_is_store_callout(&adaptive, physical + 1));
+    cr_assert(!bt_adaptive_is_store_callout(&adaptive, physical));
+    memset(&block, 0, sizeof block);
+    block.eip = GUEST_EIP;
+    block.physical = physical;
+    bt_translate_block(&block, code, sizeof code, out, &adaptive);
+    cr_assert_eq(block.count, 1, "the store is a callout now");
+    expect_callout_exit(out + 5, GUEST_EIP + 1);
+    memset(&adaptive, 0, sizeof adaptive);
 }
 
 /* ---- Capstone: IDENT means the same instruction in both modes ------------------ */
