@@ -115,6 +115,7 @@ struct bt_block *bt_code_cache_new_block(struct bt_code_cache *cache, uint32_t e
     block->eip = eip;
     block->physical = physical;
     block->privilege = privilege;
+    block->user = privilege & BT_USER;
     block->generation = generation_of(cache, physical);
     block->code = cache->executable + cache->used;
     return block;
