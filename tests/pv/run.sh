@@ -39,15 +39,13 @@ cd "$(dirname "$0")/../.."
 . tests/lib.sh
 
 KERNEL_PV=build/guests/kernel-pv.elf
-PVCHECK=build/guests/pvcheck.elf
-BLKCHECK=build/guests/blkcheck.elf
 EXPECTED=tests/pv/expected
 NATIVE_EXPECTED=tests/kernel/expected
 CONSOLE_INPUT=$'hello\nvirtual machines\nquit\n'
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-make -s "$KERNEL_PV" "$PVCHECK" "$BLKCHECK" build/guests/kernel.elf >/dev/null || { fail "build"; finish; }
+make -s "$KERNEL_PV" build/guests/pvcheck.elf build/guests/blkcheck.elf build/guests/kernel.elf >/dev/null || { fail "build"; finish; }
 
 # ---- 1. the image check -------------------------------------------------------
 # The instructions a pv kernel must not contain: privileged (SDM vol. 3,
@@ -111,14 +109,8 @@ check_scenario() {
     run_pv "$vmlab" "$out" "$KERNEL_PV" "$CONSOLE_INPUT" "$@" "${disk[@]}" -- "test=$name"
     if [ -n "${disk[*]}" ] && [ "$status" = 1 ] && ! disk_holds_pattern "${disk[1]}"; then
         fail "$name $(basename "$vmlab") $label (the image does not hold the written sectors)"
-    elif [ "$status" != 1 ]; then
-        fail "$name $(basename "$vmlab") $label (exit status $status, expected 1)"
-        sed 's/^/    /' "$out" "$out.err" | tail -n 15
-    elif ! cmp -s "$want" "$out"; then
-        fail "$name $(basename "$vmlab") $label (transcript differs from $want)"
-        diff "$want" "$out" | sed 's/^/    /' | head -n 15
     else
-        pass "$name $(basename "$vmlab") $label"
+        expect_transcript "$name $(basename "$vmlab") $label" "$status" 1 "$want" "$out" "$out.err"
     fi
 }
 
@@ -155,50 +147,33 @@ for name in boot syscalls sched pagefault sensitive disk console; do
 done
 
 # ---- 4. the validation guest ------------------------------------------------------
-check_pvcheck() {   # check_pvcheck VMLAB LABEL OPTION...
-    local vmlab=$1 label=$2
-    shift 2
-    local out="$WORK/pvcheck.$label"
-    run_pv "$vmlab" "$out" "$PVCHECK" "" --stats-json "$out.json" "$@"
-    if [ "$status" != 1 ]; then
-        fail "pvcheck $label (exit status $status, expected 1)"
-        sed 's/^/    /' "$out" "$out.err" | tail -n 15
-    elif ! cmp -s "$EXPECTED/pvcheck.txt" "$out"; then
-        fail "pvcheck $label (transcript differs)"
-        diff "$EXPECTED/pvcheck.txt" "$out" | sed 's/^/    /' | head -n 15
-    else
-        pass "pvcheck $label: every hostile argument refused with its error code"
-    fi
+# check_hostile NAME WHAT VMLAB LABEL OPTION...: the hostile guest
+# build/guests/NAME.elf prints $EXPECTED/NAME.txt and passes (status 1).
+check_hostile() {
+    local name=$1 what=$2 vmlab=$3 label=$4
+    shift 4
+    local out="$WORK/$name.$label"
+    run_pv "$vmlab" "$out" "build/guests/$name.elf" "" --stats-json "$out.json" "$@"
+    expect_transcript "$name $label: $what" "$status" 1 "$EXPECTED/$name.txt" "$out" "$out.err"
 }
-for vmlab in "${VMLABS[@]}"; do
-    check_pvcheck "$vmlab" "$(basename "$vmlab")" --technique interp
-done
-for technique in "${PV_TECHNIQUES[@]:1}"; do
-    check_pvcheck build/vmlab "$technique" --technique "$technique"
-done
-
-check_blkcheck() {   # check_blkcheck VMLAB LABEL OPTION...
-    local vmlab=$1 label=$2
-    shift 2
-    local out="$WORK/blkcheck.$label"
-    new_disk "$out.img"
-    run_pv "$vmlab" "$out" "$BLKCHECK" "" --disk "$out.img" --stats-json "$out.json" "$@"
-    if [ "$status" != 1 ]; then
-        fail "blkcheck $label (exit status $status, expected 1)"
-        sed 's/^/    /' "$out" "$out.err" | tail -n 15
-    elif ! cmp -s "$EXPECTED/blkcheck.txt" "$out"; then
-        fail "blkcheck $label (transcript differs)"
-        diff "$EXPECTED/blkcheck.txt" "$out" | sed 's/^/    /' | head -n 15
-    else
-        pass "blkcheck $label: every hostile block request refused with its error code"
-    fi
+check_blkcheck() {   # with a fresh disk image
+    new_disk "$WORK/blkcheck.$2.img"
+    check_hostile blkcheck "every hostile block request refused with its error code" "$@" \
+        --disk "$WORK/blkcheck.$2.img"
 }
-for vmlab in "${VMLABS[@]}"; do
-    check_blkcheck "$vmlab" "$(basename "$vmlab")" --technique interp
-done
-for technique in "${PV_TECHNIQUES[@]:1}"; do
-    check_blkcheck build/vmlab "$technique" --technique "$technique"
-done
+# run_everywhere CHECK ARG...: CHECK ARG... VMLAB LABEL --technique T, under
+# interp in each build and under every other technique that takes a pv guest.
+run_everywhere() {
+    local vmlab technique
+    for vmlab in "${VMLABS[@]}"; do
+        "$@" "$vmlab" "$(basename "$vmlab")" --technique interp
+    done
+    for technique in "${PV_TECHNIQUES[@]:1}"; do
+        "$@" build/vmlab "$technique" --technique "$technique"
+    done
+}
+run_everywhere check_hostile pvcheck "every hostile argument refused with its error code"
+run_everywhere check_blkcheck
 
 # ---- 5. the statistics ------------------------------------------------------------
 row_count() {   # row_count FILE CATEGORY REASON
