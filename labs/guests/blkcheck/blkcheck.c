@@ -8,52 +8,22 @@
  * (physical = linear) and needs a disk: tests/pv/run.sh gives it one.
  * Prints a deterministic transcript (tests/pv/expected/blkcheck.txt).
  */
-#include "guest.h"
-#include "../../../core/pv/abi.h"
+#include "../pvcheck/pv_calls.h"
 
-static uint8_t hypercall_page[4096] __attribute__((aligned(4096)));
-static uint8_t shared_page[4096] __attribute__((aligned(4096)));
+uint8_t hypercall_page[4096] __attribute__((aligned(4096)));
+uint8_t shared_page[4096] __attribute__((aligned(4096)));
 static uint8_t ring_page[4096] __attribute__((aligned(4096)));
 static uint32_t pinned_table[1024] __attribute__((aligned(4096)));
 static uint8_t data[2][512] __attribute__((aligned(4096)));
-static volatile struct pv_shared_info *const shared = (volatile struct pv_shared_info *)shared_page;
 static struct pv_block_ring *const ring = (struct pv_block_ring *)ring_page;
-uint32_t pv_iret_entry;
-static volatile int upcalls;
-static volatile uint32_t last_pending;
 static uint32_t producer;
-
-static int32_t hypercall(uint32_t n, uint32_t a, uint32_t b, uint32_t c)
-{
-    int32_t result;
-    void *entry = hypercall_page + n * PV_HYPERCALL_ENTRY_SIZE;
-    asm volatile("call *%1" : "=a"(result) : "r"(entry), "b"(a), "c"(b), "d"(c) : "memory");
-    return result;
-}
-
-void upcall_handler(void)
-{
-    last_pending = shared->pending;
-    shared->pending = 0;
-    upcalls++;
-}
-
-static void expect(const char *what, int32_t got, int32_t want)
-{
-    printf("%s: %d%s\n", what, (int)got, got == want ? "" : "  <-- WRONG");
-    if (got != want)
-        checks_failed++;
-}
 
 /* PV_INIT through a raw OUT (the note names no page), and the upcall. */
 static void init(void)
 {
     extern char upcall_entry[];
-    int32_t result;
-    asm volatile("outl %%eax, %1" : "=a"(result) : "i"(PV_HYPERCALL_PORT), "a"(PV_INIT),
-                 "b"((uint32_t)hypercall_page), "c"((uint32_t)shared_page), "d"(PV_ABI_VERSION)
-                 : "memory");
-    expect("init", result, 0);
+    expect("init", raw_hypercall(PV_INIT, (uint32_t)hypercall_page, (uint32_t)shared_page,
+                                 PV_ABI_VERSION), 0);
     pv_iret_entry = (uint32_t)hypercall_page + PV_IRET * PV_HYPERCALL_ENTRY_SIZE;
     struct pv_trap_entry upcall = { PV_UPCALL_VECTOR, 0, PV_SEL_KERNEL_CODE, (uint32_t)upcall_entry };
     expect("set_trap_table, the upcall handler", hypercall(PV_SET_TRAP_TABLE, (uint32_t)&upcall, 1, 0), 0);

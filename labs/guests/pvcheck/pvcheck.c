@@ -6,50 +6,14 @@
  * the UART (this is a test guest, not the no-privileged-instruction pv
  * kernel). Runs paging off first, then on its own pinned page tables.
  */
-#include "guest.h"
-#include "../../../core/pv/abi.h"
+#include "pv_calls.h"
 
-static uint8_t hypercall_page[4096] __attribute__((aligned(4096)));
-static uint8_t shared_page[4096] __attribute__((aligned(4096)));
+uint8_t hypercall_page[4096] __attribute__((aligned(4096)));
+uint8_t shared_page[4096] __attribute__((aligned(4096)));
 static uint32_t pv_directory[1024] __attribute__((aligned(4096)));
 static uint32_t pv_table[1024] __attribute__((aligned(4096)));
 static uint8_t scratch_page[4096] __attribute__((aligned(4096)));
 static uint8_t other_page[4096] __attribute__((aligned(4096)));
-static volatile struct pv_shared_info *const shared = (volatile struct pv_shared_info *)shared_page;
-uint32_t pv_iret_entry;
-static volatile int upcalls;
-static volatile uint32_t last_pending;
-
-/* Hypercall n through the page, or through a raw OUT before it exists. */
-static int32_t hypercall(uint32_t n, uint32_t a, uint32_t b, uint32_t c)
-{
-    int32_t result;
-    void *entry = hypercall_page + n * PV_HYPERCALL_ENTRY_SIZE;
-    asm volatile("call *%1" : "=a"(result) : "r"(entry), "b"(a), "c"(b), "d"(c) : "memory");
-    return result;
-}
-
-static int32_t raw_hypercall(uint32_t n, uint32_t a, uint32_t b, uint32_t c)
-{
-    int32_t result;
-    asm volatile("outl %%eax, %1" : "=a"(result) : "i"(PV_HYPERCALL_PORT), "a"(n), "b"(a), "c"(b),
-                 "d"(c) : "memory");
-    return result;
-}
-
-void upcall_handler(void)
-{
-    last_pending = shared->pending;
-    shared->pending = 0;
-    upcalls++;
-}
-
-static void expect(const char *what, int32_t got, int32_t want)
-{
-    printf("%s: %d%s\n", what, (int)got, got == want ? "" : "  <-- WRONG");
-    if (got != want)
-        checks_failed++;
-}
 
 static uint64_t system_time(void)
 {
