@@ -284,17 +284,12 @@ static void draw_memory(const struct dashboard *dashboard, const struct pane *pa
         put_line(y++, pane->x, pane->width, A_NORMAL, "%s", "");
 }
 
-static long long bt_count(const struct dashboard *dashboard, const char *category)
-{
-    int64_t count = table_count_since_baseline(&dashboard->table, category, NULL);
-    return count < 0 ? 0 : (long long)count;     /* no row yet: none happened */
-}
-
+/* A category's count (reason NULL: all its rows), or one row's. */
 static long long row_count(const struct dashboard *dashboard, const char *category,
                            const char *reason)
 {
     int64_t count = table_count_since_baseline(&dashboard->table, category, reason);
-    return count < 0 ? 0 : (long long)count;
+    return count < 0 ? 0 : (long long)count;     /* no row yet: none happened */
 }
 
 /* pv on the bt engine: what paravirtualization changes - hypercalls and
@@ -304,7 +299,7 @@ static void draw_pv(const struct dashboard *dashboard, const struct pane *pane)
 {
     put_line(pane->y, pane->x, pane->width, A_NORMAL,
              "pv on bt: hypercalls %lld  upcalls %lld  mirrored %lld/%lld  hidden faults %lld",
-             bt_count(dashboard, "hypercall"), row_count(dashboard, "inject", "pv-upcall"),
+             row_count(dashboard, "hypercall", NULL), row_count(dashboard, "inject", "pv-upcall"),
              row_count(dashboard, "shadow", "mirror-all"),
              row_count(dashboard, "shadow", "mirror-entry"),
              row_count(dashboard, "shadow", "shadow-pf"));
@@ -327,9 +322,9 @@ static void draw_bt(const struct dashboard *dashboard, const struct pane *pane)
         put_line(pane->y, pane->x, pane->width, A_NORMAL,
                  "bt: translations %lld  callouts %lld  chains %lld  code writes %lld  "
                  "fallbacks %lld",
-                 bt_count(dashboard, "bt-translate"), bt_count(dashboard, "bt-callout"),
-                 bt_count(dashboard, "bt-chain"), bt_count(dashboard, "bt-smc"),
-                 bt_count(dashboard, "bt-fallback"));
+                 row_count(dashboard, "bt-translate", NULL),
+                 row_count(dashboard, "bt-callout", NULL), row_count(dashboard, "bt-chain", NULL),
+                 row_count(dashboard, "bt-smc", NULL), row_count(dashboard, "bt-fallback", NULL));
 }
 
 static void draw_console(const struct dashboard *dashboard, const struct pane *pane)

@@ -61,9 +61,7 @@ static bool pv_available(char *why, size_t why_len)
         snprintf(why, why_len, "pv runs on the bt engine, and this build has no bt");
         return false;
     }
-    if (!bt->available(why, why_len))
-        return false;
-    return true;
+    return bt->available(why, why_len);
 }
 
 static int refuse(struct vm *vm, const char *why)
@@ -105,10 +103,8 @@ static int pv_attach(struct vm *vm)
     char why[300];
     if (!pv_takes_guest(vm, why, sizeof why))
         return refuse(vm, why);
-    if (!pv_available(why, sizeof why)) {
-        snprintf(vm->stop_reason, sizeof vm->stop_reason, "%s", why);
-        return -1;
-    }
+    if (!pv_available(why, sizeof why))
+        return refuse(vm, why);
     vm->pv.direct_paging = true;
     if (engine()->attach(vm) < 0) {
         vm->pv.direct_paging = false;
