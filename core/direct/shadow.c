@@ -606,15 +606,15 @@ static void mirror_page(struct shadow *shadow, struct mirror_run runs[MIRROR_VIE
 }
 
 /* The 4 MiB region `region` as its directory entry says. */
-static void mirror_region(struct shadow *shadow, struct mirror_run *run, uint32_t region,
-                          uint32_t pde, bool as_kernel)
+static void mirror_region(struct shadow *shadow, struct mirror_run runs[MIRROR_VIEWS],
+                          uint32_t region, uint32_t pde, bool as_kernel)
 {
     uint32_t base = region << 22;
     if (!(pde & PDE_PRESENT))
         return;
     if ((pde & PDE_LARGE) && shadow->large_pages) {   /* a 4 MiB page (4.3) */
         for (uint32_t i = 0; i < 1024; i++)
-            mirror_page(shadow, run, base | (i << 12), (pde & 0xffc00000u) + (i << 12),
+            mirror_page(shadow, runs, base | (i << 12), (pde & 0xffc00000u) + (i << 12),
                         kernel_rights(shadow, pde, pde), entry_user_rights(pde, pde), as_kernel);
         return;
     }
@@ -622,7 +622,7 @@ static void mirror_region(struct shadow *shadow, struct mirror_run *run, uint32_
     for (uint32_t i = 0; i < 1024; i++) {
         uint32_t pte = read_physical32(shadow, table + i * 4);
         if (pte & PDE_PRESENT)
-            mirror_page(shadow, run, base | (i << 12), pte & ~0xfffu,
+            mirror_page(shadow, runs, base | (i << 12), pte & ~0xfffu,
                         kernel_rights(shadow, pde, pte), entry_user_rights(pde, pte), as_kernel);
     }
 }
